@@ -1,1 +1,113 @@
-pub fn x(){}
+//! tt-download's engine: downloads over HTTP/1.1 and HTTP/2 (hyper + rustls on tokio) to a
+//! file, with fine-grained timing, byte limits, redirect policy and atomic storage. It knows
+//! nothing of mini-programs: callers hand it plain data and map its error kinds.
+#![deny(clippy::all)]
+
+pub mod clock;
+mod connect;
+mod download;
+pub mod error;
+mod meter;
+mod naming;
+mod pool;
+pub mod profile;
+mod redirect;
+mod sink;
+mod tls;
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use error::{Error, Kind};
+pub use profile::Profile;
+pub use tokio_util::sync::CancellationToken;
+
+/// Where the body goes once complete.
+#[derive(Clone, Debug)]
+pub enum Destination {
+    /// This exact path; an existing file there is replaced on success only.
+    Exact(PathBuf),
+    /// `<dir>/<stem>[.ext]`, the extension taken from the response.
+    Generated { dir: PathBuf, stem: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct DownloadRequest {
+    pub url: String,
+    /// Sent as given, after the engine's own `host`.
+    pub headers: Vec<(String, String)>,
+    /// Plain http allowed for the first request and every hop; https always is.
+    pub allow_http: bool,
+    /// Redirect hops must match one of these (`host` or `host:port`); `None` admits any.
+    pub redirect_hosts: Option<HashSet<String>>,
+    pub max_redirects: u32,
+    pub max_bytes: u64,
+    /// From the start of the request to the last body byte, redirects included.
+    pub timeout: Option<Duration>,
+    pub staging_dir: PathBuf,
+    pub staging_prefix: String,
+    pub destination: Destination,
+    pub fsync: bool,
+    pub ca_pems: Vec<String>,
+    pub resolve: Vec<(String, IpAddr)>,
+    pub profile: bool,
+}
+
+/// Events of a running download, called on an engine thread; implementations must not block.
+pub trait Observer: Send + Sync {
+    /// The head of the final response (not of a followed redirect), before any size check.
+    fn headers(&self, status: u16, headers: &[(String, String)]);
+    /// Bytes stored so far and the announced length; at most one call per 50 ms.
+    fn progress(&self, written: u64, expected: Option<u64>);
+}
+
+#[derive(Clone, Debug)]
+pub struct Download {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub path: PathBuf,
+    pub data_length: u64,
+    pub profile: Option<Profile>,
+}
+
+/// Connection pools shared by every download on it. Must be used inside a tokio runtime.
+#[derive(Default)]
+pub struct Engine {
+    pools: pool::Pools,
+}
+
+impl Engine {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs one download until it completes, fails, times out or `cancel` fires. Whatever
+    /// the outcome, no staging file is left and the destination is only touched on success.
+    pub async fn download(
+        &self,
+        request: &DownloadRequest,
+        observer: &dyn Observer,
+        cancel: &CancellationToken,
+    ) -> Result<Download, Error> {
+        #[cfg(feature = "test-panic")]
+        if request.url.contains("__engine_panic__") {
+            panic!("test-panic: panic requested by the URL");
+        }
+        let client = self.pools.client(&request.ca_pems, &request.resolve)?;
+        let run = download::run(&client, request, observer);
+        let deadline = async {
+            match request.timeout {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(Error::new(Kind::Cancelled, "cancelled")),
+            _ = deadline => Err(Error::new(Kind::Timeout, "timed out")),
+            result = run => result,
+        }
+    }
+}

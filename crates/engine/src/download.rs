@@ -1,0 +1,229 @@
+//! One download: the redirect chain, the final response's head, the body to disk.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use http::{HeaderMap, Request, Response};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+
+use crate::connect::ConnInfo;
+use crate::error::{classify_body_error, classify_request_error, Error, Kind};
+use crate::pool::HttpClient;
+use crate::profile::{Assembly, Exchange};
+use crate::redirect::{is_followed, Hop, Policy};
+use crate::sink::Staging;
+use crate::{naming, Destination, Download, DownloadRequest, Observer};
+
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Headers that must not follow a redirect to another origin.
+const ORIGIN_BOUND_HEADERS: [&str; 2] = ["authorization", "cookie"];
+
+fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: http::header::HeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn build_request(hop: &Hop, headers: &[(String, String)]) -> Result<Request<Empty<Bytes>>, Error> {
+    let mut builder = Request::get(hop.url.as_str());
+    for (name, value) in headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder
+        .body(Empty::new())
+        .map_err(|e| Error::new(Kind::Internal, format!("invalid request: {e}")))
+}
+
+struct Totals {
+    sent: u64,
+    received: u64,
+}
+
+pub async fn run(
+    client: &HttpClient,
+    request: &DownloadRequest,
+    observer: &dyn Observer,
+) -> Result<Download, Error> {
+    let fetch_start = Instant::now();
+    let policy = Policy {
+        allow_http: request.allow_http,
+        allowed_hosts: request.redirect_hosts.as_ref(),
+    };
+    let mut hop = Hop::first(&request.url)?;
+    if !(hop.url.scheme() == "https" || (hop.url.scheme() == "http" && request.allow_http)) {
+        return Err(Error::new(
+            Kind::Redirect,
+            format!("scheme not allowed: {}", hop.url),
+        ));
+    }
+    let mut headers = request.headers.clone();
+    let mut redirect_count = 0u32;
+    let mut redirect_end = None;
+    let mut totals = Totals {
+        sent: 0,
+        received: 0,
+    };
+
+    loop {
+        let requested_at = Instant::now();
+        let response = client
+            .request(build_request(&hop, &headers)?)
+            .await
+            .map_err(|e| classify_request_error(&e))?;
+        let head_at = Instant::now();
+        let exchange = response
+            .extensions()
+            .get::<ConnInfo>()
+            .map(|info| Exchange::begin(info.0.clone(), requested_at, head_at))
+            .ok_or_else(|| Error::new(Kind::Internal, "response without connection metadata"))?;
+
+        let location = header_str(response.headers(), LOCATION).map(str::to_string);
+        match location.filter(|_| is_followed(response.status())) {
+            Some(location) => {
+                if redirect_count >= request.max_redirects {
+                    return Err(Error::new(
+                        Kind::Redirect,
+                        format!("more than {} redirects", request.max_redirects),
+                    ));
+                }
+                let next = policy.next_hop(&hop, &location)?;
+                if !next.same_origin(&hop) {
+                    headers.retain(|(name, _)| !ORIGIN_BOUND_HEADERS.contains(&name.as_str()));
+                }
+                // The redirect body is not wanted; dropping it gives up the connection.
+                drop(response);
+                let (sent, received) = exchange.bytes(0);
+                totals.sent += sent;
+                totals.received += received;
+                redirect_count += 1;
+                redirect_end = Some(Instant::now());
+                hop = next;
+            }
+            None => {
+                let redirects = redirect_end.map(|end| (fetch_start, end));
+                return receive(
+                    response,
+                    exchange,
+                    &hop,
+                    request,
+                    observer,
+                    |ex, end, body, protocol| {
+                        let (sent, received) = ex.bytes(body);
+                        request.profile.then(|| {
+                            Assembly {
+                                fetch_start,
+                                redirects,
+                                redirect_count,
+                                last: ex,
+                                response_end: end,
+                                body_bytes: body,
+                                sent_bytes: totals.sent + sent,
+                                received_bytes: totals.received + received,
+                                protocol,
+                            }
+                            .build()
+                        })
+                    },
+                )
+                .await;
+            }
+        }
+    }
+}
+
+/// Streams the final response's body to a staging file and renames it into place.
+async fn receive(
+    response: Response<Incoming>,
+    exchange: Exchange,
+    hop: &Hop,
+    request: &DownloadRequest,
+    observer: &dyn Observer,
+    profile: impl FnOnce(&Exchange, Instant, u64, &'static str) -> Option<crate::Profile>,
+) -> Result<Download, Error> {
+    let status = response.status().as_u16();
+    let protocol = if response.version() == http::Version::HTTP_2 {
+        "h2"
+    } else {
+        "http/1.1"
+    };
+    let headers = header_list(response.headers());
+    observer.headers(status, &headers);
+
+    // The raw header, not a decoded size hint: bodies are stored exactly as sent.
+    let announced: Option<u64> =
+        header_str(response.headers(), CONTENT_LENGTH).and_then(|v| v.trim().parse().ok());
+    if let Some(length) = announced {
+        if length > request.max_bytes {
+            return Err(Error::new(
+                Kind::TooLarge,
+                format!("Content-Length {length} exceeds {}", request.max_bytes),
+            ));
+        }
+    }
+    let target = match &request.destination {
+        Destination::Exact(path) => path.clone(),
+        Destination::Generated { dir, stem } => {
+            let ext = naming::extension(
+                header_str(response.headers(), CONTENT_DISPOSITION),
+                hop.url.path(),
+                header_str(response.headers(), CONTENT_TYPE),
+            );
+            dir.join(match ext {
+                Some(ext) => format!("{stem}.{ext}"),
+                None => stem.clone(),
+            })
+        }
+    };
+
+    let mut staging = Staging::create(&request.staging_dir, &request.staging_prefix).await?;
+    let counters = exchange.conn.counters.clone();
+    let mut body = response.into_body();
+    let mut written = 0u64;
+    let mut last_byte_at = exchange.head_at;
+    let mut last_progress: Option<Instant> = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| classify_body_error(&e))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if data.is_empty() {
+            continue;
+        }
+        last_byte_at = Instant::now();
+        counters.add_data_delivered(data.len() as u64);
+        written += data.len() as u64;
+        if written > request.max_bytes {
+            return Err(Error::new(
+                Kind::TooLarge,
+                format!("body exceeds {} bytes", request.max_bytes),
+            ));
+        }
+        staging.write(&data).await?;
+        if last_progress.is_none_or(|at| last_byte_at.duration_since(at) >= PROGRESS_INTERVAL) {
+            last_progress = Some(last_byte_at);
+            observer.progress(written, announced);
+        }
+    }
+    let profile = profile(&exchange, last_byte_at, written, protocol);
+    staging.commit(&target, request.fsync).await?;
+    Ok(Download {
+        status,
+        headers,
+        path: target,
+        data_length: written,
+        profile,
+    })
+}

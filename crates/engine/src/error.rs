@@ -1,0 +1,236 @@
+//! The engine's one error type. `Kind` says what went wrong in transport terms; the
+//! TypeScript layer maps kinds to the platform's error codes (the engine knows nothing of them).
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The host name did not resolve.
+    Dns,
+    /// TCP connect refused, reset or unreachable, or the connection closed before any response.
+    Connect,
+    /// The server certificate is untrusted, expired, not yet valid or for another name.
+    TlsCertificate,
+    /// Any other TLS handshake failure.
+    Tls,
+    /// The whole-download deadline passed.
+    Timeout,
+    /// The connection was lost after the response started (short body, reset mid-body).
+    Interrupted,
+    /// Any other transport failure (malformed HTTP...).
+    Network,
+    /// The body is larger than the byte limit.
+    TooLarge,
+    /// The caller cancelled.
+    Cancelled,
+    /// Local storage failed (disk full, write error...).
+    Io,
+    /// Too many redirects, or a redirect to an unparseable or disallowed target.
+    Redirect,
+    /// A redirect hop whose host is not in the allowed set.
+    RedirectHost,
+    /// A bug in the engine (a panic, a broken invariant).
+    Internal,
+}
+
+impl Kind {
+    /// The stable name that crosses into JavaScript.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Dns => "dns",
+            Kind::Connect => "connect",
+            Kind::TlsCertificate => "tlsCertificate",
+            Kind::Tls => "tls",
+            Kind::Timeout => "timeout",
+            Kind::Interrupted => "interrupted",
+            Kind::Network => "network",
+            Kind::TooLarge => "tooLarge",
+            Kind::Cancelled => "cancelled",
+            Kind::Io => "io",
+            Kind::Redirect => "redirect",
+            Kind::RedirectHost => "redirectHost",
+            Kind::Internal => "internal",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Error {
+    kind: Kind,
+    message: String,
+}
+
+impl Error {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.as_str(), self.message)
+    }
+}
+
+impl StdError for Error {}
+
+/// A connector failure that already knows its kind; hyper-util wraps it, and
+/// [`classify_request_error`] finds it again in the source chain.
+#[derive(Debug)]
+pub struct ConnectError {
+    pub kind: Kind,
+    pub cause: String,
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.cause)
+    }
+}
+
+impl StdError for ConnectError {}
+
+/// Walks an error's causes. `io::Error::source()` skips the error it wraps
+/// (rust-lang/rust#124513), so each io link also yields its `get_ref()`.
+fn causes<'a>(err: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
+    let mut found = Vec::new();
+    let mut next = Some(err);
+    while let Some(current) = next {
+        found.push(current);
+        if found.len() > 32 {
+            break;
+        }
+        if let Some(io_err) = current.downcast_ref::<io::Error>() {
+            if let Some(inner) = io_err.get_ref() {
+                next = Some(inner as &(dyn StdError + 'static));
+                continue;
+            }
+        }
+        next = current.source();
+    }
+    found
+}
+
+fn describe(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in causes(err) {
+        let text = cause.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+/// Classifies a TLS failure: certificate problems apart from other handshake failures.
+pub fn classify_tls(err: &rustls::Error) -> Kind {
+    use rustls::Error as E;
+    match err {
+        E::InvalidCertificate(_) | E::NoCertificatesPresented | E::InvalidCertRevocationList(_) => {
+            Kind::TlsCertificate
+        }
+        _ => Kind::Tls,
+    }
+}
+
+fn tls_kind_in(err: &(dyn StdError + 'static)) -> Option<Kind> {
+    causes(err)
+        .into_iter()
+        .find_map(|c| c.downcast_ref::<rustls::Error>().map(classify_tls))
+}
+
+/// Classifies an I/O failure while establishing a connection.
+pub fn classify_connect_io(err: &io::Error, during_tls: bool) -> Kind {
+    if let Some(kind) = tls_kind_in(err) {
+        return kind;
+    }
+    if during_tls {
+        return Kind::Tls;
+    }
+    match err.kind() {
+        io::ErrorKind::TimedOut => Kind::Timeout,
+        _ => Kind::Connect,
+    }
+}
+
+/// Classifies a failure of `client.request()`: everything before the response head.
+pub fn classify_request_error(err: &(dyn StdError + 'static)) -> Error {
+    let message = describe(err);
+    let chain = causes(err);
+    if let Some(connect) = chain.iter().find_map(|c| c.downcast_ref::<ConnectError>()) {
+        return Error::new(connect.kind, connect.cause.clone());
+    }
+    if let Some(kind) = tls_kind_in(err) {
+        return Error::new(kind, message);
+    }
+    for cause in &chain {
+        if let Some(hyper_err) = cause.downcast_ref::<hyper::Error>() {
+            if hyper_err.is_parse() || hyper_err.is_parse_status() {
+                return Error::new(Kind::Network, message);
+            }
+            if hyper_err.is_incomplete_message() || hyper_err.is_canceled() || hyper_err.is_closed()
+            {
+                // Closed or reset before any response byte arrived.
+                return Error::new(Kind::Connect, message);
+            }
+        }
+        if let Some(io_err) = cause.downcast_ref::<io::Error>() {
+            if is_connection_loss(io_err.kind()) {
+                return Error::new(Kind::Connect, message);
+            }
+        }
+    }
+    Error::new(Kind::Network, message)
+}
+
+/// Classifies a failure while reading the body of the final response.
+pub fn classify_body_error(err: &(dyn StdError + 'static)) -> Error {
+    let message = describe(err);
+    for cause in causes(err) {
+        if let Some(hyper_err) = cause.downcast_ref::<hyper::Error>() {
+            if hyper_err.is_incomplete_message() || hyper_err.is_body_write_aborted() {
+                return Error::new(Kind::Interrupted, message);
+            }
+            if hyper_err.is_parse() {
+                return Error::new(Kind::Network, message);
+            }
+        }
+        if let Some(io_err) = cause.downcast_ref::<io::Error>() {
+            if is_connection_loss(io_err.kind()) {
+                return Error::new(Kind::Interrupted, message);
+            }
+        }
+    }
+    // A body that stops early for any other transport reason is still an interruption
+    // after the response started (HTTP/2 stream resets, protocol errors mid-stream...).
+    Error::new(Kind::Interrupted, message)
+}
+
+fn is_connection_loss(kind: io::ErrorKind) -> bool {
+    matches!(
+        kind,
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::NotConnected
+    )
+}
+
+/// Classifies a local storage failure.
+pub fn io_error(context: &str, err: &io::Error) -> Error {
+    Error::new(Kind::Io, format!("{context}: {err}"))
+}

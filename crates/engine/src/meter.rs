@@ -1,0 +1,229 @@
+//! A byte-counting wrapper around the TCP stream, below TLS, so counts are wire bytes.
+//! It also notes when each burst of writes starts (a write after reading), which on an
+//! HTTP/1.1 connection is where a request head begins.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Socket-level counters and write-burst marks of one connection.
+pub struct Counters {
+    sent: AtomicU64,
+    received: AtomicU64,
+    /// Body bytes delivered to requests on this connection; HTTP/2 shares socket bytes by it.
+    data_delivered: AtomicU64,
+    burst: Mutex<Burst>,
+    #[cfg(unix)]
+    fd: Mutex<Option<std::os::fd::RawFd>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Burst {
+    /// First write after the last read: on HTTP/1.1, the start of a request head.
+    pub start: Option<Instant>,
+    pub last_write: Option<Instant>,
+    pub sent_before: u64,
+    pub received_before: u64,
+    after_read: bool,
+}
+
+impl Counters {
+    pub fn new() -> Self {
+        Counters {
+            sent: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            data_delivered: AtomicU64::new(0),
+            burst: Mutex::new(Burst {
+                start: None,
+                last_write: None,
+                sent_before: 0,
+                received_before: 0,
+                after_read: true,
+            }),
+            #[cfg(unix)]
+            fd: Mutex::new(None),
+        }
+    }
+
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    pub fn data_delivered(&self) -> u64 {
+        self.data_delivered.load(Ordering::Relaxed)
+    }
+
+    pub fn add_data_delivered(&self, bytes: u64) {
+        self.data_delivered.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub fn burst(&self) -> Burst {
+        *self.burst.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The handshake is over: the next write starts the first request.
+    pub fn start_new_burst(&self) {
+        self.burst
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .after_read = true;
+    }
+
+    fn on_read(&self, bytes: usize) {
+        if bytes > 0 {
+            self.received.fetch_add(bytes as u64, Ordering::Relaxed);
+            let mut burst = self.burst.lock().unwrap_or_else(|p| p.into_inner());
+            burst.after_read = true;
+        }
+    }
+
+    fn on_write(&self, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
+        let now = Instant::now();
+        let mut burst = self.burst.lock().unwrap_or_else(|p| p.into_inner());
+        if burst.after_read {
+            burst.after_read = false;
+            burst.start = Some(now);
+            burst.sent_before = self.sent.load(Ordering::Relaxed);
+            burst.received_before = self.received.load(Ordering::Relaxed);
+        }
+        burst.last_write = Some(now);
+        self.sent.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    #[cfg(unix)]
+    fn attach_fd(&self, fd: std::os::fd::RawFd) {
+        *self.fd.lock().unwrap_or_else(|p| p.into_inner()) = Some(fd);
+    }
+
+    #[cfg(unix)]
+    fn detach_fd(&self) {
+        *self.fd.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The kernel's smoothed RTT of the connection in ms, or 0 when it cannot be read.
+    /// The fd lock is held across the call, and the stream detaches the fd before closing
+    /// it, so a closed (or reused) descriptor is never queried.
+    pub fn rtt_ms(&self) -> f64 {
+        #[cfg(target_os = "linux")]
+        {
+            let guard = self.fd.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(fd) = *guard {
+                let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+                let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+                // SAFETY: fd is open (see above); info and len describe a valid buffer.
+                let rc = unsafe {
+                    libc::getsockopt(
+                        fd,
+                        libc::IPPROTO_TCP,
+                        libc::TCP_INFO,
+                        (&mut info as *mut libc::tcp_info).cast(),
+                        &mut len,
+                    )
+                };
+                if rc == 0 {
+                    return info.tcpi_rtt as f64 / 1000.0;
+                }
+            }
+            0.0
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            0.0
+        }
+    }
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub struct Metered {
+    inner: tokio::net::TcpStream,
+    counters: std::sync::Arc<Counters>,
+}
+
+impl Metered {
+    pub fn new(inner: tokio::net::TcpStream, counters: std::sync::Arc<Counters>) -> Self {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            counters.attach_fd(inner.as_raw_fd());
+        }
+        Metered { inner, counters }
+    }
+}
+
+impl Drop for Metered {
+    fn drop(&mut self) {
+        // Runs before the TcpStream field is dropped (and its fd closed).
+        #[cfg(unix)]
+        self.counters.detach_fd();
+    }
+}
+
+impl AsyncRead for Metered {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = result {
+            self.counters.on_read(buf.filled().len() - before);
+        }
+        result
+    }
+}
+
+impl AsyncWrite for Metered {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = result {
+            self.counters.on_write(n);
+        }
+        result
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = result {
+            self.counters.on_write(n);
+        }
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,61 @@
+//! One hyper-util client (and so one connection pool) per distinct TLS roots + `resolve`
+//! table: a pooled connection is only reused by downloads that would have opened it alike.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::connect::Connector;
+use crate::error::Error;
+use crate::tls;
+
+pub type HttpClient = Client<Connector, Empty<Bytes>>;
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct PoolKey {
+    ca_pems: Vec<String>,
+    resolve: Vec<(String, IpAddr)>,
+}
+
+#[derive(Default)]
+pub struct Pools {
+    clients: Mutex<HashMap<PoolKey, HttpClient>>,
+}
+
+impl Pools {
+    pub fn client(
+        &self,
+        ca_pems: &[String],
+        resolve: &[(String, IpAddr)],
+    ) -> Result<HttpClient, Error> {
+        let mut ca_pems = ca_pems.to_vec();
+        ca_pems.sort();
+        let mut resolve: Vec<(String, IpAddr)> = resolve
+            .iter()
+            .map(|(host, ip)| (host.to_ascii_lowercase(), *ip))
+            .collect();
+        resolve.sort();
+        let key = PoolKey { ca_pems, resolve };
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let connector = Connector::new(
+            tls::client_config(&key.ca_pems)?,
+            key.resolve.iter().cloned().collect(),
+        );
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+}

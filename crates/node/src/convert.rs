@@ -1,0 +1,259 @@
+//! JavaScript shapes of the engine's request, events and outcome, and their conversion.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use napi_derive::napi;
+use tt_download_engine::{
+    Destination, Download, DownloadRequest, Error as EngineError, Kind, Profile,
+};
+
+#[napi(object)]
+pub struct BindingHeader {
+    pub name: String,
+    pub value: String,
+}
+
+#[napi(object, object_to_js = false)]
+pub struct BindingResolve {
+    pub host: String,
+    pub ip: String,
+}
+
+#[napi(object, object_to_js = false)]
+pub struct BindingRequest {
+    pub url: String,
+    /// Request headers, already validated and final (the engine sends them as given).
+    pub headers: Vec<BindingHeader>,
+    /// Allow plain http, for the first request and every redirect hop. https is always allowed.
+    pub allow_http: bool,
+    /// Redirect hops must have a host (lower-case, punycode) or `host:port` (when the hop spells a port) in this set; absent means any.
+    pub redirect_hosts: Option<Vec<String>>,
+    pub max_redirects: u32,
+    /// Byte limit: Content-Length above it fails before the body, and so does the running count.
+    pub max_bytes: f64,
+    /// Whole download, connect to last byte, redirects included.
+    pub timeout_ms: f64,
+    /// Directory for the staging file (same file system as the target).
+    pub staging_dir: String,
+    /// Staging file name prefix; the engine appends a unique suffix.
+    pub staging_prefix: String,
+    /// Exact destination path. Either this, or `tempDir` + `tempStem`.
+    pub target_path: Option<String>,
+    /// Destination directory for a generated name: `<tempDir>/<tempStem>[.ext]`, ext from the response.
+    pub temp_dir: Option<String>,
+    pub temp_stem: Option<String>,
+    pub fsync: bool,
+    /// Extra trusted root certificates, PEM.
+    pub ca_pems: Vec<String>,
+    pub resolve: Vec<BindingResolve>,
+    pub profile: bool,
+}
+
+fn invalid(message: String) -> EngineError {
+    EngineError::new(Kind::Internal, message)
+}
+
+/// JavaScript numbers are f64; byte counts above 2^53 cannot arrive, and negatives or NaN
+/// are a caller bug.
+fn non_negative(value: f64, what: &str) -> Result<u64, EngineError> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(value as u64)
+    } else if value == f64::INFINITY {
+        Ok(u64::MAX)
+    } else {
+        Err(invalid(format!(
+            "{what} must be a non-negative number, got {value}"
+        )))
+    }
+}
+
+impl BindingRequest {
+    pub fn into_engine(self) -> Result<DownloadRequest, EngineError> {
+        let destination = match (self.target_path, self.temp_dir, self.temp_stem) {
+            (Some(path), None, None) => Destination::Exact(PathBuf::from(path)),
+            (None, Some(dir), Some(stem)) => Destination::Generated {
+                dir: PathBuf::from(dir),
+                stem,
+            },
+            _ => {
+                return Err(invalid(
+                    "either targetPath or tempDir + tempStem is required".into(),
+                ))
+            }
+        };
+        let resolve = self
+            .resolve
+            .into_iter()
+            .map(|entry| {
+                entry
+                    .ip
+                    .parse::<IpAddr>()
+                    .map(|ip| (entry.host, ip))
+                    .map_err(|_| invalid(format!("resolve: {} is not an IP address", entry.ip)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let timeout_ms = non_negative(self.timeout_ms, "timeoutMs")?;
+        Ok(DownloadRequest {
+            url: self.url,
+            headers: self
+                .headers
+                .into_iter()
+                .map(|h| (h.name, h.value))
+                .collect(),
+            allow_http: self.allow_http,
+            redirect_hosts: self.redirect_hosts.map(|hosts| hosts.into_iter().collect()),
+            max_redirects: self.max_redirects,
+            max_bytes: non_negative(self.max_bytes, "maxBytes")?,
+            timeout: (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms)),
+            staging_dir: PathBuf::from(self.staging_dir),
+            staging_prefix: self.staging_prefix,
+            destination,
+            fsync: self.fsync,
+            ca_pems: self.ca_pems,
+            resolve,
+            profile: self.profile,
+        })
+    }
+}
+
+#[napi(object, object_from_js = false)]
+pub struct BindingEvent {
+    /// `'headers'` or `'progress'`.
+    pub kind: String,
+    pub status_code: Option<u32>,
+    pub headers: Option<Vec<BindingHeader>>,
+    pub written: Option<f64>,
+    /// -1 when the length is unknown.
+    pub expected: Option<f64>,
+}
+
+fn header_list(headers: &[(String, String)]) -> Vec<BindingHeader> {
+    headers
+        .iter()
+        .map(|(name, value)| BindingHeader {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect()
+}
+
+impl BindingEvent {
+    pub fn headers(status: u16, headers: &[(String, String)]) -> Self {
+        BindingEvent {
+            kind: "headers".into(),
+            status_code: Some(status.into()),
+            headers: Some(header_list(headers)),
+            written: None,
+            expected: None,
+        }
+    }
+
+    pub fn progress(written: u64, expected: Option<u64>) -> Self {
+        BindingEvent {
+            kind: "progress".into(),
+            status_code: None,
+            headers: None,
+            written: Some(written as f64),
+            expected: Some(expected.map(|e| e as f64).unwrap_or(-1.0)),
+        }
+    }
+}
+
+#[napi(object, object_from_js = false)]
+pub struct BindingProfile {
+    pub fetch_start: f64,
+    pub redirect_start: f64,
+    pub redirect_end: f64,
+    pub domain_lookup_start: f64,
+    pub domain_lookup_end: f64,
+    pub connect_start: f64,
+    pub connect_end: f64,
+    pub ssl_connection_start: f64,
+    pub ssl_connection_end: f64,
+    pub request_start: f64,
+    pub request_end: f64,
+    pub response_start: f64,
+    pub response_end: f64,
+    pub rtt: f64,
+    pub throughput_kbps: f64,
+    pub port: u32,
+    pub peer_ip: String,
+    pub protocol: String,
+    pub socket_reused: bool,
+    pub sent_bytes_count: f64,
+    pub received_bytes_count: f64,
+    pub redirect_count: u32,
+}
+
+impl From<Profile> for BindingProfile {
+    fn from(p: Profile) -> Self {
+        BindingProfile {
+            fetch_start: p.fetch_start,
+            redirect_start: p.redirect_start,
+            redirect_end: p.redirect_end,
+            domain_lookup_start: p.domain_lookup_start,
+            domain_lookup_end: p.domain_lookup_end,
+            connect_start: p.connect_start,
+            connect_end: p.connect_end,
+            ssl_connection_start: p.ssl_connection_start,
+            ssl_connection_end: p.ssl_connection_end,
+            request_start: p.request_start,
+            request_end: p.request_end,
+            response_start: p.response_start,
+            response_end: p.response_end,
+            rtt: p.rtt,
+            throughput_kbps: p.throughput_kbps,
+            port: p.port.into(),
+            peer_ip: p.peer_ip,
+            protocol: p.protocol.into(),
+            socket_reused: p.socket_reused,
+            sent_bytes_count: p.sent_bytes_count as f64,
+            received_bytes_count: p.received_bytes_count as f64,
+            redirect_count: p.redirect_count,
+        }
+    }
+}
+
+#[napi(object, object_from_js = false)]
+pub struct BindingOutcome {
+    /// Absent on success. One of: `dns`, `connect`, `tlsCertificate`, `tls`, `timeout`,
+    /// `interrupted`, `network`, `tooLarge`, `cancelled`, `io`, `redirect`, `redirectHost`,
+    /// `internal`.
+    pub error_kind: Option<String>,
+    pub error_message: Option<String>,
+    pub status_code: Option<u32>,
+    /// Final response headers as received (names lower-case, repeats kept in order).
+    pub headers: Option<Vec<BindingHeader>>,
+    /// Absolute path of the stored file.
+    pub path: Option<String>,
+    pub data_length: Option<f64>,
+    pub profile: Option<BindingProfile>,
+}
+
+impl BindingOutcome {
+    pub fn failed(err: &EngineError) -> Self {
+        BindingOutcome {
+            error_kind: Some(err.kind().as_str().into()),
+            error_message: Some(err.message().into()),
+            status_code: None,
+            headers: None,
+            path: None,
+            data_length: None,
+            profile: None,
+        }
+    }
+
+    pub fn succeeded(download: Download) -> Self {
+        BindingOutcome {
+            error_kind: None,
+            error_message: None,
+            status_code: Some(download.status.into()),
+            headers: Some(header_list(&download.headers)),
+            path: Some(download.path.to_string_lossy().into_owned()),
+            data_length: Some(download.data_length as f64),
+            profile: download.profile.map(Into::into),
+        }
+    }
+}
