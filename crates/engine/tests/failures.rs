@@ -1,0 +1,338 @@
+//! Downloads that fail: each failure has its kind, and none leaves a file behind or touches
+//! an existing file at the destination.
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use support::*;
+use tokio::io::AsyncWriteExt;
+use tt_download_engine::{CancellationToken, DownloadRequest, Engine, Kind};
+
+const EXISTING: &[u8] = b"an existing file that must survive";
+
+/// Runs `request` into a destination that already holds a file, and checks that the
+/// failure has `kind`, the old file is intact and no staging file is left.
+async fn fails_with(sandbox: &Sandbox, mut request: DownloadRequest, kind: Kind) -> String {
+    let target = sandbox.out("existing");
+    std::fs::write(&target, EXISTING).unwrap();
+    request.destination = tt_download_engine::Destination::Exact(target.clone());
+    let err = Engine::new()
+        .download(&request, &Recorder::default(), &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), kind, "{err}");
+    assert_eq!(std::fs::read(&target).unwrap(), EXISTING);
+    assert!(
+        sandbox.staging_files().is_empty(),
+        "staging left: {:?}",
+        sandbox.staging_files()
+    );
+    err.message().to_string()
+}
+
+#[tokio::test]
+async fn content_length_over_the_limit_fails_before_the_body() {
+    let server = serve(None).await;
+    let sandbox = Sandbox::new();
+    let mut request = sandbox.request(&server.url("http", "/bytes/5000"), "x");
+    request.max_bytes = 4999;
+    fails_with(&sandbox, request, Kind::TooLarge).await;
+}
+
+#[tokio::test]
+async fn running_count_over_the_limit_fails_without_content_length() {
+    let server = serve(None).await;
+    let sandbox = Sandbox::new();
+    let mut request = sandbox.request(&server.url("http", "/chunked/50000"), "x");
+    request.max_bytes = 10_000;
+    fails_with(&sandbox, request, Kind::TooLarge).await;
+}
+
+#[tokio::test]
+async fn exactly_the_limit_passes() {
+    let server = serve(None).await;
+    let sandbox = Sandbox::new();
+    let mut request = sandbox.request(&server.url("http", "/chunked/10000"), "x");
+    request.max_bytes = 10_000;
+    Engine::new()
+        .download(&request, &Recorder::default(), &CancellationToken::new())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_stalled_body_times_out() {
+    let server = serve(None).await;
+    let sandbox = Sandbox::new();
+    let mut request = sandbox.request(&server.url("http", "/stall"), "x");
+    request.timeout = Some(Duration::from_millis(300));
+    fails_with(&sandbox, request, Kind::Timeout).await;
+}
+
+#[tokio::test]
+async fn cancellation_mid_body_leaves_nothing() {
+    let server = serve(None).await;
+    let sandbox = Sandbox::new();
+    let target = sandbox.out("cancelled");
+    let mut request = sandbox.request(&server.url("http", "/stall"), "cancelled");
+    request.timeout = None;
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        trigger.cancel();
+    });
+    let err = Engine::new()
+        .download(&request, &Recorder::default(), &cancel)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), Kind::Cancelled);
+    assert!(!target.exists());
+    assert!(sandbox.staging_files().is_empty());
+}
+
+#[tokio::test]
+async fn a_reset_mid_body_is_an_interruption() {
+    let server = raw(|mut socket| async move {
+        read_head(&mut socket).await;
+        let _ = socket
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n")
+            .await;
+        let _ = socket.write_all(&body(30_000)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let _ = socket.set_zero_linger();
+        drop(socket);
+    })
+    .await;
+    let sandbox = Sandbox::new();
+    fails_with(
+        &sandbox,
+        sandbox.request(&server.url("http", "/"), "x"),
+        Kind::Interrupted,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_body_shorter_than_content_length_is_an_interruption() {
+    let server = raw(|mut socket| async move {
+        read_head(&mut socket).await;
+        let _ = socket
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nonly this")
+            .await;
+        let _ = socket.shutdown().await;
+    })
+    .await;
+    let sandbox = Sandbox::new();
+    fails_with(
+        &sandbox,
+        sandbox.request(&server.url("http", "/"), "x"),
+        Kind::Interrupted,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn garbage_instead_of_http_is_a_network_error() {
+    let server = raw(|mut socket| async move {
+        read_head(&mut socket).await;
+        let _ = socket
+            .write_all(b"\x00\x01 this is not HTTP at all\r\n\r\n")
+            .await;
+    })
+    .await;
+    let sandbox = Sandbox::new();
+    fails_with(
+        &sandbox,
+        sandbox.request(&server.url("http", "/"), "x"),
+        Kind::Network,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn closed_before_any_response_is_a_connection_error() {
+    let server = raw(|mut socket| async move {
+        read_head(&mut socket).await;
+        drop(socket);
+    })
+    .await;
+    let sandbox = Sandbox::new();
+    fails_with(
+        &sandbox,
+        sandbox.request(&server.url("http", "/"), "x"),
+        Kind::Connect,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_connection_error() {
+    let port = closed_port().await;
+    let sandbox = Sandbox::new();
+    let request = sandbox.request(&format!("http://files.test:{port}/"), "x");
+    fails_with(&sandbox, request, Kind::Connect).await;
+}
+
+#[tokio::test]
+async fn an_unresolvable_name_is_a_dns_error() {
+    let sandbox = Sandbox::new();
+    let request = sandbox.request("http://no-such-host.invalid/", "x");
+    fails_with(&sandbox, request, Kind::Dns).await;
+}
+
+#[tokio::test]
+async fn untrusted_expired_and_wrong_host_certificates_are_certificate_errors() {
+    let pki = Pki::new();
+    let sandbox = Sandbox::new();
+    let h1: &[&[u8]] = &[b"http/1.1"];
+    let leaves = [
+        self_signed(&["files.test"]),
+        pki.leaf_valid(&["files.test"], (-30, -1)),
+        pki.leaf_valid(&["files.test"], (2, 30)),
+        pki.leaf(&["other.test"]),
+    ];
+    for leaf in leaves {
+        let server = serve(Some(server_tls(leaf, h1))).await;
+        let mut request = sandbox.request(&server.url("https", "/bytes/10"), "x");
+        request.ca_pems = vec![pki.ca_pem.clone()];
+        fails_with(&sandbox, request, Kind::TlsCertificate).await;
+    }
+}
+
+#[tokio::test]
+async fn plain_text_on_a_tls_port_is_a_tls_error() {
+    let server = raw(|mut socket| async move {
+        let _ = socket
+            .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+            .await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    })
+    .await;
+    let sandbox = Sandbox::new();
+    fails_with(
+        &sandbox,
+        sandbox.request(&server.url("https", "/"), "x"),
+        Kind::Tls,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_reset_during_the_handshake_is_a_tls_error() {
+    let server = raw(|socket| async move {
+        let _ = socket.set_zero_linger();
+        drop(socket);
+    })
+    .await;
+    let sandbox = Sandbox::new();
+    fails_with(
+        &sandbox,
+        sandbox.request(&server.url("https", "/"), "x"),
+        Kind::Tls,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_eleventh_redirect_fails_and_is_not_requested() {
+    let server = serve(None).await;
+    let sandbox = Sandbox::new();
+    // /redirect/10 answers 11 redirects (10, 9, ..., 0 -> /bytes/1024).
+    fails_with(
+        &sandbox,
+        sandbox.request(&server.url("http", "/redirect/10"), "x"),
+        Kind::Redirect,
+    )
+    .await;
+    let paths: Vec<String> = server
+        .stats
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert_eq!(paths.len(), 11);
+    assert!(!paths.contains(&"/bytes/1024".to_string()));
+}
+
+#[tokio::test]
+async fn ten_redirects_are_allowed() {
+    let server = serve(None).await;
+    let sandbox = Sandbox::new();
+    let done = Engine::new()
+        .download(
+            &sandbox.request(&server.url("http", "/redirect/9"), "x"),
+            &Recorder::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.profile.unwrap().redirect_count, 10);
+}
+
+#[tokio::test]
+async fn redirect_hops_obey_scheme_and_host_rules() {
+    let server = serve(None).await;
+    let sandbox = Sandbox::new();
+    let to = |target: &str| server.url("http", &format!("/redirect-to?url={target}"));
+    fails_with(
+        &sandbox,
+        sandbox.request(&to("file:///etc/passwd"), "x"),
+        Kind::Redirect,
+    )
+    .await;
+
+    let mut https_only = sandbox.request(&to("/bytes/1"), "x");
+    https_only.allow_http = false;
+    https_only.url = https_only.url.replace("http://", "https://");
+    // An https-only request to a plain server fails in the handshake, before any redirect.
+    fails_with(&sandbox, https_only, Kind::Tls).await;
+
+    let mut checked = sandbox.request(&to("http://elsewhere.test/x"), "x");
+    checked.redirect_hosts = Some(HashSet::from([format!(
+        "files.test:{}",
+        server.addr.port()
+    )]));
+    let message = fails_with(&sandbox, checked, Kind::RedirectHost).await;
+    assert_eq!(message, "http://elsewhere.test/x");
+
+    let mut same_host = sandbox.request(&to("/bytes/7"), "ok");
+    same_host.redirect_hosts = Some(HashSet::from([format!(
+        "files.test:{}",
+        server.addr.port()
+    )]));
+    Engine::new()
+        .download(&same_host, &Recorder::default(), &CancellationToken::new())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn authorization_and_cookie_do_not_follow_a_cross_origin_redirect() {
+    let server = serve(None).await;
+    let other = serve(None).await;
+    let sandbox = Sandbox::new();
+    let target = other.url("http", "/bytes/3");
+    let mut request = sandbox.request(
+        &server.url("http", &format!("/redirect-to?url={target}")),
+        "x",
+    );
+    request.headers = vec![
+        ("authorization".into(), "Bearer secret".into()),
+        ("cookie".into(), "a=b".into()),
+        ("x-kept".into(), "yes".into()),
+    ];
+    Engine::new()
+        .download(&request, &Recorder::default(), &CancellationToken::new())
+        .await
+        .unwrap();
+    let first = &server.stats.requests.lock().unwrap()[0].1;
+    assert_eq!(first.get("authorization").unwrap(), "Bearer secret");
+    let hop = &other.stats.requests.lock().unwrap()[0].1;
+    assert!(hop.get("authorization").is_none());
+    assert!(hop.get("cookie").is_none());
+    assert_eq!(hop.get("x-kept").unwrap(), "yes");
+}
