@@ -8,7 +8,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -51,6 +51,66 @@ impl ConnMeta {
     }
 }
 
+/// Identifies the pool slot of a connection: scheme, host (no brackets, lower-case), port.
+pub fn origin_key(scheme: &str, host: &str, port: u16) -> String {
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    format!("{scheme}://{host}:{port}")
+}
+
+/// The live HTTP/2 connections of a pool, by origin. An HTTP/2 stream shares its connection,
+/// so a download notes the counters of the connections it might be multiplexed onto when
+/// it hands its request over; its share starts there.
+#[derive(Default)]
+pub struct H2Registry {
+    live: Mutex<HashMap<String, Vec<Weak<ConnMeta>>>>,
+}
+
+/// Counter values of one connection at one moment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CounterMark {
+    pub sent: u64,
+    pub received: u64,
+    pub data: u64,
+}
+
+impl CounterMark {
+    pub fn of(counters: &Counters) -> Self {
+        CounterMark {
+            sent: counters.sent(),
+            received: counters.received(),
+            data: counters.data_delivered(),
+        }
+    }
+}
+
+impl H2Registry {
+    fn register(&self, origin: String, meta: &Arc<ConnMeta>) {
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        let conns = live.entry(origin).or_default();
+        conns.retain(|c| c.strong_count() > 0);
+        conns.push(Arc::downgrade(meta));
+    }
+
+    /// The counters of every live HTTP/2 connection to `origin`, now.
+    pub fn marks(&self, origin: &str) -> Vec<(Weak<ConnMeta>, CounterMark)> {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.get(origin)
+            .map(|conns| {
+                conns
+                    .iter()
+                    .filter_map(|weak| {
+                        weak.upgrade()
+                            .map(|meta| (weak.clone(), CounterMark::of(&meta.counters)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// The per-connection metadata hyper-util copies onto every response.
 #[derive(Clone)]
 pub struct ConnInfo(pub Arc<ConnMeta>);
@@ -64,6 +124,7 @@ struct ConnectorInner {
     tls: tokio_rustls::TlsConnector,
     /// Host name (lower-case) -> address overrides; they bypass DNS entirely.
     overrides: HashMap<String, IpAddr>,
+    h2: Arc<H2Registry>,
 }
 
 impl Connector {
@@ -72,8 +133,13 @@ impl Connector {
             inner: Arc::new(ConnectorInner {
                 tls: tokio_rustls::TlsConnector::from(tls),
                 overrides,
+                h2: Arc::default(),
             }),
         }
+    }
+
+    pub fn h2_registry(&self) -> Arc<H2Registry> {
+        self.inner.h2.clone()
     }
 }
 
@@ -190,6 +256,12 @@ impl ConnectorInner {
             counters,
             uses: AtomicU64::new(0),
         });
+        if h2 {
+            self.h2.register(
+                origin_key(if https { "https" } else { "http" }, &host, port),
+                &meta,
+            );
+        }
         Ok(Conn {
             io: TokioIo::new(stream),
             meta,

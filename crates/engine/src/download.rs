@@ -8,9 +8,9 @@ use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 
-use crate::connect::ConnInfo;
+use crate::connect::{origin_key, ConnInfo};
 use crate::error::{classify_body_error, classify_request_error, Error, Kind};
-use crate::pool::HttpClient;
+use crate::pool::Pooled;
 use crate::profile::{Assembly, Exchange};
 use crate::redirect::{is_followed, Hop, Policy};
 use crate::sink::Staging;
@@ -53,7 +53,7 @@ struct Totals {
 }
 
 pub async fn run(
-    client: &HttpClient,
+    client: &Pooled,
     request: &DownloadRequest,
     observer: &dyn Observer,
 ) -> Result<Download, Error> {
@@ -78,8 +78,17 @@ pub async fn run(
     };
 
     loop {
+        let h2_marks = match (
+            hop.url.scheme(),
+            hop.url.host_str(),
+            hop.url.port_or_known_default(),
+        ) {
+            ("https", Some(host), Some(port)) => client.h2.marks(&origin_key("https", host, port)),
+            _ => Vec::new(),
+        };
         let requested_at = Instant::now();
         let response = client
+            .http
             .request(build_request(&hop, &headers)?)
             .await
             .map_err(|e| classify_request_error(&e))?;
@@ -87,7 +96,7 @@ pub async fn run(
         let exchange = response
             .extensions()
             .get::<ConnInfo>()
-            .map(|info| Exchange::begin(info.0.clone(), requested_at, head_at))
+            .map(|info| Exchange::begin(info.0.clone(), requested_at, head_at, &h2_marks))
             .ok_or_else(|| Error::new(Kind::Internal, "response without connection metadata"))?;
 
         let location = header_str(response.headers(), LOCATION).map(str::to_string);
@@ -188,7 +197,7 @@ async fn receive(
         }
     };
 
-    let mut staging = Staging::create(&request.staging_dir, &request.staging_prefix).await?;
+    let mut staging = Staging::create(&request.staging_dir, &request.staging_prefix)?;
     let counters = exchange.conn.counters.clone();
     let mut body = response.into_body();
     let mut written = 0u64;

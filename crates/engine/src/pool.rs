@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,11 +11,18 @@ use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::connect::Connector;
+use crate::connect::{Connector, H2Registry};
 use crate::error::Error;
 use crate::tls;
 
 pub type HttpClient = Client<Connector, Empty<Bytes>>;
+
+/// A client and the registry of its live HTTP/2 connections.
+#[derive(Clone)]
+pub struct Pooled {
+    pub http: HttpClient,
+    pub h2: Arc<H2Registry>,
+}
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct PoolKey {
@@ -25,7 +32,7 @@ struct PoolKey {
 
 #[derive(Default)]
 pub struct Pools {
-    clients: Mutex<HashMap<PoolKey, HttpClient>>,
+    clients: Mutex<HashMap<PoolKey, Pooled>>,
 }
 
 impl Pools {
@@ -33,7 +40,7 @@ impl Pools {
         &self,
         ca_pems: &[String],
         resolve: &[(String, IpAddr)],
-    ) -> Result<HttpClient, Error> {
+    ) -> Result<Pooled, Error> {
         let mut ca_pems = ca_pems.to_vec();
         ca_pems.sort();
         let mut resolve: Vec<(String, IpAddr)> = resolve
@@ -50,12 +57,14 @@ impl Pools {
             tls::client_config(&key.ca_pems)?,
             key.resolve.iter().cloned().collect(),
         );
-        let client = Client::builder(TokioExecutor::new())
+        let h2 = connector.h2_registry();
+        let http = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);
-        clients.insert(key, client.clone());
-        Ok(client)
+        let pooled = Pooled { http, h2 };
+        clients.insert(key, pooled.clone());
+        Ok(pooled)
     }
 }

@@ -1,10 +1,10 @@
 //! The timing and counters of one download, measured on the connections that carried it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use crate::clock::epoch_ms;
-use crate::connect::ConnMeta;
+use crate::connect::{ConnMeta, CounterMark};
 use crate::meter::Burst;
 
 /// Every time is epoch milliseconds on the engine clock.
@@ -52,9 +52,15 @@ impl Exchange {
     /// Called when the response head arrives. HTTP/1.1 holds the connection exclusively,
     /// so this exchange began with the write burst that carried its request head (or with
     /// the connection itself, handshake included, when this request opened it). HTTP/2
-    /// shares the connection: the share starts when the head arrives (or at the connection
-    /// start when this request opened it) and is split by DATA bytes at the end.
-    pub fn begin(conn: Arc<ConnMeta>, requested_at: Instant, head_at: Instant) -> Exchange {
+    /// shares the connection: the share starts at `h2_marks`, the counters noted when the
+    /// request was handed over (or at the connection start when this request opened it),
+    /// and is split by DATA bytes at the end.
+    pub fn begin(
+        conn: Arc<ConnMeta>,
+        requested_at: Instant,
+        head_at: Instant,
+        h2_marks: &[(Weak<ConnMeta>, CounterMark)],
+    ) -> Exchange {
         let first_use = conn.claim_use() == 0;
         // The pool races a checkout against a new connect: a connection this request did not
         // wait for (opened before the request) came from the pool even on its first use.
@@ -64,11 +70,12 @@ impl Exchange {
         let (sent_base, received_base, data_base) = if !reused {
             (0, 0, 0)
         } else if conn.h2 {
-            (
-                counters.sent(),
-                counters.received(),
-                counters.data_delivered(),
-            )
+            let mark = h2_marks
+                .iter()
+                .find(|(weak, _)| std::ptr::eq(weak.as_ptr(), Arc::as_ptr(&conn)))
+                .map(|(_, mark)| *mark)
+                .unwrap_or_default();
+            (mark.sent, mark.received, mark.data)
         } else {
             (burst.sent_before, burst.received_before, 0)
         };

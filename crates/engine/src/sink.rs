@@ -34,13 +34,15 @@ fn unique_suffix() -> String {
 }
 
 impl Staging {
-    pub async fn create(dir: &Path, prefix: &str) -> Result<Self, Error> {
+    /// Synchronous on purpose: an open on tokio's blocking pool would finish after a
+    /// cancellation dropped this future, before any guard existed to remove the file.
+    pub fn create(dir: &Path, prefix: &str) -> Result<Self, Error> {
         let path = dir.join(format!("{prefix}{}.part", unique_suffix()));
-        let file = tokio::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&path)
-            .await
+            .map(tokio::fs::File::from_std)
             .map_err(|e| io_error(&format!("create {}", path.display()), &e))?;
         Ok(Staging {
             path,

@@ -205,3 +205,30 @@ async fn profile_off_returns_no_profile() {
         .unwrap();
     assert!(done.profile.is_none());
 }
+
+#[tokio::test]
+async fn h2_reuse_counts_the_streams_own_bytes() {
+    let pki = Pki::new();
+    let sandbox = Sandbox::new();
+    let engine = Engine::new();
+    let server = serve(Some(server_tls(pki.leaf(&["files.test"]), &[b"h2"]))).await;
+    let mut profiles = Vec::new();
+    for name in ["1", "2"] {
+        let mut request = sandbox.request(&server.url("https", "/bytes/1000"), name);
+        request.ca_pems = vec![pki.ca_pem.clone()];
+        let done = engine
+            .download(&request, &Recorder::default(), &CancellationToken::new())
+            .await
+            .unwrap();
+        profiles.push(done.profile.unwrap());
+    }
+    assert_eq!(server.connections(), 1);
+    let reused = &profiles[1];
+    assert!(reused.socket_reused);
+    assert_eq!(reused.protocol, "h2");
+    // Alone on the connection, the stream's share is all of its bytes: at least the body,
+    // and a request was sent.
+    assert!(reused.received_bytes_count > 1000, "{reused:?}");
+    assert!(reused.sent_bytes_count > 0, "{reused:?}");
+    assert!(reused.received_bytes_count < profiles[0].received_bytes_count);
+}

@@ -1,0 +1,351 @@
+// A host: one mini-program (appId) with its sandbox, policy, queue and state (SPEC section 2).
+// It turns validated plans into engine requests, runs at most `maxConcurrent` of them, and
+// maps each outcome to the success or fail object its task delivers.
+import { resolveConfig } from './config.js'
+import type { HostConfig, ResolvedConfig } from './config.js'
+import { TaskRun } from './download-task.js'
+import { createEngine, NativeEngine } from './engine.js'
+import { DownloadError, failFromEngine, failOf } from './errors.js'
+import type { DownloadFail } from './errors.js'
+import { headerObject } from './headers.js'
+import { BindingCancel, now } from './native.js'
+import type { BindingEvent, BindingOutcome, BindingRequest } from './native.js'
+import { planDownload, typeName } from './options.js'
+import type { DownloadPlan } from './options.js'
+import { Sandbox, USER_DATA_PATH } from './paths.js'
+import { buildProfile } from './profile.js'
+import type { QueueTimes } from './profile.js'
+import type {
+  Download,
+  DownloadFile,
+  DownloadFileOptions,
+  DownloadOptions,
+  DownloadSuccess,
+  Host,
+} from './types.js'
+
+export function createHost(config: HostConfig): Host {
+  return new HostImpl(resolveConfig(config))
+}
+
+/** A download that passed validation: queued, then running. */
+interface Job {
+  run: TaskRun
+  plan: DownloadPlan
+  times: QueueTimes
+  /** The first host-side reason to stop it (abort, network, background, close). */
+  reason: DownloadFail | undefined
+  cancel: BindingCancel | undefined
+  /** Settles once the job's callbacks have been delivered. */
+  done: Promise<void>
+  settle: () => void
+}
+
+class HostImpl implements Host {
+  readonly downloadFile: DownloadFile
+  readonly download: Download
+  readonly tt: Host['tt']
+
+  readonly #config: ResolvedConfig
+  readonly #sandbox: Sandbox
+  readonly #engine: NativeEngine
+  readonly #ownsEngine: boolean
+  readonly #queue: Job[] = []
+  readonly #running = new Set<Job>()
+  #closing: Promise<void> | undefined
+  #networkAvailable = true
+  #backgroundTimer: NodeJS.Timeout | undefined
+  #backgroundExpired = false
+
+  constructor(config: ResolvedConfig) {
+    if (config.engine !== undefined && !(config.engine instanceof NativeEngine)) {
+      throw new TypeError('createHost: engine must come from createEngine()')
+    }
+    this.#config = config
+    this.#sandbox = new Sandbox(config.dataDir)
+    this.#sandbox.removeStaleStaging()
+    this.#ownsEngine = config.engine === undefined
+    this.#engine = (config.engine ?? createEngine()) as NativeEngine
+
+    // Bound once so `const { downloadFile } = host` and `tt.downloadFile(...)` both work.
+    this.downloadFile = ((options: unknown) => this.#downloadFile(options)) as DownloadFile
+    this.download = ((options: unknown) => this.#download(options)) as Download
+    this.tt = Object.freeze({
+      downloadFile: this.downloadFile,
+      env: Object.freeze({ USER_DATA_PATH }),
+    })
+  }
+
+  realPath(ttfilePath: string): string {
+    return this.#sandbox.realPath(ttfilePath)
+  }
+
+  setNetworkAvailable(available: boolean): void {
+    this.#networkAvailable = Boolean(available)
+    if (!this.#networkAvailable) this.#stopAll(failOf('networkUnavailable'), true)
+  }
+
+  notifyNetworkChange(): void {
+    // SPEC 10: queued downloads are not affected; they start later on the new network.
+    this.#stopAll(failOf('networkChanged'), false)
+  }
+
+  setBackground(background: boolean): void {
+    if (!background) {
+      clearTimeout(this.#backgroundTimer)
+      this.#backgroundTimer = undefined
+      this.#backgroundExpired = false
+      return
+    }
+    // Going to the background twice does not restart the grace period.
+    if (this.#backgroundTimer !== undefined || this.#backgroundExpired || this.#closing) return
+    this.#backgroundTimer = setTimeout(() => {
+      this.#backgroundTimer = undefined
+      this.#backgroundExpired = true
+      this.#stopAll(failOf('background'), true)
+    }, this.#config.backgroundGraceMs)
+    // A pending grace period alone must not keep the process alive.
+    this.#backgroundTimer.unref()
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
+    clearTimeout(this.#backgroundTimer)
+    this.#backgroundTimer = undefined
+    const running = [...this.#running].map((job) => job.done)
+    this.#stopAll(failOf('abort'), true)
+    await Promise.all(running)
+    this.#sandbox.removeOwnStaging()
+    if (this.#ownsEngine) await this.#engine.close()
+  }
+
+  #downloadFile(options: unknown): TaskRun['task'] {
+    const invokeStart = now()
+    // SPEC 10: a non-object `options` only returns a task; nothing is ever called.
+    if (typeof options !== 'object' || options === null) {
+      return new TaskRun({}, this.#config.onError, true).task
+    }
+    const input = options as Record<string, unknown>
+    const run = new TaskRun(
+      {
+        success: asFunction(input.success),
+        fail: asFunction(input.fail),
+        complete: asFunction(input.complete),
+      },
+      this.#config.onError,
+    )
+    if (this.#closing !== undefined || this.#engine.closed) {
+      run.failSoon(failOf('abort'))
+      return run.task
+    }
+    const planned = planDownload(input, this.#config, this.#sandbox)
+    if (!planned.ok) {
+      run.failSoon(planned.fail)
+      return run.task
+    }
+    const stateFail = this.#stateFail()
+    if (stateFail !== undefined) {
+      run.failSoon(stateFail)
+      return run.task
+    }
+
+    let settle!: () => void
+    const done = new Promise<void>((resolve) => (settle = resolve))
+    const queueStart = now()
+    const job: Job = {
+      run,
+      plan: planned.plan,
+      times: { invokeStart, queueStart, queueEnd: queueStart },
+      reason: undefined,
+      cancel: undefined,
+      done,
+      settle,
+    }
+    run.onAbort = () => this.#stop(job, failOf('abort'))
+    this.#queue.push(job)
+    this.#pump()
+    return run.task
+  }
+
+  /** Host state that refuses new downloads, in SPEC 10's order: network, then background. */
+  #stateFail(): DownloadFail | undefined {
+    if (!this.#networkAvailable) return failOf('networkUnavailable')
+    if (this.#backgroundExpired) return failOf('background')
+    return undefined
+  }
+
+  /** Stops running downloads, and with `queuedToo` the queued ones as well. */
+  #stopAll(reason: DownloadFail, queuedToo: boolean): void {
+    for (const job of [...this.#running]) this.#stop(job, reason)
+    if (queuedToo) for (const job of [...this.#queue]) this.#stop(job, reason)
+  }
+
+  /**
+   * A queued job leaves the queue and fails at once (in a microtask). A running one is
+   * cancelled in the engine and fails when its outcome arrives: only then is it known that
+   * no file was stored (SPEC 10: a file already renamed into place means `success`).
+   */
+  #stop(job: Job, reason: DownloadFail): void {
+    const index = this.#queue.indexOf(job)
+    if (index !== -1) {
+      this.#queue.splice(index, 1)
+      job.run.failSoon(reason)
+      job.settle()
+      return
+    }
+    if (!this.#running.has(job)) return
+    job.reason ??= reason
+    job.cancel?.cancel()
+  }
+
+  #pump(): void {
+    while (this.#running.size < this.#config.maxConcurrent) {
+      const job = this.#queue.shift()
+      if (job === undefined) return
+      this.#start(job)
+    }
+  }
+
+  #start(job: Job): void {
+    this.#running.add(job)
+    job.times.queueEnd = now()
+    const cancel = new BindingCancel()
+    job.cancel = cancel
+    const onEvent = (event: BindingEvent): void => job.run.handleEvent(event)
+    let outcome: Promise<BindingOutcome>
+    try {
+      outcome = this.#engine.download(this.#request(job.plan), cancel, onEvent)
+    } catch (error) {
+      outcome = Promise.reject(error)
+    }
+    outcome.then(
+      (result) => this.#finish(job, result),
+      (error: unknown) =>
+        // The binding promises to resolve always; a rejection is an engine bug, reported as
+        // the internal-failure row rather than left hanging.
+        this.#finish(job, { errorKind: 'internal', errorMessage: errorText(error) }),
+    )
+  }
+
+  #request(plan: DownloadPlan): BindingRequest {
+    const config = this.#config
+    const request: BindingRequest = {
+      url: plan.url,
+      headers: plan.headers,
+      allowHttp: plan.allowHttp,
+      maxRedirects: 10,
+      maxBytes: plan.maxBytes,
+      timeoutMs: plan.timeoutMs,
+      stagingDir: this.#sandbox.stagingDir,
+      stagingPrefix: this.#sandbox.stagingPrefix,
+      fsync: config.fsync,
+      caPems: config.caPems,
+      resolve: config.resolve,
+      profile: plan.profile,
+      // Seam for issues 4 and 6: the quota ledger and the cookie jar become further fields
+      // of this request, so the engine enforces them without calling back into JS.
+    }
+    if (plan.redirectHosts !== undefined) request.redirectHosts = plan.redirectHosts
+    if (plan.target.kind === 'file') {
+      request.targetPath = plan.target.absPath
+    } else {
+      request.tempDir = this.#sandbox.tempDir
+      request.tempStem = this.#sandbox.newTempStem()
+    }
+    return request
+  }
+
+  #finish(job: Job, outcome: BindingOutcome): void {
+    this.#running.delete(job)
+    this.#pump()
+    try {
+      if (outcome.errorKind === undefined) {
+        job.run.succeed(this.#success(job, outcome))
+      } else {
+        const fail =
+          job.reason ??
+          failFromEngine(outcome.errorKind, outcome.errorMessage, {
+            url: job.plan.url,
+            maxFileSize: this.#config.maxFileSize,
+          })
+        job.run.failNow(fail, outcome.headers === undefined ? undefined : headerObject(outcome.headers))
+      }
+    } catch (error) {
+      // A malformed outcome (missing fields) is an engine bug: fail this download only.
+      job.run.failNow(failOf('internal', errorText(error)))
+    } finally {
+      job.settle()
+    }
+  }
+
+  #success(job: Job, outcome: BindingOutcome): DownloadSuccess {
+    const { statusCode, path, dataLength } = outcome
+    if (statusCode === undefined || path === undefined || dataLength === undefined) {
+      throw new Error('engine reported success without statusCode, path or dataLength')
+    }
+    const common = {
+      errMsg: 'downloadFile:ok' as const,
+      statusCode,
+      header: headerObject(outcome.headers),
+      dataLength,
+    }
+    const profile =
+      job.plan.profile && outcome.profile !== undefined
+        ? { profile: buildProfile(job.times, outcome.profile, dataLength) }
+        : {}
+    const target = job.plan.target
+    return target.kind === 'file'
+      ? { ...common, filePath: target.filePath, ...profile }
+      : { ...common, tempFilePath: this.#sandbox.tempFilePathOf(path), ...profile }
+  }
+
+  #download(options: unknown): Promise<DownloadSuccess> {
+    return new Promise((resolve, reject) => {
+      if (typeof options !== 'object' || options === null) {
+        const what = `parameter should be Object instead of ${typeName(options)}`
+        reject(new DownloadError(failOf('parameter', what)))
+        return
+      }
+      // Callbacks in the options are left out: the Promise form reports through the Promise.
+      const { signal, onProgress, onHeaders, success, fail, complete, ...request } = options as DownloadOptions &
+        DownloadFileOptions
+      if (signal !== undefined && !isAbortSignal(signal)) {
+        const what = `parameter.signal should be AbortSignal instead of ${typeName(signal)}`
+        reject(new DownloadError(failOf('parameter', what)))
+        return
+      }
+      const onAbort = (): void => task.abort()
+      const task = this.#downloadFile({
+        ...request,
+        success: (result: DownloadSuccess) => resolve(result),
+        fail: (result: DownloadFail) => reject(new DownloadError(result)),
+        complete: () => signal?.removeEventListener('abort', onAbort),
+      })
+      if (onProgress !== undefined) task.onProgressUpdate(onProgress)
+      if (onHeaders !== undefined) task.onHeadersReceived(onHeaders)
+      if (signal?.aborted) task.abort()
+      else signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+}
+
+function asFunction<T>(value: unknown): T | undefined {
+  return typeof value === 'function' ? (value as T) : undefined
+}
+
+function isAbortSignal(value: unknown): value is AbortSignal {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as AbortSignal).aborted === 'boolean' &&
+    typeof (value as AbortSignal).addEventListener === 'function'
+  )
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

@@ -1,0 +1,31 @@
+// ESM entry (`import ... from 'tt-download'`): the same objects as the CommonJS entry, so
+// `instanceof DownloadError` and shared engines work across both module systems.
+export { createHost, createEngine, DownloadError } from './index.js'
+export type {
+  CallbackSource,
+  ClientInfo,
+  Download,
+  DownloadCallbacks,
+  DownloadFail,
+  DownloadFile,
+  DownloadFileOptions,
+  DownloadOptions,
+  DownloadRequestOptions,
+  DownloadSuccess,
+  DownloadSuccessCommon,
+  DownloadTask,
+  Engine,
+  EngineOptions,
+  ErrorReporter,
+  ErrorType,
+  EstimateNetType,
+  HeadersListener,
+  HeadersReceived,
+  Host,
+  HostConfig,
+  Profile,
+  ProgressListener,
+  ProgressUpdate,
+  SavedFileSuccess,
+  TempFileSuccess,
+} from './index.js'

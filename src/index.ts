@@ -1,0 +1,26 @@
+// The package's public surface (SPEC section 1). CommonJS; `index.mts` re-exports it for ESM.
+export { createHost } from './host.js'
+export { createEngine } from './engine.js'
+export type { Engine, EngineOptions } from './engine.js'
+export { DownloadError } from './errors.js'
+export type { DownloadFail, ErrorType } from './errors.js'
+export type { CallbackSource, ClientInfo, ErrorReporter, HostConfig } from './config.js'
+export type { EstimateNetType, Profile } from './profile.js'
+export type {
+  Download,
+  DownloadCallbacks,
+  DownloadFile,
+  DownloadFileOptions,
+  DownloadOptions,
+  DownloadRequestOptions,
+  DownloadSuccess,
+  DownloadSuccessCommon,
+  DownloadTask,
+  HeadersListener,
+  HeadersReceived,
+  Host,
+  ProgressListener,
+  ProgressUpdate,
+  SavedFileSuccess,
+  TempFileSuccess,
+} from './types.js'

@@ -1,0 +1,120 @@
+// Turns one `downloadFile` options object into plain data for the engine, or the first
+// failure in SPEC 10's check order: url 121599, protocol 121599, credentials 121529,
+// domain 121501, header/timeout 121599, filePath 121508/121503/121502. The host checks
+// what comes before (closed) and after (network, background).
+import type { ResolvedConfig } from './config.js'
+import { checkUrl, redirectHostsOf } from './domains.js'
+import { failOf } from './errors.js'
+import type { DownloadFail } from './errors.js'
+import { isFieldName, isFieldValue } from './headers.js'
+import type { BindingHeader } from './native.js'
+import type { Sandbox, Target } from './paths.js'
+
+/** Everything a validated download needs; host-specific parts (staging, tls) are added later. */
+export interface DownloadPlan {
+  url: string
+  headers: BindingHeader[]
+  allowHttp: boolean
+  redirectHosts: string[] | undefined
+  timeoutMs: number
+  maxBytes: number
+  target: Target
+  profile: boolean
+}
+
+export type PlanCheck = { ok: true; plan: DownloadPlan } | { ok: false; fail: DownloadFail }
+
+/** SPEC 3: the transport owns these, a caller may not set them. */
+const DROPPED = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'te', 'upgrade'])
+/** SPEC 3: always the fixed values, whatever the caller sends. */
+const FIXED = new Set(['referer', 'user-agent'])
+
+export function planDownload(
+  options: Record<string, unknown>,
+  config: ResolvedConfig,
+  sandbox: Sandbox,
+): PlanCheck {
+  const url = checkUrl(options.url, config)
+  if (!url.ok) return url
+
+  const headers = checkHeaders(options.header, config)
+  if (!headers.ok) return headers
+
+  // SPEC 10: below 2.42.0 `timeout` and `filePath` are ignored entirely, not validated.
+  let timeoutMs = Math.min(config.networkTimeout, config.maxTimeout)
+  let target: Target = { kind: 'temp' }
+  if (config.filePathAndTimeout) {
+    const timeout = options.timeout
+    if (timeout !== undefined) {
+      if (typeof timeout !== 'number' || !Number.isFinite(timeout)) {
+        const what = `parameter.timeout should be a finite Number instead of ${typeName(timeout)}`
+        return { ok: false, fail: failOf('parameter', what) }
+      }
+      if (timeout > 0) timeoutMs = Math.min(timeout, config.maxTimeout)
+    }
+    if (options.filePath !== undefined) {
+      const checked = sandbox.checkFilePath(options.filePath)
+      if (!checked.ok) return checked
+      target = checked.target
+    }
+  }
+
+  return {
+    ok: true,
+    plan: {
+      url: url.url,
+      headers: headers.headers,
+      allowHttp: config.env === 'test',
+      redirectHosts: redirectHostsOf(config),
+      timeoutMs,
+      maxBytes: config.maxFileSize,
+      target,
+      profile: options.enableProfile !== false,
+    },
+  }
+}
+
+type HeaderCheck = { ok: true; headers: BindingHeader[] } | { ok: false; fail: DownloadFail }
+
+/**
+ * Keys are lower-cased and the later of two keys differing only in case wins (SPEC 10);
+ * numbers are sent as `String(value)`. Every entry is validated, including those that are
+ * then dropped or replaced: bad input is reported, not silently discarded.
+ */
+function checkHeaders(header: unknown, config: ResolvedConfig): HeaderCheck {
+  const bad = (what: string): HeaderCheck => ({ ok: false, fail: failOf('parameter', what) })
+  const merged = new Map<string, string>()
+  if (header !== undefined) {
+    if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+      return bad(`parameter.header should be Object instead of ${typeName(header)}`)
+    }
+    for (const [name, value] of Object.entries(header)) {
+      if (!isFieldName(name)) return bad(`invalid header name ${JSON.stringify(name)}`)
+      let text: string
+      if (typeof value === 'string') text = value
+      else if (typeof value === 'number' && Number.isFinite(value)) text = String(value)
+      else return bad(`parameter.header.${name} should be String or Number instead of ${typeName(value)}`)
+      if (!isFieldValue(text)) return bad(`invalid value of header ${JSON.stringify(name)}`)
+      const key = name.toLowerCase()
+      // Delete first so the surviving entry takes the later key's position, as it would
+      // in a fresh object built from the lower-cased keys.
+      merged.delete(key)
+      merged.set(key, text)
+    }
+  }
+  const headers: BindingHeader[] = []
+  for (const [name, value] of merged) {
+    if (!DROPPED.has(name) && !FIXED.has(name)) headers.push({ name, value })
+  }
+  headers.push({ name: 'referer', value: config.referer }, { name: 'user-agent', value: config.userAgent })
+  return { ok: true, headers }
+}
+
+/** Type names as the platform's parameter errors spell them (`String`, `Undefined`, ...). */
+export function typeName(value: unknown): string {
+  if (value === null) return 'Null'
+  if (Array.isArray(value)) return 'Array'
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value)
+  const type = typeof value
+  return type.charAt(0).toUpperCase() + type.slice(1)
+}
