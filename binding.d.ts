@@ -24,9 +24,21 @@ export declare class BindingEngine {
    * `errorKind`. `onEvent` receives the headers of the final response, then throttled
    * progress (at most one event per 50 ms).
    */
-  download(request: BindingRequest, cancel: BindingCancel, onEvent: (event: BindingEvent) => void): Promise<BindingOutcome>
+  download(request: BindingRequest, cancel: BindingCancel, onEvent: (event: BindingEvent) => void, quota?: BindingQuota | undefined | null): Promise<BindingOutcome>
   /** Stops the runtime: in-flight downloads end with `cancelled`. */
   close(): void
+}
+
+/** A byte budget shared by the downloads it is passed to (a host's user-directory quota). */
+export declare class BindingQuota {
+  /** `used`: bytes already stored under the budget, measured by the caller. */
+  constructor(limit: number, used: number)
+  /** Bytes of the stored files, kept current as downloads complete. */
+  get used(): number
+  /** Bytes held by downloads in flight. */
+  get reserved(): number
+  /** Re-bases the stored total after the caller re-measured it. */
+  setUsed(used: number): void
 }
 
 export interface BindingEngineOptions {

@@ -837,4 +837,5 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.BindingCancel = nativeBinding.BindingCancel
 module.exports.BindingEngine = nativeBinding.BindingEngine
+module.exports.BindingQuota = nativeBinding.BindingQuota
 module.exports.now = nativeBinding.now

@@ -1,5 +1,5 @@
 import { BindingEngine } from './native.js'
-import type { BindingCancel, BindingEvent, BindingOutcome, BindingRequest } from './native.js'
+import type { BindingCancel, BindingEvent, BindingOutcome, BindingQuota, BindingRequest } from './native.js'
 
 export interface EngineOptions {
   /** Runtime worker threads of the native engine; default: the number of cores. */
@@ -32,9 +32,10 @@ export class NativeEngine implements Engine {
     request: BindingRequest,
     cancel: BindingCancel,
     onEvent: (event: BindingEvent) => void,
+    quota: BindingQuota | undefined,
   ): Promise<BindingOutcome> {
     if (this.#binding === undefined) throw new Error('engine is closed')
-    return this.#binding.download(request, cancel, onEvent)
+    return this.#binding.download(request, cancel, onEvent, quota)
   }
 
   async close(): Promise<void> {

@@ -113,6 +113,8 @@ export function failFromEngine(
       return failOf('network', cause)
     case 'tooLarge':
       return failOf('tooLarge', context.maxFileSize)
+    case 'quota':
+      return failOf('quotaExceeded')
     case 'cancelled':
       return failOf('abort')
     case 'io':

@@ -8,7 +8,7 @@ import { createEngine, NativeEngine } from './engine.js'
 import { DownloadError, failFromEngine, failOf } from './errors.js'
 import type { DownloadFail } from './errors.js'
 import { headerObject } from './headers.js'
-import { BindingCancel, now } from './native.js'
+import { BindingCancel, BindingQuota, now } from './native.js'
 import type { BindingEvent, BindingOutcome, BindingRequest } from './native.js'
 import { planDownload, typeName } from './options.js'
 import type { DownloadPlan } from './options.js'
@@ -50,6 +50,8 @@ class HostImpl implements Host {
   readonly #sandbox: Sandbox
   readonly #engine: NativeEngine
   readonly #ownsEngine: boolean
+  /** The user-directory budget, shared by this host's downloads into `user/` in the engine. */
+  readonly #userQuota: BindingQuota
   readonly #queue: Job[] = []
   readonly #running = new Set<Job>()
   #closing: Promise<void> | undefined
@@ -64,6 +66,7 @@ class HostImpl implements Host {
     this.#config = config
     this.#sandbox = new Sandbox(config.dataDir)
     this.#sandbox.removeStaleStaging()
+    this.#userQuota = new BindingQuota(config.userDataQuota, this.#sandbox.userUsage())
     this.#ownsEngine = config.engine === undefined
     this.#engine = (config.engine ?? createEngine()) as NativeEngine
 
@@ -218,7 +221,9 @@ class HostImpl implements Host {
     const onEvent = (event: BindingEvent): void => job.run.handleEvent(event)
     let outcome: Promise<BindingOutcome>
     try {
-      outcome = this.#engine.download(this.#request(job.plan), cancel, onEvent)
+      const target = job.plan.target
+      const quota = target.kind === 'file' && target.root === 'user' ? this.#userQuota : undefined
+      outcome = this.#engine.download(this.#request(job.plan), cancel, onEvent, quota)
     } catch (error) {
       outcome = Promise.reject(error)
     }
@@ -246,8 +251,8 @@ class HostImpl implements Host {
       caPems: config.caPems,
       resolve: config.resolve,
       profile: plan.profile,
-      // Seam for issues 4 and 6: the quota ledger and the cookie jar become further fields
-      // of this request, so the engine enforces them without calling back into JS.
+      // Seam for issue 6: the cookie jar becomes a further handle, like the quota, so the
+      // engine enforces it without calling back into JS.
     }
     if (plan.redirectHosts !== undefined) request.redirectHosts = plan.redirectHosts
     if (plan.target.kind === 'file') {

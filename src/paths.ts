@@ -17,7 +17,7 @@ type Root = 'user' | 'temp'
 type Parsed = { ok: true; root: Root; parts: string[] } | { ok: false; fail: DownloadFail }
 
 /** Where a download is stored: the resolved absolute path, or a generated name in temp/. */
-export type Target = { kind: 'file'; filePath: string; absPath: string } | { kind: 'temp' }
+export type Target = { kind: 'file'; root: Root; filePath: string; absPath: string } | { kind: 'temp' }
 
 export type TargetCheck = { ok: true; target: Target } | { ok: false; fail: DownloadFail }
 
@@ -43,6 +43,24 @@ export class Sandbox {
     }
     // Containment is checked on real paths, so a dataDir under a symlink (macOS /tmp) works.
     this.#realDirs = { user: realpathSync(this.#dirs.user), temp: realpathSync(this.#dirs.temp) }
+  }
+
+  /**
+   * Bytes of every file under `user/` (what `userDataQuota` limits), measured from disk.
+   * Symlinks are not followed: a link is not a file of the app's, and may point anywhere.
+   */
+  userUsage(): number {
+    let total = 0
+    const pending = [this.#realDirs.user]
+    while (pending.length > 0) {
+      const dir = pending.pop() as string
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name)
+        if (entry.isDirectory()) pending.push(path)
+        else if (entry.isFile()) total += lstatSync(path).size
+      }
+    }
+    return total
   }
 
   get tempDir(): string {
@@ -90,7 +108,7 @@ export class Sandbox {
     const absPath = join(realParent, name)
     // lstat: a symlink at the target is replaced by the rename, never followed.
     if (lstatOrUndefined(absPath)?.isDirectory()) return { ok: false, fail: failOf('destinationPath') }
-    return { ok: true, target: { kind: 'file', filePath, absPath } }
+    return { ok: true, target: { kind: 'file', root, filePath, absPath } }
   }
 
   /**

@@ -197,6 +197,15 @@ async fn receive(
         }
     };
 
+    // The quota counts a file this download would replace as free: measured now for the
+    // reservation, and again at the rename for the final usage.
+    let mut reservation = request.quota.as_ref().map(|quota| {
+        let replaced = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
+        quota.reservation(replaced)
+    });
+    if let (Some(reservation), Some(length)) = (reservation.as_mut(), announced) {
+        reservation.grow_to(length)?;
+    }
     let mut staging = Staging::create(&request.staging_dir, &request.staging_prefix)?;
     let counters = exchange.conn.counters.clone();
     let mut body = response.into_body();
@@ -220,6 +229,9 @@ async fn receive(
                 format!("body exceeds {} bytes", request.max_bytes),
             ));
         }
+        if let Some(reservation) = reservation.as_mut() {
+            reservation.grow_to(written)?;
+        }
         staging.write(&data).await?;
         if last_progress.is_none_or(|at| last_byte_at.duration_since(at) >= PROGRESS_INTERVAL) {
             last_progress = Some(last_byte_at);
@@ -227,7 +239,10 @@ async fn receive(
         }
     }
     let profile = profile(&exchange, last_byte_at, written, protocol);
-    staging.commit(&target, request.fsync).await?;
+    let replaced = staging.commit(&target, request.fsync).await?;
+    if let Some(reservation) = reservation {
+        reservation.commit(written, replaced);
+    }
     Ok(Download {
         status,
         headers,

@@ -23,6 +23,8 @@ pub enum Kind {
     Network,
     /// The body is larger than the byte limit.
     TooLarge,
+    /// Storing the body would pass the destination's quota.
+    Quota,
     /// The caller cancelled.
     Cancelled,
     /// Local storage failed (disk full, write error...).
@@ -47,6 +49,7 @@ impl Kind {
             Kind::Interrupted => "interrupted",
             Kind::Network => "network",
             Kind::TooLarge => "tooLarge",
+            Kind::Quota => "quota",
             Kind::Cancelled => "cancelled",
             Kind::Io => "io",
             Kind::Redirect => "redirect",

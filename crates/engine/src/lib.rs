@@ -11,6 +11,7 @@ mod meter;
 mod naming;
 mod pool;
 pub mod profile;
+mod quota;
 mod redirect;
 mod sink;
 mod tls;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 pub use error::{Error, Kind};
 pub use profile::Profile;
+pub use quota::Quota;
 pub use tokio_util::sync::CancellationToken;
 
 /// Where the body goes once complete.
@@ -53,6 +55,9 @@ pub struct DownloadRequest {
     pub ca_pems: Vec<String>,
     pub resolve: Vec<(String, IpAddr)>,
     pub profile: bool,
+    /// A budget the stored file must fit in (with the other downloads holding it), counting
+    /// a file it replaces at the destination as free.
+    pub quota: Option<Quota>,
 }
 
 /// Events of a running download, called on an engine thread; implementations must not block.

@@ -65,8 +65,8 @@ impl Staging {
     }
 
     /// Flushes (and with `fsync`, syncs) the staging file, checks its size, and renames it
-    /// onto `target`, replacing any file there.
-    pub async fn commit(mut self, target: &Path, fsync: bool) -> Result<(), Error> {
+    /// onto `target`, replacing any file there. Returns the size of the file it replaced.
+    pub async fn commit(mut self, target: &Path, fsync: bool) -> Result<u64, Error> {
         let mut file = self
             .file
             .take()
@@ -94,6 +94,7 @@ impl Staging {
         }
         // Synchronous on purpose: no await between the rename and the success it reports,
         // so a cancellation either happens before it (nothing stored) or not at all.
+        let replaced = std::fs::metadata(target).map(|m| m.len()).unwrap_or(0);
         std::fs::rename(&self.path, target).map_err(|e| rename_error(target, &e))?;
         self.armed = false;
         if fsync {
@@ -103,7 +104,7 @@ impl Staging {
                 }
             }
         }
-        Ok(())
+        Ok(replaced)
     }
 }
 

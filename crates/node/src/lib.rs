@@ -12,7 +12,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::JsDeferred;
 use napi_derive::napi;
 use tt_download_engine::{
-    CancellationToken, Download, Engine, Error as EngineError, Kind, Observer,
+    CancellationToken, Download, Engine, Error as EngineError, Kind, Observer, Quota,
 };
 
 pub use convert::*;
@@ -54,6 +54,41 @@ impl BindingCancel {
     #[napi(getter)]
     pub fn is_cancelled(&self) -> bool {
         self.token.is_cancelled()
+    }
+}
+
+/// A byte budget shared by the downloads it is passed to (a host's user-directory quota).
+#[napi]
+pub struct BindingQuota {
+    quota: Quota,
+}
+
+#[napi]
+impl BindingQuota {
+    /// `used`: bytes already stored under the budget, measured by the caller.
+    #[napi(constructor)]
+    pub fn new(limit: f64, used: f64) -> Self {
+        BindingQuota {
+            quota: Quota::new(limit.max(0.0) as u64, used.max(0.0) as u64),
+        }
+    }
+
+    /// Bytes of the stored files, kept current as downloads complete.
+    #[napi(getter)]
+    pub fn used(&self) -> f64 {
+        self.quota.used() as f64
+    }
+
+    /// Bytes held by downloads in flight.
+    #[napi(getter)]
+    pub fn reserved(&self) -> f64 {
+        self.quota.reserved() as f64
+    }
+
+    /// Re-bases the stored total after the caller re-measured it.
+    #[napi]
+    pub fn set_used(&self, used: f64) {
+        self.quota.set_used(used.max(0.0) as u64);
     }
 }
 
@@ -141,10 +176,11 @@ impl BindingEngine {
         request: BindingRequest,
         cancel: &BindingCancel,
         #[napi(ts_arg_type = "(event: BindingEvent) => void")] on_event: EventCallback,
+        quota: Option<&BindingQuota>,
     ) -> Result<Object<'env>> {
         let (deferred, promise) = env.create_deferred::<BindingOutcome, Resolver>()?;
         let settle = Settle(Some(deferred));
-        let request = match request.into_engine() {
+        let request = match request.into_engine(quota.map(|q| q.quota.clone())) {
             Ok(request) => request,
             Err(err) => {
                 settle.settle(BindingOutcome::failed(&err));

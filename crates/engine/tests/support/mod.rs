@@ -344,6 +344,7 @@ impl Sandbox {
             ca_pems: Vec::new(),
             resolve: vec![("files.test".to_string(), "127.0.0.1".parse().unwrap())],
             profile: true,
+            quota: None,
         }
     }
 }
