@@ -16,6 +16,14 @@ export declare class BindingCancel {
   get isCancelled(): boolean
 }
 
+/**
+ * An app's cookie jar, shared by the downloads it is passed to. With a file, persistent
+ * cookies are loaded from it and saved to it after downloads that received cookies.
+ */
+export declare class BindingCookieJar {
+  constructor(file?: string | undefined | null)
+}
+
 /** A shared download engine: its own tokio runtime, connection pools and DNS cache. */
 export declare class BindingEngine {
   constructor(options?: BindingEngineOptions | undefined | null)
@@ -24,7 +32,7 @@ export declare class BindingEngine {
    * `errorKind`. `onEvent` receives the headers of the final response, then throttled
    * progress (at most one event per 50 ms).
    */
-  download(request: BindingRequest, cancel: BindingCancel, onEvent: (event: BindingEvent) => void, quota?: BindingQuota | undefined | null): Promise<BindingOutcome>
+  download(request: BindingRequest, cancel: BindingCancel, onEvent: (event: BindingEvent) => void, quota?: BindingQuota | undefined | null, cookies?: BindingCookieJar | undefined | null): Promise<BindingOutcome>
   /** Stops the runtime: in-flight downloads end with `cancelled`. */
   close(): void
 }

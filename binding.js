@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.BindingCancel = nativeBinding.BindingCancel
+module.exports.BindingCookieJar = nativeBinding.BindingCookieJar
 module.exports.BindingEngine = nativeBinding.BindingEngine
 module.exports.BindingQuota = nativeBinding.BindingQuota
 module.exports.now = nativeBinding.now

@@ -1,5 +1,12 @@
 import { BindingEngine } from './native.js'
-import type { BindingCancel, BindingEvent, BindingOutcome, BindingQuota, BindingRequest } from './native.js'
+import type {
+  BindingCancel,
+  BindingCookieJar,
+  BindingEvent,
+  BindingOutcome,
+  BindingQuota,
+  BindingRequest,
+} from './native.js'
 
 export interface EngineOptions {
   /** Runtime worker threads of the native engine; default: the number of cores. */
@@ -33,9 +40,10 @@ export class NativeEngine implements Engine {
     cancel: BindingCancel,
     onEvent: (event: BindingEvent) => void,
     quota: BindingQuota | undefined,
+    cookies: BindingCookieJar | undefined,
   ): Promise<BindingOutcome> {
     if (this.#binding === undefined) throw new Error('engine is closed')
-    return this.#binding.download(request, cancel, onEvent, quota)
+    return this.#binding.download(request, cancel, onEvent, quota, cookies)
   }
 
   async close(): Promise<void> {

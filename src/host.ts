@@ -8,7 +8,7 @@ import { createEngine, NativeEngine } from './engine.js'
 import { DownloadError, failFromEngine, failOf } from './errors.js'
 import type { DownloadFail } from './errors.js'
 import { headerObject } from './headers.js'
-import { BindingCancel, BindingQuota, now } from './native.js'
+import { BindingCancel, BindingCookieJar, BindingQuota, now } from './native.js'
 import type { BindingEvent, BindingOutcome, BindingRequest } from './native.js'
 import { planDownload, typeName } from './options.js'
 import type { DownloadPlan } from './options.js'
@@ -52,6 +52,8 @@ class HostImpl implements Host {
   readonly #ownsEngine: boolean
   /** The user-directory budget, shared by this host's downloads into `user/` in the engine. */
   readonly #userQuota: BindingQuota
+  /** The app's cookie jar (SPEC 6: only with cookie.enableStore from sdkVersion 2.45.0). */
+  readonly #cookies: BindingCookieJar | undefined
   readonly #queue: Job[] = []
   readonly #running = new Set<Job>()
   #closing: Promise<void> | undefined
@@ -67,6 +69,7 @@ class HostImpl implements Host {
     this.#sandbox = new Sandbox(config.dataDir)
     this.#sandbox.removeStaleStaging()
     this.#userQuota = new BindingQuota(config.userDataQuota, this.#sandbox.userUsage())
+    this.#cookies = config.cookieStore ? new BindingCookieJar(this.#sandbox.cookieFile) : undefined
     this.#ownsEngine = config.engine === undefined
     this.#engine = (config.engine ?? createEngine()) as NativeEngine
 
@@ -223,7 +226,7 @@ class HostImpl implements Host {
     try {
       const target = job.plan.target
       const quota = target.kind === 'file' && target.root === 'user' ? this.#userQuota : undefined
-      outcome = this.#engine.download(this.#request(job.plan), cancel, onEvent, quota)
+      outcome = this.#engine.download(this.#request(job.plan), cancel, onEvent, quota, this.#cookies)
     } catch (error) {
       outcome = Promise.reject(error)
     }
@@ -251,8 +254,6 @@ class HostImpl implements Host {
       caPems: config.caPems,
       resolve: config.resolve,
       profile: plan.profile,
-      // Seam for issue 6: the cookie jar becomes a further handle, like the quota, so the
-      // engine enforces it without calling back into JS.
     }
     if (plan.redirectHosts !== undefined) request.redirectHosts = plan.redirectHosts
     if (plan.target.kind === 'file') {

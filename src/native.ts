@@ -3,7 +3,7 @@
 //
 // `src/` and `dist/` both sit one level below the package root, next to `binding.js`, so this
 // relative path holds for the TypeScript sources (tsx, tsc --noEmit) and the compiled output.
-export { BindingEngine, BindingCancel, BindingQuota, now } from '../binding.js'
+export { BindingEngine, BindingCancel, BindingCookieJar, BindingQuota, now } from '../binding.js'
 export type {
   BindingEngineOptions,
   BindingEvent,

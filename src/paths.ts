@@ -63,6 +63,11 @@ export class Sandbox {
     return total
   }
 
+  /** Where the app's persistent cookies live: private state, beside the staging files. */
+  get cookieFile(): string {
+    return join(this.dataDir, '.tt-download', 'cookies.json')
+  }
+
   get tempDir(): string {
     return this.#realDirs.temp
   }
@@ -81,7 +86,8 @@ export class Sandbox {
    * Checks a `filePath` option and resolves it to the absolute path the engine writes.
    * Order: 121508 for what is not a file path at all, 121503 for what leaves the sandbox,
    * 121502 for a missing parent, 121503 for a parent that resolves outside (symlinks),
-   * 121508 for an existing directory.
+   * 121508 for an existing directory or a name too long for the file system, 121503 for a
+   * symlink at the target that leads out (as `realPath` says: the same rules).
    */
   checkFilePath(filePath: unknown): TargetCheck {
     if (typeof filePath !== 'string' || filePath === '' || !filePath.startsWith(TTFILE) || filePath.endsWith('/')) {
@@ -91,23 +97,43 @@ export class Sandbox {
     if (!parsed.ok) return parsed
     const { root, parts } = parsed
     const name = parts[parts.length - 1]
-    if (name === undefined) return { ok: false, fail: failOf('destinationPath') }
+    // `a/.` names the directory `a` (open(2) never creates `a` through it), like a trailing `/`.
+    if (name === undefined || filePath.endsWith('/.')) return { ok: false, fail: failOf('destinationPath') }
 
     let realParent: string
     try {
       realParent = realpathSync(join(this.#dirs[root], ...parts.slice(0, -1)))
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      const missing = code === 'ENOENT' || code === 'ENOTDIR'
-      return { ok: false, fail: missing ? failOf('noSuchFile', filePath) : failOf('permissionDenied', filePath) }
+      return { ok: false, fail: failOfFsError(error, filePath) }
     }
     if (!isInside(realParent, this.#realDirs[root])) {
       return { ok: false, fail: failOf('permissionDenied', filePath) }
     }
     if (!isDirectory(realParent)) return { ok: false, fail: failOf('noSuchFile', filePath) }
     const absPath = join(realParent, name)
-    // lstat: a symlink at the target is replaced by the rename, never followed.
-    if (lstatOrUndefined(absPath)?.isDirectory()) return { ok: false, fail: failOf('destinationPath') }
+    let stat: ReturnType<typeof lstatSync> | undefined
+    try {
+      stat = lstatSync(absPath)
+    } catch (error) {
+      // ENOENT: a new file. ENAMETOOLONG: no such file can exist, refused before any request.
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENAMETOOLONG') return { ok: false, fail: failOf('destinationPath') }
+    }
+    if (stat?.isDirectory()) return { ok: false, fail: failOf('destinationPath') }
+    if (stat?.isSymbolicLink()) {
+      // The rename would replace the link, never follow it; still, a link that leads out of
+      // this root (or nowhere) is refused, as `realPath` refuses it: one set of rules.
+      let real: string
+      try {
+        real = realpathSync(absPath)
+      } catch {
+        return { ok: false, fail: failOf('permissionDenied', filePath) }
+      }
+      if (!isInside(real, this.#realDirs[root])) {
+        return { ok: false, fail: failOf('permissionDenied', filePath) }
+      }
+      if (isDirectory(real)) return { ok: false, fail: failOf('destinationPath') }
+    }
     return { ok: true, target: { kind: 'file', root, filePath, absPath } }
   }
 
@@ -137,7 +163,7 @@ export class Sandbox {
           existing.pop()
           continue
         }
-        throw code === 'ENOTDIR' ? sandboxError(failOf('noSuchFile', ttfilePath)) : denied()
+        throw code === 'ENOENT' ? denied() : sandboxError(failOfFsError(error, ttfilePath))
       }
       if (!isInside(real, this.#realDirs[root])) throw denied()
       // Checked through real paths, answered under the dataDir as configured: the same file,
@@ -218,6 +244,18 @@ function isAlive(pid: number): boolean {
     // EPERM: the process exists but belongs to someone else.
     return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+/**
+ * The fail for a path that could not be resolved: a missing parent (or a file where a
+ * directory should be) is 121502, a name too long for the file system 121508, anything else
+ * (a symlink loop, no permission) 121503.
+ */
+function failOfFsError(error: unknown, filePath: string): DownloadFail {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'ENOENT' || code === 'ENOTDIR') return failOf('noSuchFile', filePath)
+  if (code === 'ENAMETOOLONG') return failOf('destinationPath')
+  return failOf('permissionDenied', filePath)
 }
 
 /** `realPath` throws an Error worded like the matching `fail`, carrying its `errNo`. */

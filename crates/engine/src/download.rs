@@ -14,7 +14,7 @@ use crate::pool::Pooled;
 use crate::profile::{Assembly, Exchange};
 use crate::redirect::{is_followed, Hop, Policy};
 use crate::sink::Staging;
-use crate::{naming, Destination, Download, DownloadRequest, Observer};
+use crate::{naming, CookieJar, Destination, Download, DownloadRequest, Observer};
 
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -37,10 +37,22 @@ fn header_str(headers: &HeaderMap, name: http::header::HeaderName) -> Option<&st
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn build_request(hop: &Hop, headers: &[(String, String)]) -> Result<Request<Empty<Bytes>>, Error> {
+fn build_request(
+    hop: &Hop,
+    headers: &[(String, String)],
+    jar: Option<&CookieJar>,
+) -> Result<Request<Empty<Bytes>>, Error> {
     let mut builder = Request::get(hop.url.as_str());
+    let mut caller_cookie = None;
     for (name, value) in headers {
+        if name == "cookie" && jar.is_some() {
+            caller_cookie = Some(value.as_str());
+            continue;
+        }
         builder = builder.header(name.as_str(), value.as_str());
+    }
+    if let Some(cookie) = jar.and_then(|jar| jar.header_for(&hop.url, caller_cookie)) {
+        builder = builder.header(http::header::COOKIE, cookie);
     }
     builder
         .body(Empty::new())
@@ -89,7 +101,7 @@ pub async fn run(
         let requested_at = Instant::now();
         let response = client
             .http
-            .request(build_request(&hop, &headers)?)
+            .request(build_request(&hop, &headers, request.cookies.as_ref())?)
             .await
             .map_err(|e| classify_request_error(&e))?;
         let head_at = Instant::now();
@@ -99,6 +111,9 @@ pub async fn run(
             .map(|info| Exchange::begin(info.0.clone(), requested_at, head_at, &h2_marks))
             .ok_or_else(|| Error::new(Kind::Internal, "response without connection metadata"))?;
 
+        if let Some(jar) = &request.cookies {
+            jar.store_from(&hop.url, response.headers());
+        }
         let location = header_str(response.headers(), LOCATION).map(str::to_string);
         match location.filter(|_| is_followed(response.status())) {
             Some(location) => {

@@ -5,6 +5,7 @@
 
 pub mod clock;
 mod connect;
+mod cookies;
 mod download;
 pub mod error;
 mod meter;
@@ -21,6 +22,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use cookies::CookieJar;
 pub use error::{Error, Kind};
 pub use profile::Profile;
 pub use quota::Quota;
@@ -58,6 +60,8 @@ pub struct DownloadRequest {
     /// A budget the stored file must fit in (with the other downloads holding it), counting
     /// a file it replaces at the destination as free.
     pub quota: Option<Quota>,
+    /// The app's cookie jar: sent on matching requests, fed by every response.
+    pub cookies: Option<CookieJar>,
 }
 
 /// Events of a running download, called on an engine thread; implementations must not block.
@@ -108,11 +112,17 @@ impl Engine {
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
+        let result = tokio::select! {
             biased;
             _ = cancel.cancelled() => Err(Error::new(Kind::Cancelled, "cancelled")),
             _ = deadline => Err(Error::new(Kind::Timeout, "timed out")),
             result = run => result,
+        };
+        if let Some(jar) = &request.cookies {
+            // Cookies that arrived count even when the download then failed. A jar that
+            // cannot be saved stays dirty and is saved with the next download.
+            let _ = jar.persist();
         }
+        result
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use napi_derive::napi;
 use tt_download_engine::{
-    Destination, Download, DownloadRequest, Error as EngineError, Kind, Profile, Quota,
+    CookieJar, Destination, Download, DownloadRequest, Error as EngineError, Kind, Profile, Quota,
 };
 
 #[napi(object)]
@@ -70,7 +70,11 @@ fn non_negative(value: f64, what: &str) -> Result<u64, EngineError> {
 }
 
 impl BindingRequest {
-    pub fn into_engine(self, quota: Option<Quota>) -> Result<DownloadRequest, EngineError> {
+    pub fn into_engine(
+        self,
+        quota: Option<Quota>,
+        cookies: Option<CookieJar>,
+    ) -> Result<DownloadRequest, EngineError> {
         let destination = match (self.target_path, self.temp_dir, self.temp_stem) {
             (Some(path), None, None) => Destination::Exact(PathBuf::from(path)),
             (None, Some(dir), Some(stem)) => Destination::Generated {
@@ -115,6 +119,7 @@ impl BindingRequest {
             resolve,
             profile: self.profile,
             quota,
+            cookies,
         })
     }
 }

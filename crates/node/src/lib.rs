@@ -12,7 +12,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::JsDeferred;
 use napi_derive::napi;
 use tt_download_engine::{
-    CancellationToken, Download, Engine, Error as EngineError, Kind, Observer, Quota,
+    CancellationToken, CookieJar, Download, Engine, Error as EngineError, Kind, Observer, Quota,
 };
 
 pub use convert::*;
@@ -89,6 +89,23 @@ impl BindingQuota {
     #[napi]
     pub fn set_used(&self, used: f64) {
         self.quota.set_used(used.max(0.0) as u64);
+    }
+}
+
+/// An app's cookie jar, shared by the downloads it is passed to. With a file, persistent
+/// cookies are loaded from it and saved to it after downloads that received cookies.
+#[napi]
+pub struct BindingCookieJar {
+    jar: CookieJar,
+}
+
+#[napi]
+impl BindingCookieJar {
+    #[napi(constructor)]
+    pub fn new(file: Option<String>) -> Self {
+        BindingCookieJar {
+            jar: CookieJar::open(file.map(Into::into)),
+        }
     }
 }
 
@@ -177,10 +194,14 @@ impl BindingEngine {
         cancel: &BindingCancel,
         #[napi(ts_arg_type = "(event: BindingEvent) => void")] on_event: EventCallback,
         quota: Option<&BindingQuota>,
+        cookies: Option<&BindingCookieJar>,
     ) -> Result<Object<'env>> {
         let (deferred, promise) = env.create_deferred::<BindingOutcome, Resolver>()?;
         let settle = Settle(Some(deferred));
-        let request = match request.into_engine(quota.map(|q| q.quota.clone())) {
+        let request = match request.into_engine(
+            quota.map(|q| q.quota.clone()),
+            cookies.map(|c| c.jar.clone()),
+        ) {
             Ok(request) => request,
             Err(err) => {
                 settle.settle(BindingOutcome::failed(&err));

@@ -140,7 +140,7 @@ fn query(req: &Request<Incoming>, key: &str) -> Option<String> {
 
 /// Routes: `/bytes/<n>`, `/chunked/<n>`, `/redirect/<k>` (k hops, then /bytes/1024),
 /// `/redirect-to?url=<u>`, `/stall` (head, then a body that never comes),
-/// `/slow-head?ms=<t>`, `/status/<code>`.
+/// `/slow-head?ms=<t>`, `/status/<code>`, `/cookie/<value>`.
 async fn route(req: Request<Incoming>, stats: Arc<Stats>) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
     stats
@@ -183,6 +183,21 @@ async fn route(req: Request<Incoming>, stats: Arc<Stats>) -> Result<Response<Bod
             let ms: u64 = query(&req, "ms").and_then(|v| v.parse().ok()).unwrap_or(0);
             tokio::time::sleep(Duration::from_millis(ms)).await;
             Response::new(full(body(10)))
+        }
+        // `/cookie/<next>`: sets a session cookie `s=<next>` and a persistent `p=1`, then
+        // redirects to `/bytes/1` when next is "redirect".
+        "cookie" => {
+            let builder = Response::builder()
+                .header("set-cookie", format!("s={arg}; Path=/"))
+                .header("set-cookie", "p=1; Max-Age=3600; Path=/");
+            let builder = if arg == "redirect" {
+                builder
+                    .status(StatusCode::FOUND)
+                    .header("location", "/cookie/final")
+            } else {
+                builder
+            };
+            builder.body(full(Vec::new())).unwrap()
         }
         "status" => Response::builder()
             .status(StatusCode::from_u16(n as u16).unwrap_or(StatusCode::OK))
@@ -345,6 +360,7 @@ impl Sandbox {
             resolve: vec![("files.test".to_string(), "127.0.0.1".parse().unwrap())],
             profile: true,
             quota: None,
+            cookies: None,
         }
     }
 }
