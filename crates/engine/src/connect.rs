@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+use crate::dns::Resolve;
 use crate::error::{classify_connect_io, ConnectError, Kind};
 use crate::meter::{Counters, Metered};
 
@@ -124,15 +125,21 @@ struct ConnectorInner {
     tls: tokio_rustls::TlsConnector,
     /// Host name (lower-case) -> address overrides; they bypass DNS entirely.
     overrides: HashMap<String, IpAddr>,
+    resolver: Arc<dyn Resolve>,
     h2: Arc<H2Registry>,
 }
 
 impl Connector {
-    pub fn new(tls: Arc<rustls::ClientConfig>, overrides: HashMap<String, IpAddr>) -> Self {
+    pub fn new(
+        tls: Arc<rustls::ClientConfig>,
+        overrides: HashMap<String, IpAddr>,
+        resolver: Arc<dyn Resolve>,
+    ) -> Self {
         Connector {
             inner: Arc::new(ConnectorInner {
                 tls: tokio_rustls::TlsConnector::from(tls),
                 overrides,
+                resolver,
                 h2: Arc::default(),
             }),
         }
@@ -163,10 +170,11 @@ impl ConnectorInner {
             return Ok((vec![SocketAddr::new(ip, port)], None));
         }
         let start = Instant::now();
-        let found = tokio::net::lookup_host((host, port))
+        let addrs = self
+            .resolver
+            .resolve(host, port)
             .await
             .map_err(|e| fail(Kind::Dns, format!("{host}: {e}")))?;
-        let addrs: Vec<SocketAddr> = found.collect();
         let end = Instant::now();
         if addrs.is_empty() {
             return Err(fail(Kind::Dns, format!("{host}: no addresses")));

@@ -6,6 +6,7 @@
 pub mod clock;
 mod connect;
 mod cookies;
+pub mod dns;
 mod download;
 pub mod error;
 mod meter;
@@ -20,6 +21,7 @@ mod tls;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use cookies::CookieJar;
@@ -82,14 +84,27 @@ pub struct Download {
 }
 
 /// Connection pools shared by every download on it. Must be used inside a tokio runtime.
-#[derive(Default)]
 pub struct Engine {
     pools: pool::Pools,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::with_resolver(Arc::new(dns::SystemResolver))
+    }
 }
 
 impl Engine {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An engine whose lookups go through `resolver` (still timed as the DNS phase;
+    /// `resolve` overrides and IP literals still bypass it).
+    pub fn with_resolver(resolver: Arc<dyn dns::Resolve>) -> Self {
+        Engine {
+            pools: pool::Pools::new(resolver),
+        }
     }
 
     /// Runs one download until it completes, fails, times out or `cancel` fires. Whatever

@@ -12,6 +12,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::connect::{Connector, H2Registry};
+use crate::dns::Resolve;
 use crate::error::Error;
 use crate::tls;
 
@@ -30,9 +31,18 @@ struct PoolKey {
     resolve: Vec<(String, IpAddr)>,
 }
 
-#[derive(Default)]
 pub struct Pools {
     clients: Mutex<HashMap<PoolKey, Pooled>>,
+    resolver: Arc<dyn Resolve>,
+}
+
+impl Pools {
+    pub fn new(resolver: Arc<dyn Resolve>) -> Self {
+        Pools {
+            clients: Mutex::default(),
+            resolver,
+        }
+    }
 }
 
 impl Pools {
@@ -56,6 +66,7 @@ impl Pools {
         let connector = Connector::new(
             tls::client_config(&key.ca_pems)?,
             key.resolve.iter().cloned().collect(),
+            self.resolver.clone(),
         );
         let h2 = connector.h2_registry();
         let http = Client::builder(TokioExecutor::new())
