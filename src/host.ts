@@ -57,6 +57,8 @@ class HostImpl implements Host {
   readonly #queue: Job[] = []
   readonly #running = new Set<Job>()
   #closing: Promise<void> | undefined
+  /** The job `downloadFile` is enqueueing right now: if it starts at once, it never waited. */
+  #invoking: Job | undefined
   #networkAvailable = true
   #backgroundTimer: NodeJS.Timeout | undefined
   #backgroundExpired = false
@@ -173,7 +175,9 @@ class HostImpl implements Host {
     }
     run.onAbort = () => this.#stop(job, failOf('abort'))
     this.#queue.push(job)
+    this.#invoking = job
     this.#pump()
+    this.#invoking = undefined
     return run.task
   }
 
@@ -218,7 +222,8 @@ class HostImpl implements Host {
 
   #start(job: Job): void {
     this.#running.add(job)
-    job.times.queueEnd = now()
+    // SPEC 5: a download that never waited has queueEnd equal to queueStart.
+    job.times.queueEnd = job === this.#invoking ? job.times.queueStart : now()
     const cancel = new BindingCancel()
     job.cancel = cancel
     const onEvent = (event: BindingEvent): void => job.run.handleEvent(event)

@@ -20,6 +20,9 @@ pub struct Counters {
     burst: Mutex<Burst>,
     #[cfg(unix)]
     fd: Mutex<Option<std::os::fd::RawFd>>,
+    /// The RTT sampled just before the socket closed (f64 bits): a server may close the
+    /// connection right after the last body byte, before the profile is assembled.
+    rtt_at_close: AtomicU64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -47,6 +50,7 @@ impl Counters {
             }),
             #[cfg(unix)]
             fd: Mutex::new(None),
+            rtt_at_close: AtomicU64::new(0f64.to_bits()),
         }
     }
 
@@ -109,13 +113,22 @@ impl Counters {
 
     #[cfg(unix)]
     fn detach_fd(&self) {
+        let last = self.live_rtt_ms();
+        self.rtt_at_close
+            .store(last.unwrap_or(0.0).to_bits(), Ordering::Relaxed);
         *self.fd.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    /// The kernel's smoothed RTT of the connection in ms, or 0 when it cannot be read.
+    /// The kernel's smoothed RTT of the connection in ms: live while the socket is open,
+    /// else as sampled when it closed; 0 where TCP_INFO is unavailable.
+    pub fn rtt_ms(&self) -> f64 {
+        self.live_rtt_ms()
+            .unwrap_or_else(|| f64::from_bits(self.rtt_at_close.load(Ordering::Relaxed)))
+    }
+
     /// The fd lock is held across the call, and the stream detaches the fd before closing
     /// it, so a closed (or reused) descriptor is never queried.
-    pub fn rtt_ms(&self) -> f64 {
+    fn live_rtt_ms(&self) -> Option<f64> {
         #[cfg(target_os = "linux")]
         {
             let guard = self.fd.lock().unwrap_or_else(|p| p.into_inner());
@@ -133,14 +146,14 @@ impl Counters {
                     )
                 };
                 if rc == 0 {
-                    return info.tcpi_rtt as f64 / 1000.0;
+                    return Some(info.tcpi_rtt as f64 / 1000.0);
                 }
             }
-            0.0
+            None
         }
         #[cfg(not(target_os = "linux"))]
         {
-            0.0
+            None
         }
     }
 }

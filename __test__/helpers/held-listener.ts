@@ -1,0 +1,135 @@
+// A server that is too busy to accept: the honest way, from userland, to delay a client's TCP
+// connect on loopback. The kernel completes a TCP handshake before accept() is ever called, so a
+// server that merely waits before accept() delays nothing; what does delay the connect is a
+// listening socket whose accept queue is full. Linux then drops the client's SYN (no SYN-ACK),
+// and the client's kernel retransmits it after its initial RTO (1 s), by which time the server
+// has drained its queue and the retransmitted SYN is answered.
+//
+// Setup: a worker thread listens with a backlog of 1 and then blocks its own event loop
+// (Atomics.wait), so nothing accepts; the main thread fills the accept queue with idle
+// connections and proves it is full with a probe connect that gets no answer. `release()`
+// unblocks the worker, which accepts everything queued and from then on answers any request
+// with 200 and a fixed body (keep-alive).
+//
+// (tc/netem would be the other honest tool, a delayed SYN-ACK on a veth; netem is not available
+// in every kernel, this one included, and needs root. This needs neither.)
+import * as net from 'node:net'
+import { Worker } from 'node:worker_threads'
+
+export interface HeldListener {
+  readonly port: number
+  readonly origin: string
+  url(path: string): string
+  /** Lets the server accept again. */
+  release(): void
+  close(): Promise<void>
+}
+
+/** The worker is never held longer than this, whatever the test does. */
+const MAX_HOLD_MS = 10_000
+/** A connect to a loopback port with room in its queue completes well within this. */
+const PROBE_MS = 300
+const MAX_FILLERS = 8
+
+const WORKER = `
+const { workerData, parentPort } = require('node:worker_threads')
+const net = require('node:net')
+const flag = new Int32Array(workerData.flag)
+const body = Buffer.alloc(workerData.bodyBytes, 0x61)
+const sockets = new Set()
+const server = net.createServer((socket) => {
+  sockets.add(socket)
+  socket.on('close', () => sockets.delete(socket))
+  socket.on('error', () => {})
+  let buffered = ''
+  socket.on('data', (chunk) => {
+    buffered += chunk.toString('latin1')
+    let end
+    let guard = 0
+    while ((end = buffered.indexOf('\\r\\n\\r\\n')) !== -1 && guard++ < 100) {
+      buffered = buffered.slice(end + 4)
+      socket.write('HTTP/1.1 200 OK\\r\\nContent-Type: application/octet-stream\\r\\n' +
+        'Content-Length: ' + body.length + '\\r\\n\\r\\n')
+      socket.write(body)
+    }
+  })
+})
+parentPort.on('message', (message) => {
+  if (message !== 'close') return
+  for (const socket of sockets) socket.destroy()
+  server.close(() => parentPort.close())
+})
+server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+  parentPort.postMessage({ port: server.address().port })
+  // Nothing is accepted while this thread waits: the kernel's accept queue fills up.
+  Atomics.wait(flag, 0, 0, workerData.maxHoldMs)
+})
+`
+
+function connectWithin(port: number, ms: number): Promise<net.Socket | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resolve(undefined)
+    }, ms)
+    socket.once('connect', () => {
+      clearTimeout(timer)
+      resolve(socket)
+    })
+  })
+}
+
+/**
+ * A plain HTTP/1.1 server at http://<hostname>:<port> whose accept queue is full until
+ * `release()`; every request is answered with `bodyBytes` bytes.
+ */
+export async function startHeldListener(
+  opts: { hostname?: string; bodyBytes?: number } = {},
+): Promise<HeldListener> {
+  const hostname = opts.hostname ?? '127.0.0.1'
+  const flag = new Int32Array(new SharedArrayBuffer(4))
+  const worker = new Worker(WORKER, {
+    eval: true,
+    execArgv: [],
+    workerData: { flag: flag.buffer, bodyBytes: opts.bodyBytes ?? 1024, maxHoldMs: MAX_HOLD_MS },
+  })
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+  const fillers: net.Socket[] = []
+  let closed = false
+  const release = () => {
+    Atomics.store(flag, 0, 1)
+    Atomics.notify(flag, 0)
+  }
+  const close = async () => {
+    if (closed) return
+    closed = true
+    release()
+    for (const socket of fillers) socket.destroy()
+    worker.postMessage('close')
+    const timer = setTimeout(() => void worker.terminate(), 2000)
+    await exited
+    clearTimeout(timer)
+  }
+
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      worker.once('error', reject)
+      worker.once('message', (message: { port: number }) => resolve(message.port))
+    })
+    // Fill the accept queue until a probe connect gets no answer: then the queue is full.
+    let full = false
+    for (let i = 0; i < MAX_FILLERS && !full; i++) {
+      const socket = await connectWithin(port, PROBE_MS)
+      if (socket === undefined) full = true
+      else fillers.push(socket)
+    }
+    if (!full) throw new Error(`the accept queue did not fill after ${MAX_FILLERS} connections`)
+    const origin = `http://${hostname}:${port}`
+    return { port, origin, url: (path: string) => origin + path, release, close }
+  } catch (error) {
+    await close()
+    throw error
+  }
+}
