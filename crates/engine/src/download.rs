@@ -13,7 +13,7 @@ use crate::error::{classify_body_error, classify_request_error, Error, Kind};
 use crate::pool::Pooled;
 use crate::profile::{Assembly, Exchange};
 use crate::redirect::{is_followed, Hop, Policy};
-use crate::sink::Staging;
+use crate::sink::{self, Staging};
 use crate::{naming, CookieJar, Destination, Download, DownloadRequest, Observer};
 
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
@@ -215,7 +215,7 @@ async fn receive(
     // The quota counts a file this download would replace as free: measured now for the
     // reservation, and again at the rename for the final usage.
     let mut reservation = request.quota.as_ref().map(|quota| {
-        let replaced = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
+        let replaced = sink::replaced_size(&target);
         quota.reservation(replaced)
     });
     if let (Some(reservation), Some(length)) = (reservation.as_mut(), announced) {

@@ -43,16 +43,11 @@ fn disposition_filename(value: &str) -> Option<String> {
     plain
 }
 
+/// The preferred extension of a media type, from mime-db (via `mime2ext`): one answer per
+/// type (`image/jpeg` -> `jpg`, `application/octet-stream` -> `bin`), parameters ignored.
 fn extension_of_mime(content_type: &str) -> Option<String> {
     let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
-    let candidates = mime_guess::get_mime_extensions_str(&essence)?;
-    // Several extensions map to one type (jpe, jpeg, jpg...); prefer one whose own primary
-    // type is this type, so the name round-trips.
-    candidates
-        .iter()
-        .find(|ext| mime_guess::from_ext(ext).first_raw() == Some(essence.as_str()))
-        .or_else(|| candidates.first())
-        .and_then(|ext| sanitize(ext))
+    mime2ext::mime2ext(essence).and_then(sanitize)
 }
 
 pub fn extension(
@@ -100,6 +95,22 @@ mod tests {
             Some("png")
         );
         assert_eq!(extension(None, "/download", None), None);
+        assert_eq!(
+            extension(None, "/d", Some("text/plain")).as_deref(),
+            Some("txt")
+        );
+        assert_eq!(
+            extension(None, "/d", Some("image/jpeg")).as_deref(),
+            Some("jpg")
+        );
+        assert_eq!(
+            extension(None, "/d", Some("application/octet-stream")).as_deref(),
+            Some("bin")
+        );
+        assert_eq!(
+            extension(None, "/d", Some("application/x-unknown-thing")),
+            None
+        );
     }
 
     #[test]

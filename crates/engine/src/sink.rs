@@ -94,7 +94,7 @@ impl Staging {
         }
         // Synchronous on purpose: no await between the rename and the success it reports,
         // so a cancellation either happens before it (nothing stored) or not at all.
-        let replaced = std::fs::metadata(target).map(|m| m.len()).unwrap_or(0);
+        let replaced = replaced_size(target);
         std::fs::rename(&self.path, target).map_err(|e| rename_error(target, &e))?;
         self.armed = false;
         if fsync {
@@ -106,6 +106,16 @@ impl Staging {
         }
         Ok(replaced)
     }
+}
+
+/// Bytes a rename onto `target` frees: a regular file's size. A symlink there is replaced,
+/// not written through, so the file it points to stays and frees nothing.
+pub fn replaced_size(target: &Path) -> u64 {
+    std::fs::symlink_metadata(target)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .unwrap_or(0)
 }
 
 fn rename_error(target: &Path, err: &io::Error) -> Error {
