@@ -231,7 +231,12 @@ class HostImpl implements Host {
     try {
       const target = job.plan.target
       const quota = target.kind === 'file' && target.root === 'user' ? this.#userQuota : undefined
-      outcome = this.#engine.download(this.#request(job.plan), cancel, onEvent, quota, this.#cookies)
+      outcome = this.#engine.closed
+        ? // A shared engine closed while this job waited in the queue: it ends like the
+          // engine's in-flight downloads did (`cancelled`, 121522), not as an internal
+          // failure of a call into a closed engine.
+          Promise.resolve({ errorKind: 'cancelled', errorMessage: 'engine closed' })
+        : this.#engine.download(this.#request(job.plan), cancel, onEvent, quota, this.#cookies)
     } catch (error) {
       outcome = Promise.reject(error)
     }
