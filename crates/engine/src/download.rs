@@ -247,7 +247,7 @@ async fn receive(
         if let Some(reservation) = reservation.as_mut() {
             reservation.grow_to(written)?;
         }
-        staging.write(&data).await?;
+        staging.write(&data)?;
         if last_progress.is_none_or(|at| last_byte_at.duration_since(at) >= PROGRESS_INTERVAL) {
             last_progress = Some(last_byte_at);
             observer.progress(written, announced);

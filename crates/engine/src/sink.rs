@@ -7,13 +7,18 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tokio::io::AsyncWriteExt;
+use std::io::Write;
 
 use crate::error::{io_error, Error, Kind};
 
+/// Bytes gathered before one write to the file: large enough that a big body costs few
+/// syscalls, small enough to stay cheap per download.
+const WRITE_BUFFER: usize = 256 * 1024;
+
 pub struct Staging {
     path: PathBuf,
-    file: Option<tokio::fs::File>,
+    file: Option<std::fs::File>,
+    buffer: Vec<u8>,
     written: u64,
     /// Until the rename, dropping the staging file removes it. Cancellation can stop the
     /// download at any `.await`; only `Drop` runs reliably then.
@@ -42,46 +47,62 @@ impl Staging {
             .write(true)
             .create_new(true)
             .open(&path)
-            .map(tokio::fs::File::from_std)
             .map_err(|e| io_error(&format!("create {}", path.display()), &e))?;
         Ok(Staging {
             path,
             file: Some(file),
+            buffer: Vec::new(),
             written: 0,
             armed: true,
         })
     }
 
-    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+    /// Buffers `bytes`, writing to the file whenever the buffer fills. Writes are plain
+    /// synchronous writes into the page cache: a hop to tokio's blocking pool per chunk cost
+    /// more than the write itself (and small downloads need one write in all).
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        if self.buffer.capacity() == 0 {
+            self.buffer
+                .reserve(WRITE_BUFFER.min(bytes.len().max(16 * 1024)));
+        }
+        self.buffer.extend_from_slice(bytes);
+        self.written += bytes.len() as u64;
+        if self.buffer.len() >= WRITE_BUFFER {
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self) -> Result<(), Error> {
         let file = self
             .file
             .as_mut()
             .ok_or_else(|| Error::new(Kind::Internal, "staging file closed"))?;
-        file.write_all(bytes)
-            .await
+        file.write_all(&self.buffer)
             .map_err(|e| io_error("write", &e))?;
-        self.written += bytes.len() as u64;
+        self.buffer.clear();
         Ok(())
     }
 
-    /// Flushes (and with `fsync`, syncs) the staging file, checks its size, and renames it
-    /// onto `target`, replacing any file there. Returns the size of the file it replaced.
+    /// Writes what is buffered (and with `fsync`, syncs the file), checks its size, and
+    /// renames it onto `target`, replacing any file there. Returns the size of the file it
+    /// replaced.
     pub async fn commit(mut self, target: &Path, fsync: bool) -> Result<u64, Error> {
-        let mut file = self
+        self.drain()?;
+        let file = self
             .file
             .take()
             .ok_or_else(|| Error::new(Kind::Internal, "staging file closed"))?;
-        // tokio's File may report a write done before it reached the OS; flush surfaces
-        // deferred errors such as ENOSPC (tokio#4296).
-        file.flush().await.map_err(|e| io_error("write", &e))?;
-        if fsync {
-            file.sync_all().await.map_err(|e| io_error("fsync", &e))?;
-        }
-        let on_disk = file
-            .metadata()
-            .await
-            .map_err(|e| io_error("stat", &e))?
-            .len();
+        let file = if fsync {
+            // fsync waits for the device: keep it off the runtime's workers.
+            tokio::task::spawn_blocking(move || file.sync_all().map(|_| file))
+                .await
+                .map_err(|e| Error::new(Kind::Internal, format!("fsync task: {e}")))?
+                .map_err(|e| io_error("fsync", &e))?
+        } else {
+            file
+        };
+        let on_disk = file.metadata().map_err(|e| io_error("stat", &e))?.len();
         drop(file);
         if on_disk != self.written {
             return Err(Error::new(
