@@ -16,7 +16,7 @@ import { phasesOf } from '../profile.js'
 import type { Profile } from '../profile.js'
 import type { DownloadSuccess, Host } from '../types.js'
 import { createCA, issueCert } from './certs.js'
-import { fields, formatBytes, formatMs, table } from './format.js'
+import { fields, formatBytes, formatMs, profileFields, table } from './format.js'
 import { progressView } from './progress.js'
 
 export const DEMO_USAGE = `Usage: tt-download demo [--help]
@@ -124,16 +124,6 @@ async function downloadOne(
     ]),
   )
   return { ok: matches, ...(profile === undefined ? {} : { row: profileRow(file, result, profile) }) }
-}
-
-function profileFields(p: Profile, finishedAt: number): Array<[string, string]> {
-  return [
-    ['connection', `${p.protocol} to ${p.peerIP}:${p.port}, ${p.socketReused ? 'reused from the pool' : 'new'}`],
-    ['socket bytes', `${p.sentBytesCount} sent, ${p.receivedBytesCount} received (TLS records included)`],
-    ['rtt', p.rtt > 0 ? `${p.rtt} ms` : 'not measured'],
-    ['throughput', `${Math.round(p.throughputKbps)} kbit/s, estimateNetType '${p.estimateNetType}'`],
-    ['latency', `${formatMs(finishedAt - p.invokeStart)} ms from downloadFile to success`],
-  ]
 }
 
 function profileRow(file: DemoFile, result: DownloadSuccess, p: Profile): string[] {

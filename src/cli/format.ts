@@ -1,5 +1,6 @@
 // Plain-text output for the CLI: aligned tables and human units. Shared by the commands so
 // they print alike.
+import type { Profile } from '../profile.js'
 
 /** Left-aligns text columns and right-aligns columns whose cells all look numeric. */
 export function table(header: string[], rows: string[][]): string {
@@ -30,4 +31,15 @@ export function formatBytes(bytes: number): string {
 
 export function formatMs(ms: number): string {
   return ms.toFixed(ms < 10 ? 2 : 1)
+}
+
+/** What a profile says about the connection, as `fields()` entries; `finishedAt`: success, ms. */
+export function profileFields(p: Profile, finishedAt: number): Array<[string, string]> {
+  return [
+    ['connection', `${p.protocol} to ${p.peerIP}:${p.port}, ${p.socketReused ? 'reused from the pool' : 'new'}`],
+    ['socket bytes', `${p.sentBytesCount} sent, ${p.receivedBytesCount} received, counted below TLS`],
+    ['rtt', p.rtt > 0 ? `${p.rtt} ms` : 'not measured'],
+    ['throughput', `${Math.round(p.throughputKbps)} kbit/s, estimateNetType '${p.estimateNetType}'`],
+    ['latency', `${formatMs(finishedAt - p.invokeStart)} ms from downloadFile to success`],
+  ]
 }

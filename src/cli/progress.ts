@@ -34,3 +34,27 @@ export function progressView(label: string, stream: NodeJS.WriteStream = process
     },
   }
 }
+
+export interface CountView {
+  /** One more download finished. */
+  increment(): void
+  stop(): void
+}
+
+/** A bar of finished downloads out of `total` (bench); nothing when `stream` is not a TTY. */
+export function countView(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): CountView {
+  if (!stream.isTTY) return { increment() {}, stop() {} }
+  const bar = new SingleBar(
+    { stream, format: `  ${label} {bar} {value}/{total}`, hideCursor: true, clearOnComplete: true, barsize: 30 },
+    Presets.shades_classic,
+  )
+  bar.start(total, 0)
+  return {
+    increment() {
+      bar.increment()
+    },
+    stop() {
+      bar.stop()
+    },
+  }
+}

@@ -1,0 +1,186 @@
+// `tt-download bench <url>`: COUNT downloads of one URL through one host, CONCURRENCY at a
+// time; throughput, latency percentiles and the median of each derived phase (SPEC 10).
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DownloadError } from '../errors.js'
+import { createHost } from '../host.js'
+import { now } from '../native.js'
+import { phasesOf } from '../profile.js'
+import type { Phases } from '../profile.js'
+import type { Host } from '../types.js'
+import { HELP_OPTION, HOST_OPTIONS, HOST_OPTIONS_USAGE, hostConfigOf, intOption, oneUrl, parse, UsageError } from './args.js'
+import { fields, formatMs, table } from './format.js'
+import { countView } from './progress.js'
+
+export const BENCH_USAGE = `Usage: tt-download bench <url> [options]
+
+Downloads <url> COUNT times through one host, CONCURRENCY at a time, and prints
+downloads/s, MB/s (10^6 bytes), latency p50/p90/p99 (downloadFile to success) and the
+median of each phase from the profiles: dns, connect (TCP), tls, first byte (request to
+response head) and transfer (the body). Each stored file is deleted once measured.
+
+Options:
+  -n, --count COUNT         downloads to run (default 20)
+  -c, --concurrency C       downloads at a time (default 4)
+  --data-dir D              the host's dataDir; default: a temporary directory, removed
+                            at the end
+${HOST_OPTIONS_USAGE}  --json                    print one JSON object: count, concurrency, failed,
+                            downloadsPerSec, mbPerSec, latencyMs {p50, p90, p99},
+                            phasesMs {dns, connect, tls, firstByte, transfer} (medians)
+  -h, --help                show this help
+
+Exit status: 0 when every download succeeded, 1 when any failed, 2 bad usage.
+`
+
+const OPTIONS = {
+  ...HELP_OPTION,
+  ...HOST_OPTIONS,
+  count: { type: 'string', short: 'n' },
+  concurrency: { type: 'string', short: 'c' },
+  json: { type: 'boolean' },
+} as const
+
+const MAX_COUNT = 1_000_000
+const MAX_CONCURRENCY = 1_000
+
+export interface BenchReport {
+  count: number
+  concurrency: number
+  /** Downloads that ended in `fail`; the figures below cover the successes. */
+  failed: number
+  /** Body bytes stored. */
+  bytes: number
+  /** From the first downloadFile call to the last download's end, ms. */
+  elapsedMs: number
+  downloadsPerSec: number
+  /** 10^6 bytes per second. */
+  mbPerSec: number
+  /** null when nothing succeeded. */
+  latencyMs: { p50: number | null; p90: number | null; p99: number | null }
+  phasesMs: { [K in keyof Phases]: number | null }
+}
+
+export async function runBench(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, OPTIONS)
+  if (values.help === true) {
+    process.stdout.write(BENCH_USAGE)
+    return 0
+  }
+  const url = oneUrl(positionals)
+  const hostConfig = hostConfigOf(values)
+  const count = intOption('count', values.count, 20, 1, MAX_COUNT)
+  const concurrency = intOption('concurrency', values.concurrency, 4, 1, MAX_CONCURRENCY)
+  const json = values.json === true
+
+  const tempDir = values['data-dir'] === undefined
+  const dataDir = values['data-dir'] ?? mkdtempSync(join(tmpdir(), 'tt-download-bench-'))
+  let host: Host | undefined
+  try {
+    try {
+      host = createHost({ appId: 'ttcli0000000000000', dataDir, ...hostConfig, maxConcurrent: concurrency })
+    } catch (error) {
+      if (error instanceof TypeError) throw new UsageError(error.message)
+      throw error
+    }
+    if (!json) process.stdout.write(`tt-download bench: ${count} x GET ${url}, ${concurrency} at a time\n`)
+    const report = await bench(host, url, count, concurrency)
+    process.stdout.write(json ? JSON.stringify(report) + '\n' : describe(report))
+    return report.failed === 0 ? 0 : 1
+  } finally {
+    await host?.close()
+    if (tempDir) rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+interface Sample {
+  latency: number
+  bytes: number
+  phases: Phases
+}
+
+async function bench(host: Host, url: string, count: number, concurrency: number): Promise<BenchReport> {
+  const samples: Sample[] = []
+  let failed = 0
+  let firstFail: string | undefined
+  let next = 0
+  const progress = countView('bench', count)
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      next++
+      try {
+        const result = await host.download({ url })
+        const finishedAt = now()
+        const p = result.profile
+        if (p !== undefined) samples.push({ latency: finishedAt - p.invokeStart, bytes: result.dataLength, phases: phasesOf(p) })
+        rmSync(host.realPath(result.tempFilePath ?? result.filePath), { force: true })
+      } catch (error) {
+        if (!(error instanceof DownloadError)) throw error
+        failed++
+        firstFail ??= error.errMsg
+      }
+      progress.increment()
+    }
+  }
+  const started = now()
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker))
+  } finally {
+    progress.stop()
+  }
+  const elapsedMs = now() - started
+  if (firstFail !== undefined) process.stderr.write(`tt-download bench: ${failed} of ${count} failed, first: ${firstFail}\n`)
+
+  const seconds = elapsedMs / 1000
+  const bytes = samples.reduce((sum, s) => sum + s.bytes, 0)
+  const latencies = samples.map((s) => s.latency)
+  const at = (values: number[], p: number) => round(percentile(values, p))
+  const median = (key: keyof Phases) => at(samples.map((s) => s.phases[key]), 50)
+  return {
+    count,
+    concurrency,
+    failed,
+    bytes,
+    elapsedMs: round(elapsedMs),
+    downloadsPerSec: round(samples.length / seconds),
+    mbPerSec: round(bytes / 1e6 / seconds),
+    latencyMs: { p50: at(latencies, 50), p90: at(latencies, 90), p99: at(latencies, 99) },
+    phasesMs: {
+      dns: median('dns'),
+      connect: median('connect'),
+      tls: median('tls'),
+      firstByte: median('firstByte'),
+      transfer: median('transfer'),
+    },
+  }
+}
+
+/** Microsecond precision: the clock's digits beyond it are noise in a report. */
+function round<T extends number | null>(value: T): T {
+  return (value === null ? null : Math.round(value * 1000) / 1000) as T
+}
+
+/** Nearest-rank percentile (a value that was measured, never an interpolation); null if empty. */
+export function percentile(values: number[], p: number): number | null {
+  if (values.length === 0) return null
+  const sorted = [...values].sort((a, b) => a - b)
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length))
+  return sorted[rank - 1]!
+}
+
+function describe(r: BenchReport): string {
+  const ms = (value: number | null) => (value === null ? '-' : formatMs(value))
+  const summary = fields([
+    ['succeeded', `${r.count - r.failed} of ${r.count}`],
+    ['elapsed', `${formatMs(r.elapsedMs)} ms`],
+    ['downloads/s', r.downloadsPerSec.toFixed(1)],
+    ['MB/s', `${r.mbPerSec.toFixed(2)} (10^6 bytes)`],
+    ['latency ms', `p50 ${ms(r.latencyMs.p50)}, p90 ${ms(r.latencyMs.p90)}, p99 ${ms(r.latencyMs.p99)}`],
+  ])
+  const ph = r.phasesMs
+  const phases = table(
+    ['dns', 'connect', 'tls', 'first byte', 'transfer'],
+    [[ms(ph.dns), ms(ph.connect), ms(ph.tls), ms(ph.firstByte), ms(ph.transfer)]],
+  )
+  return `${summary}\n\nPhase medians, ms (connect = TCP, first byte = request to head, transfer = body)\n${phases}\n`
+}
