@@ -51,6 +51,12 @@ export interface ContentServerOptions {
   cert?: Pem
   /** Host name used by `url()`: default '127.0.0.1' for http, 'files.test' for TLS modes. */
   hostname?: string
+  /**
+   * HTTP/2 modes: Node's per-session memory limit in MiB (default 10). Past it, Node refuses
+   * new streams with RST_STREAM ENHANCE_YOUR_CALM; the soak's many concurrent streams on one
+   * connection need more.
+   */
+  maxSessionMemory?: number
 }
 
 export interface ContentServer {
@@ -303,7 +309,12 @@ export async function startContentServer(opts: ContentServerOptions = {}): Promi
     server = https.createServer({ cert, key, ALPNProtocols: ['http/1.1'] }, handler)
   } else {
     server = http2.createSecureServer(
-      { cert: opts.cert!.cert, key: opts.cert!.key, allowHTTP1: mode === 'h2' },
+      {
+        cert: opts.cert!.cert,
+        key: opts.cert!.key,
+        allowHTTP1: mode === 'h2',
+        ...(opts.maxSessionMemory === undefined ? {} : { maxSessionMemory: opts.maxSessionMemory }),
+      },
       handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     )
   }

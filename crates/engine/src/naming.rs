@@ -124,3 +124,131 @@ mod tests {
         assert_eq!(extension(None, "/.bashrc", None), None);
     }
 }
+
+/// Property tests (proptest): whatever a server sends, the extension is `[a-z0-9]{1,10}` or
+/// none, and nothing panics.
+#[cfg(test)]
+mod proptests {
+    use super::extension;
+    use proptest::prelude::*;
+
+    fn is_clean(ext: &Option<String>) -> bool {
+        ext.as_deref().is_none_or(|e| {
+            (1..=10).contains(&e.len())
+                && e.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+    }
+
+    /// File names a hostile server might send: traversal, separators, dots, unicode,
+    /// percent escapes, quotes, control characters.
+    fn hostile_name() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("..".to_string()),
+            Just("/".to_string()),
+            Just("\\".to_string()),
+            Just(".".to_string()),
+            Just("%2F".to_string()),
+            Just("%00".to_string()),
+            Just("%E6%96%87".to_string()),
+            Just("\"".to_string()),
+            Just(";".to_string()),
+            Just("\u{0}".to_string()),
+            Just("\r\n".to_string()),
+            Just("ＰＮＧ".to_string()),
+            "[a-zA-Z0-9]{0,12}",
+            "\\PC{0,6}",
+        ];
+        prop::collection::vec(piece, 0..8).prop_map(|parts| parts.concat())
+    }
+
+    fn disposition() -> impl Strategy<Value = String> {
+        (
+            prop_oneof![
+                Just("attachment"),
+                Just("inline"),
+                Just(""),
+                Just("form-data")
+            ],
+            prop_oneof![
+                Just("filename"),
+                Just("FILENAME"),
+                Just("filename*"),
+                Just("Filename*"),
+                Just("name"),
+            ],
+            prop_oneof![
+                Just(""),
+                Just("UTF-8''"),
+                Just("utf-8'en'"),
+                Just("'"),
+                Just("''")
+            ],
+            hostile_name(),
+            any::<bool>(),
+            "\\PC{0,16}",
+        )
+            .prop_map(|(kind, key, charset, name, quoted, tail)| {
+                let value = if quoted { format!("\"{name}\"") } else { name };
+                format!("{kind}; {key}={charset}{value}{tail}")
+            })
+    }
+
+    fn content_type() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("image/png".to_string()),
+            Just("IMAGE/JPEG; charset=x".to_string()),
+            Just("application/octet-stream".to_string()),
+            Just("text/plain;;;".to_string()),
+            Just(";".to_string()),
+            "[a-z]{1,12}/[a-z0-9.+-]{1,20}",
+            "\\PC{0,40}",
+            ".*",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_input_gives_a_clean_extension_or_none(
+            cd in prop::option::of(".*"),
+            path in ".*",
+            ct in prop::option::of(".*"),
+        ) {
+            let ext = extension(cd.as_deref(), &path, ct.as_deref());
+            prop_assert!(is_clean(&ext), "{ext:?}");
+        }
+
+        #[test]
+        fn hostile_headers_give_a_clean_extension_or_none(
+            cd in prop::option::of(disposition()),
+            path in hostile_name().prop_map(|p| format!("/{p}")),
+            ct in prop::option::of(content_type()),
+        ) {
+            let ext = extension(cd.as_deref(), &path, ct.as_deref());
+            prop_assert!(is_clean(&ext), "{ext:?}");
+        }
+
+        #[test]
+        fn a_clean_disposition_extension_wins(
+            stem in "[a-zA-Z0-9_-]{1,20}",
+            ext in "[a-zA-Z0-9]{1,10}",
+            path in ".*",
+            ct in prop::option::of(".*"),
+        ) {
+            let cd = format!("attachment; filename=\"{stem}.{ext}\"");
+            let got = extension(Some(&cd), &path, ct.as_deref());
+            prop_assert_eq!(got, Some(ext.to_ascii_lowercase()));
+        }
+
+        #[test]
+        fn an_extension_over_ten_characters_or_with_other_bytes_is_never_taken(
+            stem in "[a-z]{1,8}",
+            ext in "[a-z0-9]{11,30}|[a-z0-9]{0,4}[^a-zA-Z0-9./\\\\%][a-z0-9]{0,4}",
+        ) {
+            let path = format!("/{stem}.{ext}");
+            prop_assert_eq!(extension(None, &path, None), None);
+        }
+    }
+}

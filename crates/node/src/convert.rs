@@ -98,7 +98,8 @@ impl BindingRequest {
                     .map_err(|_| invalid(format!("resolve: {} is not an IP address", entry.ip)))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let timeout_ms = non_negative(self.timeout_ms, "timeoutMs")?;
+        // Rounded up: a fraction of a millisecond is still a timeout, never "none" (0).
+        let timeout_ms = non_negative(self.timeout_ms.ceil(), "timeoutMs")?;
         Ok(DownloadRequest {
             url: self.url,
             headers: self
