@@ -178,12 +178,10 @@ async function plantFixture(t: ExecutionContext) {
   return { host, dataDir, outside: outside.dir, run }
 }
 
-// KNOWN BUG (issue 9 report): the engine renames the staging file onto the absolute target
-// path resolved when the download started (sink.rs `std::fs::rename`); a directory on that
-// path swapped for a symlink meanwhile is followed, and the file lands outside the sandbox
-// (an existing file there is replaced). `test.failing` keeps this repro running: it passes
-// while the bug is present and fails once it is fixed; then make it a plain `test`.
-test.failing('a symlink to outside swapped in for the target\'s parent directory mid-download is never written through', async (t) => {
+// The engine renames relative to directory handles opened without following symlinks
+// (sink.rs `rename_without_symlinks`): a directory of the target's path swapped for a symlink
+// mid-download fails the download instead of leading the file outside the sandbox.
+test('a symlink to outside swapped in for the target\'s parent directory mid-download is never written through', async (t) => {
   const fx = await plantFixture(t)
   const user = join(fx.dataDir, 'user')
   await rename(join(user, 'd'), join(user, 'd-moved'))

@@ -116,7 +116,7 @@ impl Staging {
         // Synchronous on purpose: no await between the rename and the success it reports,
         // so a cancellation either happens before it (nothing stored) or not at all.
         let replaced = replaced_size(target);
-        std::fs::rename(&self.path, target).map_err(|e| rename_error(target, &e))?;
+        rename_without_symlinks(&self.path, target).map_err(|e| rename_error(target, &e))?;
         self.armed = false;
         if fsync {
             if let Some(parent) = target.parent() {
@@ -137,6 +137,73 @@ pub fn replaced_size(target: &Path) -> u64 {
         .filter(|m| m.is_file())
         .map(|m| m.len())
         .unwrap_or(0)
+}
+
+/// Renames `from` onto `target` without following a symlink in any directory of `target`'s
+/// path. The caller resolved that path when the download started; a directory swapped for a
+/// symlink since then must not lead the file out of the sandbox. Each directory is opened
+/// relative to the previous one with `O_NOFOLLOW`, and the rename happens relative to the
+/// last handle, so no later swap can redirect it.
+#[cfg(unix)]
+fn rename_without_symlinks(from: &Path, target: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+
+    let cstr = |bytes: &[u8]| {
+        CString::new(bytes).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+    };
+    let name = target
+        .file_name()
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let parent = target
+        .parent()
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    if !parent.is_absolute() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "target path must be absolute",
+        ));
+    }
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    let root = cstr(b"/")?;
+    // SAFETY: a valid NUL-terminated path; the returned fd is owned below.
+    let mut dir = match unsafe { libc::open(root.as_ptr(), flags) } {
+        -1 => return Err(io::Error::last_os_error()),
+        fd => unsafe { OwnedFd::from_raw_fd(fd) },
+    };
+    for component in parent.components().skip(1) {
+        let part = cstr(component.as_os_str().as_bytes())?;
+        // SAFETY: dir is an open directory fd and part a valid C string.
+        dir = match unsafe { libc::openat(dir.as_raw_fd(), part.as_ptr(), flags) } {
+            -1 => {
+                let err = io::Error::last_os_error();
+                return Err(match err.raw_os_error() {
+                    Some(libc::ELOOP) | Some(libc::ENOTDIR) => io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!(
+                            "{} is no longer a directory inside the sandbox",
+                            component.as_os_str().to_string_lossy()
+                        ),
+                    ),
+                    _ => err,
+                });
+            }
+            fd => unsafe { OwnedFd::from_raw_fd(fd) },
+        };
+    }
+    let from = cstr(from.as_os_str().as_bytes())?;
+    let to = cstr(name.as_bytes())?;
+    // SAFETY: valid C strings and an open directory fd.
+    match unsafe { libc::renameat(libc::AT_FDCWD, from.as_ptr(), dir.as_raw_fd(), to.as_ptr()) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+#[cfg(not(unix))]
+fn rename_without_symlinks(from: &Path, target: &Path) -> io::Result<()> {
+    std::fs::rename(from, target)
 }
 
 fn rename_error(target: &Path, err: &io::Error) -> Error {
