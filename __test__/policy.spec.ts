@@ -182,6 +182,19 @@ test('an entry without a port admits only URLs without one (:443 fails even on h
   if (server !== undefined) t.deepEqual(server.paths, ['/a', '/c'])
 })
 
+test('with an entry spelling :443, a relative redirect from a :443 URL stays admitted', async (t) => {
+  const server = await startHttps443()
+  if (server === undefined) {
+    t.log('port 443 cannot be bound here: nothing to check')
+    t.pass()
+    return
+  }
+  closeAfter(t, server)
+  const host = await releaseHost(t, { domains: [`https://${TEST_HOST}:443`], resolve: { [TEST_HOST]: server.ip } })
+  await expectOk(t, host, { url: `https://${TEST_HOST}:443/relative-redirect` })
+  t.deepEqual(server.paths, ['/relative-redirect', '/after-redirect'])
+})
+
 test('the scheme of an entry is ignored: an http:// entry admits the https URL and the reverse', async (t) => {
   const secure = closeAfter(t, await startPolicyContentServer())
   const plain = closeAfter(t, await startContentServer({ hostname: TEST_HOST }))

@@ -57,8 +57,14 @@ export function checkUrl(input: unknown, policy: UrlPolicy): UrlCheck {
     return { ok: false, fail: failOf('notInDomainList', shown) }
   }
   // The fragment is never sent; the engine gets the normalised form (punycode host), which
-  // its own parser accepts whatever the caller's spelling was.
+  // its own parser accepts whatever the caller's spelling was. A spelled default port is put
+  // back (WHATWG drops it): the engine's redirect check reads it for relative hops, where a
+  // `:443` entry admits only URLs that spell `:443`.
   url.hash = ''
+  const port = spelledPort(input)
+  if (port !== undefined && url.port === '') {
+    return { ok: true, url: `${url.protocol}//${url.hostname}:${port}${url.pathname}${url.search}` }
+  }
   return { ok: true, url: url.href }
 }
 

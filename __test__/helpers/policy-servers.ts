@@ -245,7 +245,8 @@ export interface Https443 extends Closable {
 }
 
 /**
- * An HTTPS server on <random 127.x.y.z>:443 answering 200 `ok` to everything, or undefined when
+ * An HTTPS server on <random 127.x.y.z>:443 answering 200 `ok` to everything but
+ * `/relative-redirect`, or undefined when
  * port 443 cannot be bound here (not root, or taken).
  */
 export async function startHttps443(): Promise<Https443 | undefined> {
@@ -256,6 +257,12 @@ export async function startHttps443(): Promise<Https443 | undefined> {
     const ip = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`
     const server = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
       paths.push(req.url ?? '')
+      // `/relative-redirect` answers a same-origin relative redirect to `/after-redirect`.
+      if (req.url === '/relative-redirect') {
+        res.writeHead(302, { location: '/after-redirect', 'content-length': 0 })
+        res.end()
+        return
+      }
       res.writeHead(200, { 'content-length': 2 })
       res.end('ok')
     })
