@@ -26,10 +26,11 @@
 import * as http from 'node:http'
 import * as https from 'node:https'
 import * as http2 from 'node:http2'
-import type { AddressInfo, Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import type { Pem } from '../../src/cli/certs.js'
 import { patternBytes } from './bytes.js'
+import { listenLocal } from './listen.js'
 
 export type ContentMode = 'http' | 'https' | 'h2' | 'h2-only'
 
@@ -327,14 +328,7 @@ export async function startContentServer(opts: ContentServerOptions = {}): Promi
   server.on('tlsClientError', () => {})
   server.on('sessionError', () => {})
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const port = (server.address() as AddressInfo).port
+  const port = await listenLocal(server)
   const origin = `${scheme}://${hostname}:${port}`
 
   return {

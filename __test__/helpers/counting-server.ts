@@ -11,8 +11,8 @@
 //                                     Content-Length 0; /hop/0 is /bytes/1024 without delay
 //   anything else                     404
 import * as net from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { patternBytes } from './bytes.js'
+import { listenLocal } from './listen.js'
 
 export interface CountedRequest {
   /** Request line target. */
@@ -107,14 +107,7 @@ export async function startCountingServer(
     })
   })
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const port = (server.address() as AddressInfo).port
+  const port = await listenLocal(server)
   const origin = `http://${hostname}:${port}`
   return {
     port,

@@ -5,11 +5,12 @@
 // release-mode hosts (https only) reach them through `resolve`.
 import * as https from 'node:https'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import * as tls from 'node:tls'
 import { issueCert, type Pem } from '../../src/cli/certs.js'
 import { startContentServer, type ContentServer } from './content-server.js'
 import { certKit, OTHER_HOST, TEST_HOST } from './tls.js'
+import { listenLocal } from './listen.js'
 
 /** A subdomain of TEST_HOST and the punycode form of `bücher.test`, both mapped by `POLICY_RESOLVE`. */
 export const SUB_HOST = `cdn.${TEST_HOST}`
@@ -36,16 +37,6 @@ export function policyLeaf(): Promise<Pem> {
 
 interface Closable {
   close(): Promise<void>
-}
-
-function listen(server: tls.Server, port = 0, host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => {
-      server.off('error', reject)
-      resolve((server.address() as AddressInfo).port)
-    })
-  })
 }
 
 function closer(server: tls.Server, sockets: Set<Socket>, timers: Set<NodeJS.Timeout>): () => Promise<void> {
@@ -109,7 +100,7 @@ export async function startRawTlsServer(
     socket.on('close', () => sockets.delete(socket))
   })
   server.on('tlsClientError', () => {})
-  const port = await listen(server)
+  const port = await listenLocal(server)
   return {
     port,
     url: (path, hostname = TEST_HOST) => `https://${hostname}:${port}${path}`,
@@ -219,7 +210,7 @@ export async function startHoldServer(): Promise<HoldServer> {
     socket.on('close', () => sockets.delete(socket))
   })
   server.on('tlsClientError', () => {})
-  const port = await listen(server)
+  const port = await listenLocal(server)
   return {
     port,
     url: (path, hostname = TEST_HOST) => `https://${hostname}:${port}${path}`,
@@ -272,7 +263,7 @@ export async function startHttps443(): Promise<Https443 | undefined> {
     })
     server.on('tlsClientError', () => {})
     try {
-      await listen(server, 443, ip)
+      await listenLocal(server, 443, ip)
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') continue

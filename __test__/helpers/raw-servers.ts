@@ -4,6 +4,7 @@
 import * as net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { patternBytes } from './bytes.js'
+import { listenLocal } from './listen.js'
 
 export interface RawServer {
   readonly port: number
@@ -86,14 +87,7 @@ export async function startRawServer(
     socket.on('data', onData)
   })
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const port = (server.address() as AddressInfo).port
+  const port = await listenLocal(server)
   const origin = `${scheme}://${hostname}:${port}`
   return {
     port,

@@ -5,7 +5,7 @@
 // lengthens exactly the client's TLS handshake: the client's TCP connect completes at once (the
 // proxy's kernel accepts it), and nothing after the handshake is delayed.
 import * as net from 'node:net'
-import type { AddressInfo } from 'node:net'
+import { listenLocal } from './listen.js'
 
 export interface ProxiedConnection {
   /** Bytes read from the client (and forwarded upstream). */
@@ -118,14 +118,7 @@ export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
     upstream.on('close', onClose)
   })
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const port = (server.address() as AddressInfo).port
+  const port = await listenLocal(server)
   const origin = `${scheme}://${hostname}:${port}`
   return {
     port,
