@@ -1,0 +1,39 @@
+// Diagnostic peer (not in the default set): tt-download's native binding called directly,
+// without the host (no validation, queue, task objects or result building). The gap between
+// this and `tt` is the TypeScript host's cost; the rest is the engine and the crossing.
+import { createRequire } from 'node:module'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+import { loadedAddons } from '../lib/proc.mjs'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const require = createRequire(import.meta.url)
+
+export default async function setup(job) {
+  const { BindingEngine, BindingCancel } = require(join(root, 'binding.js'))
+  const engine = new BindingEngine({})
+  const stagingDir = join(job.outDir, '.staging')
+  mkdirSync(stagingDir)
+  const base = {
+    url: job.url,
+    headers: [],
+    allowHttp: true,
+    maxRedirects: 10,
+    maxBytes: 209715200,
+    timeoutMs: 60000,
+    stagingDir,
+    stagingPrefix: `${process.pid}-`,
+    fsync: false,
+    caPems: [readFileSync(job.caFile, 'utf8')],
+    resolve: [],
+    profile: job.profile !== false,
+  }
+  const noop = () => {}
+  const one = async (i) => {
+    const outcome = await engine.download({ ...base, targetPath: join(job.outDir, `${i}.bin`) }, new BindingCancel(), noop)
+    if (outcome.errorKind !== undefined) throw new Error(`${outcome.errorKind}: ${outcome.errorMessage}`)
+    if (outcome.statusCode !== 200) throw new Error(`status ${outcome.statusCode}`)
+  }
+  return { one, extra: () => ({ addons: loadedAddons() }), close: async () => engine.close() }
+}

@@ -1,0 +1,66 @@
+// tt-download through a full host: createHost (env test), host.download() with the real
+// storage path (staging file under <dataDir>/.tt-download/staging, renamed into temp/).
+// The addon is whatever the generated loader picks: the bench sets NAPI_RS_NATIVE_LIBRARY_PATH
+// to the release (bench-release profile) build.
+import { createRequire } from 'node:module'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+import { loadedAddons } from '../lib/proc.mjs'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const require = createRequire(import.meta.url)
+
+export default async function setup(job) {
+  const { createHost } = require(join(root, 'dist', 'index.js'))
+  const { now } = require(join(root, 'binding.js'))
+  const host = createHost({
+    appId: 'bench',
+    dataDir: job.outDir,
+    env: 'test',
+    maxConcurrent: Math.max(job.concurrency, 1),
+    userDataQuota: 2 ** 50,
+    tls: { ca: readFileSync(job.caFile, 'utf8') },
+  })
+  const enableProfile = job.profile !== false
+  // Where the time of a download goes, from its profile (one clock: the engine's `now()`):
+  // before the engine starts, inside the engine up to the last body byte, and after it
+  // (file commit, rename, delivery of the outcome to JS and the promise).
+  const pre = []
+  const engine = []
+  const post = []
+  let reused = 0
+  let profiled = 0
+  const one = async (i) => {
+    const result = await host.download({ url: job.url, enableProfile })
+    const end = now()
+    if (result.statusCode !== 200) throw new Error(`status ${result.statusCode}`)
+    const p = result.profile
+    if (p !== undefined) {
+      profiled++
+      if (p.socketReused) reused++
+      if (profiled % 4 === 1 || job.mode !== 'small') {
+        pre.push(p.fetchStart - p.invokeStart)
+        engine.push(p.responseEnd - p.fetchStart)
+        post.push(end - p.responseEnd)
+      }
+    }
+  }
+  const median = (xs) => {
+    if (xs.length === 0) return null
+    const s = [...xs].sort((a, b) => a - b)
+    return s[Math.floor((s.length - 1) / 2)]
+  }
+  return {
+    one,
+    extra: () => ({
+      addons: loadedAddons(),
+      profiled,
+      reused,
+      medianPreMs: median(pre),
+      medianEngineMs: median(engine),
+      medianPostMs: median(post),
+    }),
+    close: () => host.close(),
+  }
+}

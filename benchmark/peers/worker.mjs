@@ -1,0 +1,109 @@
+// One measuring process: `node peers/worker.mjs <peer> <job-json>`.
+//
+// The peer module (peers/<peer>.mjs) is imported here, after the first RSS sample, and its
+// default export `setup(job)` returns `{ one(i), close() }`: `one(i)` downloads job.url to
+// the i-th file and resolves once the file is complete on disk (closed). The clock starts
+// after setup (library loaded, client constructed, no connection open yet) and stops when
+// the last download resolved. The result is printed as one JSON line prefixed `RESULT `.
+import { performance } from 'node:perf_hooks'
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { memStatus, processCpuMs, resetPeakRss, threadCount, threadCpuMs, threadsByName, threadsDelta } from '../lib/proc.mjs'
+
+const [peer, jobText] = process.argv.slice(2)
+const job = JSON.parse(jobText)
+const rssBoot = memStatus().rss
+
+const { default: setup } = await import(`./${peer}.mjs`)
+const client = await setup(job)
+const rssLoaded = memStatus().rss
+
+/** Runs `count` downloads with `concurrency` lanes; each lane takes the next index. */
+async function runMany(count, concurrency) {
+  const latencies = new Array(count)
+  let next = 0
+  const lane = async () => {
+    for (;;) {
+      const i = next++
+      if (i >= count) return
+      const start = performance.now()
+      await client.one(i)
+      latencies[i] = performance.now() - start
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane))
+  return latencies
+}
+
+/** Files and bytes stored under a directory tree (checked after the clock stopped). */
+function tally(dir) {
+  let files = 0
+  let bytes = 0
+  const walk = (d) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, entry.name)
+      if (entry.isDirectory()) walk(p)
+      else if (entry.isFile()) {
+        files++
+        bytes += statSync(p).size
+      }
+    }
+  }
+  walk(dir)
+  return { files, bytes }
+}
+
+const result = { peer, mode: job.mode, rssBoot, rssLoaded }
+
+if (job.mode === 'small') {
+  const cpu0 = threadCpuMs()
+  const pcpu0 = processCpuMs()
+  const th0 = threadsByName()
+  const t0 = performance.now()
+  const latencies = await runMany(job.count, job.concurrency)
+  const elapsedMs = performance.now() - t0
+  result.mainCpuMs = threadCpuMs() - cpu0
+  result.procCpuMs = processCpuMs() - pcpu0
+  result.threadsDelta = threadsDelta(th0, threadsByName())
+  result.elapsedMs = elapsedMs
+  result.latencies = latencies.map((x) => Math.round(x * 1000) / 1000)
+  result.threads = threadCount()
+} else if (job.mode === 'large') {
+  const peakResetOk = resetPeakRss()
+  const before = memStatus()
+  const cpu0 = threadCpuMs()
+  const th0 = threadsByName()
+  const t0 = performance.now()
+  await client.one(0)
+  result.elapsedMs = performance.now() - t0
+  result.mainCpuMs = threadCpuMs() - cpu0
+  const after = memStatus()
+  result.threadsDelta = threadsDelta(th0, threadsByName())
+  result.rssBefore = before.rss
+  result.rssPeak = peakResetOk ? after.hwm : NaN
+  result.rssAfter = after.rss
+} else if (job.mode === 'idle') {
+  await runMany(job.count, job.concurrency)
+  globalThis.gc?.()
+  const afterWork = memStatus().rss
+  let maxIdle = afterWork
+  const end = performance.now() + job.idleMs
+  while (performance.now() < end) {
+    await sleep(Math.min(250, Math.max(1, end - performance.now())))
+    maxIdle = Math.max(maxIdle, memStatus().rss)
+  }
+  globalThis.gc?.()
+  result.rssAfterWork = afterWork
+  result.rssAfterIdle = memStatus().rss
+  result.rssMaxIdle = maxIdle
+} else {
+  throw new Error(`unknown mode ${job.mode}`)
+}
+
+result.stored = tally(job.outDir)
+if (client.extra) result.extra = client.extra()
+await client.close()
+process.stdout.write(`RESULT ${JSON.stringify(result)}\n`)
+// Pooled keep-alive sockets of some clients would keep the process alive a while longer.
+process.exit(0)

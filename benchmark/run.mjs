@@ -1,0 +1,1009 @@
+#!/usr/bin/env node
+// tt-download benchmark (issue 7): tt-download against curl, node:http, undici 7 and got 14,
+// all downloading from a local nginx over HTTP/1.1 to the same disk, each run in its own
+// process, entries of one comparison interleaved in a shuffled order every round.
+//
+//   node benchmark/run.mjs [--quick] [--runs N] [--count N] [--pairs N] [--idle-ms MS]
+//                          [--only large,small,idle,profile] [--peers tt,curl,...]
+//                          [--addon PATH|dev] [--out FILE] [--no-write] [--help]
+import { spawn, spawnSync } from 'node:child_process'
+import { performance } from 'node:perf_hooks'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  copyFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+  renameSync,
+} from 'node:fs'
+import { cpus, release, totalmem } from 'node:os'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { median, percentile, shuffle, summary } from './lib/stats.mjs'
+import { ensureFile, ensureNginx, startNginx } from './lib/server.mjs'
+import { PEER_LABEL, barChart, fmt, markdownTable, range, ratio, ratioChart, terminalTable } from './lib/report.mjs'
+
+const benchDir = dirname(fileURLToPath(import.meta.url))
+const root = join(benchDir, '..')
+const stateDir = join(benchDir, '.bench') // git-ignored: served files, addon copy, run dirs
+const MiB = 1024 * 1024
+
+// ---------------------------------------------------------------- options
+
+const USAGE = `usage: node benchmark/run.mjs [options]     (npm run bench from the repository root)
+
+  --quick            a few minutes: 2 runs, 300 downloads per small run, 4 profile pairs, 2 s idle
+  --runs N           runs (rounds) per comparison; default 5
+  --count N          downloads per small-file run; default 2000
+  --pairs N          profile on/off pairs; default 10
+  --idle-ms MS       idle period for the RSS-growth measurement; default 10000
+  --only LIST        scenarios: large,small,idle,profile (default: all)
+  --peers LIST       peers: tt,curl,node-http,undici,got (default: all); also tt-engine, a
+                     diagnostic peer calling the native binding without the host
+  --sizes LIST       small-file sizes: 1k,64k (default: both)
+  --concurrency LIST small-file concurrencies (default: 1,16,64)
+  --protocols LIST   http,https (default: both)
+  --addon PATH|dev   tt-download addon: a .node file, or "dev" for the root build; default: the
+                     bench-release profile (lto = "fat"), built into target/ when missing
+  --wait-quiet       before each round, wait (up to 2 min) until other processes use < 15% CPU
+  --settle-ms MS     wait after deleting the files of earlier runs; default 35000 (see run.mjs)
+  --out FILE         Markdown report; default: BENCHMARKS.md at the repository root
+  --no-write         print the tables only
+  --help             this text
+`
+
+function parseArgs(argv) {
+  const o = {
+    quick: false,
+    runs: undefined,
+    count: undefined,
+    pairs: undefined,
+    idleMs: undefined,
+    only: ['large', 'small', 'idle', 'profile'],
+    peers: ['tt', 'curl', 'node-http', 'undici', 'got'],
+    sizes: ['1k', '64k'],
+    concurrency: [1, 16, 64],
+    protocols: ['http', 'https'],
+    addon: undefined,
+    out: join(root, 'BENCHMARKS.md'),
+    write: true,
+    waitQuiet: false,
+    settleMs: 35000,
+  }
+  const list = (v) => v.split(',').map((s) => s.trim()).filter(Boolean)
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    const val = () => {
+      const v = argv[++i]
+      if (v === undefined) usage(`${a} needs a value`)
+      return v
+    }
+    const int = () => {
+      const v = Number(val())
+      if (!Number.isInteger(v) || v < 1) usage(`${a} needs a positive integer`)
+      return v
+    }
+    switch (a) {
+      case '--quick': o.quick = true; break
+      case '--runs': o.runs = int(); break
+      case '--count': o.count = int(); break
+      case '--pairs': o.pairs = int(); break
+      case '--idle-ms': o.idleMs = int(); break
+      case '--only': o.only = list(val()); break
+      case '--peers': o.peers = list(val()); break
+      case '--sizes': o.sizes = list(val()); break
+      case '--concurrency': o.concurrency = list(val()).map(Number); break
+      case '--protocols': o.protocols = list(val()); break
+      case '--addon': o.addon = val(); break
+      case '--out': o.out = val(); break
+      case '--no-write': o.write = false; break
+      case '--wait-quiet': o.waitQuiet = true; break
+      case '--settle-ms': o.settleMs = Number(val()); break
+      case '--help': case '-h': process.stdout.write(USAGE); process.exit(0)
+      default: usage(`unknown option ${a}`)
+    }
+  }
+  o.runs ??= o.quick ? 2 : 5
+  o.count ??= o.quick ? 300 : 2000
+  o.pairs ??= o.quick ? 4 : 10
+  o.idleMs ??= o.quick ? 2000 : 10000
+  for (const s of o.only) if (!['large', 'small', 'idle', 'profile'].includes(s)) usage(`unknown scenario ${s}`)
+  for (const p of o.peers) if (!(p in PEER_LABEL)) usage(`unknown peer ${p}`)
+  for (const s of o.sizes) if (!(s in SMALL_FILES)) usage(`unknown size ${s}`)
+  for (const p of o.protocols) if (!['http', 'https'].includes(p)) usage(`unknown protocol ${p}`)
+  for (const c of o.concurrency) if (!Number.isInteger(c) || c < 1) usage(`bad concurrency ${c}`)
+  return o
+}
+
+function usage(message) {
+  process.stderr.write(`${message}\n\n${USAGE}`)
+  process.exit(2)
+}
+
+const LARGE = { name: '200m.bin', size: 200 * MiB }
+const SMALL_FILES = { '1k': { name: '1k.bin', size: 1024 }, '64k': { name: '64k.bin', size: 64 * 1024 } }
+const NODE_PEERS = ['node-http', 'undici', 'got']
+
+const opts = parseArgs(process.argv.slice(2))
+const log = (...a) => process.stderr.write(`${a.join(' ')}\n`)
+
+// ---------------------------------------------------------------- preparation
+
+function sh(cmd, args, options = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', ...options })
+  if (r.error) throw r.error
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status})\n${r.stderr ?? ''}`)
+  return (r.stdout ?? '').trim()
+}
+
+function newestMtime(dir, filter) {
+  let newest = 0
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) walk(p)
+      else if (filter(p)) newest = Math.max(newest, statSync(p).mtimeMs)
+    }
+  }
+  walk(dir)
+  return newest
+}
+
+/** dist/ (the compiled TypeScript) must be current: rebuilt with `npm run build:ts` when stale. */
+function ensureDist() {
+  if (!existsSync(join(root, 'node_modules'))) {
+    throw new Error('the repository root has no node_modules: run `npm install` there first (it builds the addon and dist/)')
+  }
+  const index = join(root, 'dist', 'index.js')
+  const stale = !existsSync(index) || newestMtime(join(root, 'src'), (p) => p.endsWith('.ts')) > statSync(index).mtimeMs
+  if (stale) {
+    log('dist/ is missing or older than src/: npm run build:ts')
+    sh('npm', ['run', 'build:ts'], { cwd: root, stdio: 'inherit' })
+  }
+}
+
+/** The addon the tt-download runs load (through NAPI_RS_NATIVE_LIBRARY_PATH). */
+function ensureAddon() {
+  if (opts.addon === 'dev') {
+    const p = join(root, 'tt-download.linux-x64-gnu.node')
+    return { path: p, profile: 'dev (root npm install build)' }
+  }
+  if (opts.addon) return { path: opts.addon, profile: 'given with --addon' }
+  const triple = sh('rustc', ['-vV']).match(/^host: (.+)$/m)[1]
+  const meta = JSON.parse(sh('cargo', ['metadata', '--format-version', '1', '--no-deps'], { cwd: root }))
+  log('building the addon with the bench-release profile (a no-op when current; minutes on a cold target/)')
+  const r = spawnSync(
+    'cargo',
+    ['build', '--manifest-path', join(root, 'crates', 'node', 'Cargo.toml'), '--profile', 'bench-release', '--target', triple],
+    { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
+  )
+  if (r.status !== 0) throw new Error('cargo build --profile bench-release failed')
+  const built = join(meta.target_directory, triple, 'bench-release', 'libtt_download_node.so')
+  const dest = join(stateDir, 'addon', 'tt-download.bench-release.node')
+  mkdirSync(dirname(dest), { recursive: true })
+  if (!existsSync(dest) || statSync(dest).mtimeMs < statSync(built).mtimeMs) copyFileSync(built, dest)
+  return { path: dest, profile: 'bench-release (release + lto = "fat", codegen-units = 1)' }
+}
+
+function environment(server, addon) {
+  const tryRun = (cmd, args) => {
+    try {
+      return sh(cmd, args)
+    } catch {
+      return 'unknown'
+    }
+  }
+  const pkgVersion = (name) => {
+    try {
+      return JSON.parse(readFileSync(join(benchDir, 'node_modules', name, 'package.json'), 'utf8')).version
+    } catch {
+      return 'missing'
+    }
+  }
+  const dirty = tryRun('git', ['-C', root, 'status', '--porcelain', '--', 'crates', 'src', 'Cargo.toml', 'Cargo.lock']) !== ''
+  return {
+    date: new Date().toISOString(),
+    cpu: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
+    cores: cpus().length,
+    memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
+    kernel: release(),
+    fs: tryRun('stat', ['-f', '-c', '%T', stateDir]),
+    node: process.version,
+    curl: tryRun('curl', ['--version']).split('\n')[0],
+    nginx: server.version,
+    undici: pkgVersion('undici'),
+    got: pkgVersion('got'),
+    commit: `${tryRun('git', ['-C', root, 'rev-parse', '--short', 'HEAD'])}${dirty ? ' + uncommitted changes in crates/ or src/' : ''}`,
+    addon: `${addon.profile}; ${relative(root, addon.path)} (${(statSync(addon.path).size / MiB).toFixed(1)} MiB)`,
+  }
+}
+
+// ---------------------------------------------------------------- running one entry
+
+const workRoot = join(stateDir, 'work')
+const hasGnuTime = existsSync('/usr/bin/time')
+let addonPath
+let caFile
+
+/**
+ * Mass deletes slow down file creation here for tens of seconds: this file system (ext4 without
+ * a journal) skips inodes deleted in the last 5-30 s when it allocates new ones, scanning them
+ * in kernel time on every create (measured: 40 µs per 1 KiB file on a settled disk, 400-700 µs
+ * while thousands of inodes were just freed, for curl as for every other peer). So the
+ * directories of small-file runs are not deleted right after the run: they go to a trash,
+ * emptied between comparisons when it grows large (then the bench waits `settleMs` for the
+ * file system to settle) and at the end. A 200 MiB run (one inode) is deleted at once.
+ */
+const trash = { dirs: [], bytes: 0, files: 0 }
+const TRASH_MAX_BYTES = 6 * 2 ** 30
+const TRASH_MAX_FILES = 250_000
+
+function trashRun(runDir, files, bytes) {
+  trash.dirs.push(runDir)
+  trash.files += files
+  // 4 KiB blocks at least per file.
+  trash.bytes += Math.max(bytes, files * 4096)
+}
+
+/** Deletes the trash (when `force` or over its limits), then waits for the disk to settle. */
+async function emptyTrash(force, settle = true) {
+  if (!force && trash.bytes < TRASH_MAX_BYTES && trash.files < TRASH_MAX_FILES) return
+  if (trash.dirs.length === 0) return
+  const { files } = trash
+  for (const d of trash.dirs) rmSync(d, { recursive: true, force: true })
+  trash.dirs = []
+  trash.bytes = 0
+  trash.files = 0
+  spawnSync('sync')
+  if (settle) {
+    log(`  deleted ${files} files of earlier runs; waiting ${opts.settleMs / 1000} s for the file system to settle`)
+    await sleep(opts.settleMs)
+  }
+}
+
+/** Runs one peer once in a fresh directory (a 200 MiB run's is deleted at once, others trashed). */
+async function runOne(peer, job) {
+  mkdirSync(workRoot, { recursive: true })
+  const runDir = mkdtempSync(join(workRoot, `${peer}-`))
+  const outDir = join(runDir, 'out')
+  mkdirSync(outDir)
+  let stored
+  try {
+    const full = { ...job, outDir, caFile }
+    const result = peer === 'curl' ? await runCurl(full, runDir) : await runNode(peer, full)
+    stored = result.stored
+    checkStored(peer, job, result)
+    return result
+  } finally {
+    if (job.mode === 'large' || !stored) {
+      rmSync(runDir, { recursive: true, force: true })
+    } else {
+      trashRun(runDir, stored.files, stored.bytes)
+    }
+    // What the run left dirty is written out now, between runs.
+    spawnSync('sync')
+  }
+}
+
+/**
+ * The cost of creating a file right now (200 x 1 KiB, kept until the trash is emptied), µs per
+ * file: recorded before every comparison so that a disturbed disk shows in the report.
+ */
+function createProbe() {
+  mkdirSync(workRoot, { recursive: true })
+  const dir = mkdtempSync(join(workRoot, 'probe-'))
+  const buf = Buffer.alloc(1024, 1)
+  const t0 = performance.now()
+  for (let i = 0; i < 200; i++) {
+    const fd = openSync(join(dir, `${i}`), 'wx')
+    writeSync(fd, buf)
+    closeSync(fd)
+  }
+  const us = ((performance.now() - t0) * 1000) / 200
+  trashRun(dir, 200, 200 * 1024)
+  return us
+}
+
+function checkStored(peer, job, result) {
+  const expected = job.mode === 'large' ? 1 : job.count
+  const { files, bytes } = result.stored
+  if (files !== expected || bytes !== expected * job.size) {
+    throw new Error(`${peer}: stored ${files} files / ${bytes} bytes, expected ${expected} / ${expected * job.size}`)
+  }
+}
+
+function runChild(cmd, args, env, timeoutMs = 600_000) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now()
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr, wallMs: performance.now() - t0 })
+    })
+  })
+}
+
+async function runNode(peer, job) {
+  const args = job.mode === 'idle' ? ['--expose-gc'] : []
+  const env = peer.startsWith('tt') ? { NAPI_RS_NATIVE_LIBRARY_PATH: addonPath } : {}
+  const r = await runChild(process.execPath, [...args, join(benchDir, 'peers', 'worker.mjs'), peer, JSON.stringify(job)], env)
+  const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '))
+  if (r.code !== 0 || !line) throw new Error(`${peer} exited ${r.code ?? r.signal}: ${r.stderr.trim().slice(-2000)}`)
+  const result = JSON.parse(line.slice(7))
+  if (peer.startsWith('tt') && !result.extra?.addons?.some((a) => a === addonPath)) {
+    throw new Error(`tt-download loaded ${result.extra?.addons?.join(', ')} instead of ${addonPath}`)
+  }
+  return result
+}
+
+/**
+ * curl, one process per run: `--http1.1 --parallel --parallel-max C -K <config>`. Its time is
+ * the wall time from spawn to exit (process start included: conservative for curl); per
+ * download latency is curl's own `time_total`; CPU and peak RSS come from GNU time.
+ */
+async function runCurl(job, runDir) {
+  const write = '%{http_code} %{time_total} %{size_download}\\n'
+  const args = ['--http1.1', '--silent', '--show-error', '--cacert', job.caFile, '--write-out', write]
+  if (job.mode === 'large') {
+    args.push('--output', join(job.outDir, '0.bin'), job.url)
+  } else {
+    const cfg = join(runDir, 'curl.cfg')
+    let text = ''
+    for (let i = 0; i < job.count; i++) text += `url = "${job.url}"\noutput = "${join(job.outDir, `${i}.bin`)}"\n`
+    writeFileSync(cfg, text)
+    args.push('--parallel', '--parallel-max', String(job.concurrency), '--config', cfg)
+  }
+  const timeFile = join(runDir, 'time.txt')
+  const r = hasGnuTime
+    ? await runChild('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, 'curl', ...args], {})
+    : await runChild('curl', args, {})
+  if (r.code !== 0) throw new Error(`curl exited ${r.code ?? r.signal}: ${r.stderr.trim().slice(-2000)}`)
+  const lines = r.stdout.trim().split('\n').map((l) => l.split(' '))
+  if (lines.some((f) => f[0] !== '200')) throw new Error('curl: a download did not return 200')
+  const result = { peer: 'curl', mode: job.mode, elapsedMs: r.wallMs, stored: tally(job.outDir) }
+  if (job.mode === 'small') result.latencies = lines.map((f) => Number(f[1]) * 1000)
+  if (hasGnuTime) {
+    const [, user, sys, maxKb] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number)
+    result.procCpuMs = (user + sys) * 1000
+    result.rssPeak = maxKb * 1024
+  }
+  return result
+}
+
+function tally(dir) {
+  let files = 0
+  let bytes = 0
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isFile()) {
+      files++
+      bytes += statSync(join(dir, e.name)).size
+    }
+  }
+  return { files, bytes }
+}
+
+// ---------------------------------------------------------------- comparisons
+
+/**
+ * Runs `rounds` rounds of the peers in a new shuffled order each round. Returns, per round,
+ * a map peer -> metrics (from `metrics(result)`), or { error } for a failed entry.
+ */
+async function compare(label, peers, rounds, job, metrics) {
+  await emptyTrash(false)
+  const probe = createProbe()
+  results.createProbes.push(probe)
+  log(`  ${label}: creating a 1 KiB file costs ${fmt(probe, 0)} µs now`)
+  const out = []
+  for (let r = 0; r < rounds; r++) {
+    await beforeRound(label)
+    const round = {}
+    const order = shuffle(peers)
+    for (const peer of order) {
+      try {
+        const result = await runOne(peer, job)
+        round[peer] = metrics(result, job)
+      } catch (error) {
+        log(`  ${label} round ${r + 1} ${peer}: FAILED ${error.message}`)
+        round[peer] = { error: error.message }
+      }
+    }
+    log(`  ${label} round ${r + 1}/${rounds} (${order.map((p) => PEER_LABEL[p]).join(', ')}): ${brief(round)}`)
+    out.push(round)
+  }
+  return out
+}
+
+function brief(round) {
+  return Object.entries(round)
+    .map(([p, m]) => `${PEER_LABEL[p]} ${m.error ? 'ERR' : fmt(m.dps ?? m.mbps ?? m.idleGrowthMiB)}`)
+    .join(' · ')
+}
+
+/** Share of the machine's CPU time that was busy over `ms` (nothing of the bench runs then). */
+async function cpuBusy(ms) {
+  const sample = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+    const idle = f[3] + (f[4] || 0)
+    return { idle, total: f.reduce((a, b) => a + b, 0) }
+  }
+  const a = sample()
+  await sleep(ms)
+  const b = sample()
+  return b.total > a.total ? 1 - (b.idle - a.idle) / (b.total - a.total) : 0
+}
+
+/**
+ * Other processes on the machine distort every figure: the CPU use of the machine is sampled
+ * for 300 ms before each round (the bench itself idle) and reported; with --wait-quiet the
+ * round waits (up to 2 minutes) until it is below 15%.
+ */
+async function beforeRound(label) {
+  let busy = await cpuBusy(300)
+  if (opts.waitQuiet) {
+    const deadline = performance.now() + 120_000
+    while (busy > 0.15 && performance.now() < deadline) {
+      log(`  ${label}: machine ${fmt(busy * 100, 0)}% busy before the round, waiting`)
+      await sleep(2000)
+      busy = await cpuBusy(300)
+    }
+  }
+  results.busy.push(busy)
+}
+
+/** Median (min–max) of one metric of one peer over rounds. */
+function stat(rounds, peer, key) {
+  return summary(rounds.map((r) => r[peer]?.[key]))
+}
+
+/** Per-round ratio of a peer's metric to curl's and to the best Node peer's. */
+function ratios(rounds, peer, key, higherIsBetter) {
+  const toCurl = []
+  const toNode = []
+  for (const r of rounds) {
+    const v = r[peer]?.[key]
+    const c = r.curl?.[key]
+    if (Number.isFinite(v) && Number.isFinite(c) && c !== 0) toCurl.push(v / c)
+    const nodes = NODE_PEERS.map((p) => r[p]?.[key]).filter(Number.isFinite)
+    if (Number.isFinite(v) && nodes.length) {
+      const best = higherIsBetter ? Math.max(...nodes) : Math.min(...nodes)
+      if (best !== 0) toNode.push(v / best)
+    }
+  }
+  return { curl: summary(toCurl), node: summary(toNode) }
+}
+
+const peerOrder = (peers) => ['tt', 'tt-engine', 'curl', 'node-http', 'undici', 'got'].filter((p) => peers.includes(p))
+
+// ---------------------------------------------------------------- scenarios
+
+const results = { large: {}, small: {}, idle: undefined, profile: undefined, curlStart: {}, busy: [], createProbes: [] }
+
+async function scenarioLarge(server) {
+  for (const proto of opts.protocols) {
+    const url = `${proto === 'https' ? server.httpsBase : server.httpBase}/${LARGE.name}`
+    // curl's baseline RSS (a 1 KiB download) makes its peak comparable as a growth.
+    let curlBase = NaN
+    if (opts.peers.includes('curl') && hasGnuTime) {
+      const small = `${proto === 'https' ? server.httpsBase : server.httpBase}/1k.bin`
+      const peaks = []
+      for (let i = 0; i < 3; i++) {
+        peaks.push((await runOne('curl', { mode: 'large', url: small, size: 1024 })).rssPeak)
+      }
+      curlBase = median(peaks)
+    }
+    log(`200 MiB over ${proto.toUpperCase()} to disk`)
+    const job = { mode: 'large', url, size: LARGE.size, concurrency: 1 }
+    results.large[proto] = await compare(`200MiB ${proto}`, opts.peers, opts.runs, job, (r) => ({
+      mbps: LARGE.size / 1e6 / (r.elapsedMs / 1000),
+      rssPeakMiB: r.rssPeak / MiB,
+      rssGrowthMiB: r.peer === 'curl' ? (r.rssPeak - curlBase) / MiB : (r.rssPeak - r.rssBefore) / MiB,
+      mainCpuMs: r.mainCpuMs,
+      ...threadMetrics(r, 1),
+    }))
+    emit()
+  }
+}
+
+async function scenarioSmall(server) {
+  for (const size of opts.sizes) {
+    for (const proto of opts.protocols) {
+      for (const c of opts.concurrency) {
+        const file = SMALL_FILES[size]
+        const url = `${proto === 'https' ? server.httpsBase : server.httpBase}/${file.name}`
+        const key = `${size} ${proto} c${c}`
+        log(`${opts.count} x ${size} over ${proto.toUpperCase()} at concurrency ${c}`)
+        const job = { mode: 'small', url, size: file.size, count: opts.count, concurrency: c }
+        results.small[key] = {
+          size,
+          proto,
+          c,
+          rounds: await compare(key, opts.peers, opts.runs, job, smallMetrics),
+        }
+        emit()
+      }
+    }
+  }
+}
+
+function smallMetrics(r, job) {
+  return {
+    dps: job.count / (r.elapsedMs / 1000),
+    p50: percentile(r.latencies, 50),
+    p99: percentile(r.latencies, 99),
+    mainCpuUs: r.mainCpuMs === undefined ? NaN : (r.mainCpuMs * 1000) / job.count,
+    procCpuUs: r.procCpuMs === undefined ? NaN : (r.procCpuMs * 1000) / job.count,
+    threads: r.threads,
+    ttPre: r.extra?.medianPreMs,
+    ttEngine: r.extra?.medianEngineMs,
+    ttPost: r.extra?.medianPostMs,
+    ttReused: r.extra ? r.extra.reused / Math.max(1, r.extra.profiled) : undefined,
+    ...threadMetrics(r, job.count),
+  }
+}
+
+/** CPU by thread group and context switches, per download (from the worker's /proc samples). */
+function threadMetrics(r, count) {
+  const td = r.threadsDelta
+  if (!td) return {}
+  const all = Object.values(td)
+  const total = all.reduce((a, v) => a + v.cpuMs, 0)
+  const engine = td['tt-download']?.cpuMs
+  return {
+    engineThreadsCpuUs: engine === undefined ? NaN : (engine * 1000) / count,
+    engineThreads: td['tt-download']?.threads,
+    otherThreadsCpuUs: ((total - (td.main?.cpuMs ?? 0) - (engine ?? 0)) * 1000) / count,
+    switchesPerDl: all.reduce((a, v) => a + v.switches, 0) / count,
+  }
+}
+
+/**
+ * The disk's own cost for one small file, the floor of every peer here: open(O_CREAT|O_EXCL)
+ * + write 1 KiB + close, in a fresh directory; and the same in a staging directory followed
+ * by a rename into another directory (tt-download's storage path). µs per file, median of 3 x 1000.
+ */
+function diskBaseline() {
+  const buf = Buffer.alloc(1024, 1)
+  const once = (rename) => {
+    mkdirSync(workRoot, { recursive: true })
+    const dir = mkdtempSync(join(workRoot, 'disk-'))
+    const staging = join(dir, 'staging')
+    const target = join(dir, 'target')
+    mkdirSync(staging)
+    mkdirSync(target)
+    const t0 = performance.now()
+    for (let i = 0; i < 1000; i++) {
+      const p = join(rename ? staging : target, `${i}.part`)
+      const fd = openSync(p, 'wx')
+      writeSync(fd, buf)
+      closeSync(fd)
+      if (rename) renameSync(p, join(target, `${i}.bin`))
+    }
+    const us = ((performance.now() - t0) * 1000) / 1000
+    trashRun(dir, 1000, 1000 * 1024)
+    return us
+  }
+  const plain = []
+  const renamed = []
+  for (let i = 0; i < 3; i++) {
+    plain.push(once(false))
+    renamed.push(once(true))
+  }
+  return { createUs: median(plain), createRenameUs: median(renamed) }
+}
+
+async function scenarioIdle(server) {
+  const peers = opts.peers.filter((p) => p !== 'curl')
+  const url = `${server.httpsBase}/64k.bin`
+  log(`RSS over an idle client: 200 x 64 KiB over HTTPS at concurrency 16, then ${opts.idleMs} ms idle`)
+  const job = { mode: 'idle', url, size: 64 * 1024, count: 200, concurrency: 16, idleMs: opts.idleMs }
+  results.idle = await compare('idle', peers, opts.runs, job, (r) => ({
+    loadedMiB: (r.rssLoaded - r.rssBoot) / MiB,
+    rssLoadedMiB: r.rssLoaded / MiB,
+    afterWorkMiB: r.rssAfterWork / MiB,
+    idleGrowthMiB: (r.rssAfterIdle - r.rssAfterWork) / MiB,
+    maxIdleMiB: r.rssMaxIdle / MiB,
+  }))
+  emit()
+}
+
+async function scenarioProfile(server) {
+  const url = `${server.httpBase}/1k.bin`
+  const c = 16
+  log(`profile on vs off: ${opts.pairs} pairs of ${opts.count} x 1 KiB over HTTP at concurrency ${c}`)
+  await emptyTrash(false)
+  results.createProbes.push(createProbe())
+  const pairs = []
+  for (let i = 0; i < opts.pairs; i++) {
+    await beforeRound(`pair ${i + 1}`)
+    const pair = {}
+    for (const on of shuffle([true, false])) {
+      const job = { mode: 'small', url, size: 1024, count: opts.count, concurrency: c, profile: on }
+      try {
+        pair[on ? 'on' : 'off'] = smallMetrics(await runOne('tt', job), job)
+      } catch (error) {
+        log(`  pair ${i + 1} profile ${on ? 'on' : 'off'}: FAILED ${error.message}`)
+      }
+    }
+    if (pair.on && pair.off) pair.ratio = pair.on.dps / pair.off.dps
+    log(`  pair ${i + 1}/${opts.pairs}: on ${fmt(pair.on?.dps)}/s, off ${fmt(pair.off?.dps)}/s, ratio ${fmt(pair.ratio, 3)}`)
+    pairs.push(pair)
+  }
+  results.profile = { pairs, c, size: '1k', proto: 'http' }
+  emit()
+}
+
+// ---------------------------------------------------------------- report
+
+let env
+let startedAt
+const charts = []
+
+function tablesAndCharts() {
+  const sections = []
+  charts.length = 0
+  const peers = peerOrder(opts.peers)
+
+  // Large files
+  if (Object.keys(results.large).length) {
+    const rows = []
+    const groups = []
+    const memGroups = []
+    for (const [proto, rounds] of Object.entries(results.large)) {
+      groups.push({ label: `200 MiB ${proto.toUpperCase()}`, bars: peers.map((p) => ({ peer: p, ...stat(rounds, p, 'mbps') })) })
+      memGroups.push({
+        label: `200 MiB ${proto.toUpperCase()}`,
+        bars: peers.map((p) => ({ peer: p, ...stat(rounds, p, 'rssGrowthMiB') })),
+      })
+      for (const p of peers) {
+        const rt = ratios(rounds, p, 'mbps', true)
+        rows.push([
+          proto.toUpperCase(),
+          PEER_LABEL[p],
+          range(stat(rounds, p, 'mbps'), 0),
+          p === 'curl' ? '1.00x' : ratio(rt.curl),
+          ratio(rt.node),
+          range(stat(rounds, p, 'rssPeakMiB'), 1),
+          range(stat(rounds, p, 'rssGrowthMiB'), 1),
+          p === 'curl' ? '–' : range(stat(rounds, p, 'mainCpuMs'), 0),
+        ])
+      }
+    }
+    charts.push({ file: 'large-throughput.svg', svg: barChart({ title: 'One 200 MiB file to disk', subtitle: `MB/s (10^6 bytes), median of ${opts.runs} runs, whiskers min–max; higher is better`, unit: 'MB/s', groups, digits: 0 }) })
+    charts.push({ file: 'large-rss.svg', svg: barChart({ title: 'RSS growth during one 200 MiB download', subtitle: 'MiB, peak RSS minus RSS before the download (curl: minus its peak for a 1 KiB download); lower is better', unit: 'MiB', groups: memGroups, digits: 1 }) })
+    sections.push({
+      title: 'One 200 MiB file to disk',
+      text: 'Throughput in MB/s (10^6 bytes/s) from the first request to the file closed; peak RSS is the process high-water mark during the download (VmHWM reset just before it), growth is peak minus RSS before the download (curl: its peak minus its peak for a 1 KiB download). JS CPU is utime + stime of the main thread during the download.',
+      tables: [{ columns: ['Proto', 'Peer', 'MB/s', '× curl', '× best Node', 'peak RSS MiB', 'RSS growth MiB', 'JS main-thread CPU ms'], rows }],
+      charts: ['large-throughput.svg', 'large-rss.svg'],
+    })
+  }
+
+  // Small files
+  if (Object.keys(results.small).length) {
+    const tables = []
+    const chartFiles = []
+    for (const size of opts.sizes) {
+      const entries = Object.values(results.small).filter((e) => e.size === size)
+      if (!entries.length) continue
+      const rows = []
+      const groups = []
+      for (const e of entries) {
+        groups.push({ label: `${e.proto.toUpperCase()} c=${e.c}`, bars: peers.map((p) => ({ peer: p, ...stat(e.rounds, p, 'dps') })) })
+        for (const p of peers) {
+          const rt = ratios(e.rounds, p, 'dps', true)
+          const lat = ratios(e.rounds, p, 'p99', false)
+          rows.push([
+            e.proto.toUpperCase(),
+            String(e.c),
+            PEER_LABEL[p],
+            range(stat(e.rounds, p, 'dps'), 0),
+            p === 'curl' ? '1.00x' : ratio(rt.curl),
+            ratio(rt.node),
+            range(stat(e.rounds, p, 'p50'), 2),
+            range(stat(e.rounds, p, 'p99'), 2),
+            p === 'curl' ? '1.00x' : ratio(lat.curl),
+            p === 'curl' ? '–' : range(stat(e.rounds, p, 'mainCpuUs'), 0),
+            range(stat(e.rounds, p, 'procCpuUs'), 0),
+          ])
+        }
+      }
+      const file = `small-${size}.svg`
+      chartFiles.push(file)
+      charts.push({ file, svg: barChart({ title: `${opts.count} downloads of ${size === '1k' ? '1 KiB' : '64 KiB'} to disk`, subtitle: `downloads/s, median of ${opts.runs} runs, whiskers min–max; higher is better`, unit: 'downloads/s', groups, digits: 0 }) })
+      tables.push({
+        caption: `${size === '1k' ? '1 KiB' : '64 KiB'} files`,
+        columns: ['Proto', 'C', 'Peer', 'downloads/s', '× curl', '× best Node', 'p50 ms', 'p99 ms', 'p99 × curl', 'JS main-thread CPU µs/dl', 'process CPU µs/dl'],
+        rows,
+      })
+    }
+    // Where tt-download's time goes, from its profiles.
+    const ttRows = Object.values(results.small).map((e) => [
+      `${e.size} ${e.proto.toUpperCase()} c=${e.c}`,
+      range(stat(e.rounds, 'tt', 'ttPre'), 3),
+      range(stat(e.rounds, 'tt', 'ttEngine'), 3),
+      range(stat(e.rounds, 'tt', 'ttPost'), 3),
+      range(stat(e.rounds, 'tt', 'p50'), 3),
+      fmt(median(e.rounds.map((r) => r.tt?.ttReused)) * 100, 1) + '%',
+      range(stat(e.rounds, 'tt', 'mainCpuUs'), 0),
+      range(stat(e.rounds, 'tt', 'engineThreadsCpuUs'), 0),
+      range(stat(e.rounds, 'tt', 'otherThreadsCpuUs'), 0),
+      fmt(median(e.rounds.map((r) => r.tt?.engineThreads)), 0),
+      range(stat(e.rounds, 'tt', 'switchesPerDl'), 1),
+    ])
+    // JS main-thread CPU per download, all peers side by side.
+    const cpuPeers = peers.filter((p) => p !== 'curl')
+    const cpuRows = Object.values(results.small).map((e) => [
+      `${e.size} ${e.proto.toUpperCase()} c=${e.c}`,
+      ...cpuPeers.map((p) => fmt(stat(e.rounds, p, 'mainCpuUs').median, 0)),
+      cpuPeers.includes('tt') ? ratio(ratios(e.rounds, 'tt', 'mainCpuUs', false).node) : '–',
+    ])
+    charts.push({
+      file: 'small-cpu.svg',
+      svg: barChart({
+        title: 'JS main-thread CPU per download (utime + stime)',
+        subtitle: `µs per download, median of ${opts.runs} runs; lower is better`,
+        unit: 'µs per download',
+        groups: Object.values(results.small).map((e) => ({ label: `${e.size} ${e.proto.toUpperCase()} c=${e.c}`, bars: cpuPeers.map((p) => ({ peer: p, ...stat(e.rounds, p, 'mainCpuUs') })) })),
+        digits: 0,
+      }),
+    })
+    sections.push({
+      title: `${opts.count} small downloads`,
+      text: `Each run downloads the same file ${opts.count} times with C concurrent lanes (each lane starts its next download when the previous one is on disk), a new file per download. downloads/s = ${opts.count} / wall time from the first request to the last file closed (curl: spawn to exit, its process start included). Latency: request start to file closed (curl: its time_total); tt-download: download() call to its promise settling. × best Node: against the best of node:http, undici and got in the same round (for p99, lower is better). CPU per download: JS main thread (utime + stime from /proc/self/task/<pid>/stat) and the whole process (all threads; curl via GNU time).`,
+      tables,
+      charts: chartFiles,
+    })
+    sections.push({
+      title: 'JS main-thread CPU per small download',
+      text: 'µs of utime + stime of the JS main thread per download (medians). The last column: tt-download over the best (lowest) Node peer of the same round.',
+      tables: [{ columns: ['Comparison', ...cpuPeers.map((p) => PEER_LABEL[p]), 'tt ÷ best Node'], rows: cpuRows }],
+      charts: ['small-cpu.svg'],
+    })
+    if (peers.includes('tt')) {
+      sections.push({
+        title: 'Where a tt-download small download spends its time',
+        text: `CPU by thread: the JS main thread, the engine's runtime threads (tokio workers and its blocking pool, both named "tt-download"; they run the HTTP client, TLS, and every file operation through tokio::fs), and the rest (V8 and libuv threads), per download, from /proc/self/task/*/stat. Disk floor on this machine: ${disk()}. From the profiles (one clock, the engine\'s): *before engine* = invokeStart to fetchStart (validation, host queue, the call into the addon and the hop onto a runtime thread); *engine* = fetchStart to responseEnd (connect or checkout, request, response, body); *after* = responseEnd to the promise continuation in JS (staging file flush, rename, the outcome crossing back to the JS thread, result object). Medians per run (sampled every 4th download), then median (min–max) over runs.`,
+        tables: [
+          { columns: ['Comparison', 'before engine ms', 'engine ms', 'after ms', 'total p50 ms', 'socket reused', 'JS main µs/dl', '"tt-download" threads µs/dl', 'other threads µs/dl', '"tt-download" threads', 'context switches/dl'], rows: ttRows },
+          {
+            caption: 'Context switches per download, all threads of the process (curl: not measured)',
+            columns: ['Comparison', ...peers.filter((p) => p !== 'curl').map((p) => PEER_LABEL[p])],
+            rows: Object.values(results.small).map((e) => [
+              `${e.size} ${e.proto.toUpperCase()} c=${e.c}`,
+              ...peers.filter((p) => p !== 'curl').map((p) => fmt(stat(e.rounds, p, 'switchesPerDl').median, 1)),
+            ]),
+          },
+        ],
+        charts: [],
+      })
+    }
+  }
+
+  // Idle host
+  if (results.idle) {
+    const rounds = results.idle
+    const idlePeers = peers.filter((p) => p !== 'curl')
+    const rows = idlePeers.map((p) => [
+      PEER_LABEL[p],
+      range(stat(rounds, p, 'rssLoadedMiB'), 1),
+      range(stat(rounds, p, 'loadedMiB'), 1),
+      range(stat(rounds, p, 'afterWorkMiB'), 1),
+      range(stat(rounds, p, 'idleGrowthMiB'), 2),
+      range(stat(rounds, p, 'maxIdleMiB'), 1),
+    ])
+    charts.push({ file: 'idle-rss.svg', svg: barChart({ title: 'RSS growth over an idle client', subtitle: `MiB over ${opts.idleMs / 1000} s idle after 200 x 64 KiB over HTTPS (gc before both samples); lower is better`, unit: 'MiB', groups: [{ label: 'idle', bars: idlePeers.map((p) => ({ peer: p, ...stat(rounds, p, 'idleGrowthMiB') })) }], digits: 2 }) })
+    sections.push({
+      title: 'Memory of an idle client',
+      text: `Each process loads its client (tt-download: createHost with its own engine), downloads 200 x 64 KiB over HTTPS at concurrency 16 (connections stay pooled), then idles ${opts.idleMs / 1000} s; gc() (--expose-gc) before the samples. Growth = RSS after the idle period minus RSS right after the downloads.`,
+      tables: [{ columns: ['Peer', 'RSS loaded MiB', 'of which loading the client', 'RSS after downloads MiB', 'growth over idle MiB', 'max RSS while idle MiB'], rows }],
+      charts: ['idle-rss.svg'],
+    })
+  }
+
+  // Profile on/off
+  if (results.profile) {
+    const ok = results.profile.pairs.filter((p) => Number.isFinite(p.ratio))
+    const s = summary(ok.map((p) => p.ratio))
+    charts.push({ file: 'profile-on-off.svg', svg: ratioChart({ title: 'tt-download: enableProfile on vs off', subtitle: `${ok.length} interleaved pairs of ${opts.count} x 1 KiB over HTTP at concurrency ${results.profile.c}; median ${fmt(s.median, 3)}`, ratios: ok.map((p) => p.ratio) }) })
+    sections.push({
+      title: 'Profile on versus off',
+      text: `${ok.length} pairs, each one run with enableProfile true and one with false in a random order: ${opts.count} x 1 KiB over HTTP at concurrency ${results.profile.c}. Ratio = downloads/s on ÷ off (1.00 = free; 0.97 = 3% cost).`,
+      tables: [{
+        columns: ['pairs', 'median on ÷ off', 'range', 'downloads/s on', 'downloads/s off'],
+        rows: [[String(ok.length), fmt(s.median, 3), `${fmt(s.min, 3)}–${fmt(s.max, 3)}`, range(summary(ok.map((p) => p.on.dps)), 0), range(summary(ok.map((p) => p.off.dps)), 0)]],
+      }],
+      charts: ['profile-on-off.svg'],
+    })
+  }
+  return sections
+}
+
+function disk() {
+  const d = results.disk
+  if (!d?.start) return 'not measured'
+  const part = (x) => `create + write 1 KiB + close ${fmt(x.createUs, 0)} µs per file, with a rename into another directory ${fmt(x.createRenameUs, 0)} µs`
+  return `${part(d.start)} (before the runs)${d.end ? `; ${part(d.end)} (after)` : ''}`
+}
+
+/** The targets of issue 7 against this run's medians. */
+function targets() {
+  const rows = []
+  const check = (name, value, ok) => rows.push([name, value, ok === undefined ? '–' : ok ? 'met' : '**missed**'])
+  for (const [proto, rounds] of Object.entries(results.large)) {
+    const r = ratios(rounds, 'tt', 'mbps', true).curl
+    const goal = proto === 'http' ? 1.0 : 0.95
+    check(`200 MiB ${proto.toUpperCase()} → disk >= ${goal.toFixed(2)}x curl`, ratio(r), Number.isFinite(r.median) ? r.median >= goal : undefined)
+    const g = stat(rounds, 'tt', 'rssGrowthMiB')
+    check(`RSS growth during 200 MiB ${proto.toUpperCase()} <= 10 MiB`, `${range(g, 1)} MiB`, Number.isFinite(g.median) ? g.median <= 10 : undefined)
+  }
+  const small = Object.values(results.small)
+  if (small.length) {
+    const vsCurl = small.map((e) => ({ e, r: ratios(e.rounds, 'tt', 'dps', true).curl.median }))
+    const vsNode = small.map((e) => ({ e, r: ratios(e.rounds, 'tt', 'dps', true).node.median }))
+    const worst = (xs) => xs.reduce((a, b) => (b.r < a.r ? b : a))
+    const wc = worst(vsCurl)
+    const wn = worst(vsNode)
+    const missC = vsCurl.filter((x) => x.r < 1).length
+    const missN = vsNode.filter((x) => x.r < 2).length
+    check('small files: downloads/s >= 1.0x curl (every size, concurrency, protocol)', `worst ${fmt(wc.r, 2)}x (${wc.e.size} ${wc.e.proto} c=${wc.e.c}); ${missC} of ${small.length} below`, missC === 0)
+    check('small files: downloads/s >= 2x best Node peer', `worst ${fmt(wn.r, 2)}x (${wn.e.size} ${wn.e.proto} c=${wn.e.c}); ${missN} of ${small.length} below`, missN === 0)
+    const c64 = small.filter((e) => e.c === 64)
+    if (c64.length) {
+      const p99 = c64.map((e) => ({ e, r: ratios(e.rounds, 'tt', 'p99', false).curl.median }))
+      const miss = p99.filter((x) => x.r > 1)
+      check('p99 latency at concurrency 64 <= curl', p99.map((x) => `${x.e.size} ${x.e.proto} ${fmt(x.r, 2)}x`).join('; '), miss.length === 0)
+    }
+  }
+  if (results.idle) {
+    const g = stat(results.idle, 'tt', 'idleGrowthMiB')
+    check('RSS growth over an idle host', `${range(g, 2)} MiB over ${opts.idleMs / 1000} s`, undefined)
+  }
+  if (results.profile) {
+    const s = summary(results.profile.pairs.filter((p) => Number.isFinite(p.ratio)).map((p) => p.ratio))
+    check('profile on costs <= 3% downloads/s', `on ÷ off ${fmt(s.median, 3)} (${fmt(s.min, 3)}–${fmt(s.max, 3)})`, Number.isFinite(s.median) ? s.median >= 0.97 : undefined)
+  }
+  return rows
+}
+
+function emit(final = false) {
+  const sections = tablesAndCharts()
+  const targetRows = targets()
+  const chartDir = join(benchDir, 'charts')
+  if (opts.write) {
+    mkdirSync(chartDir, { recursive: true })
+    for (const c of charts) writeFileSync(join(chartDir, c.file), c.svg)
+  }
+  const outDir = dirname(opts.out)
+  const md = []
+  md.push('# tt-download benchmarks', '')
+  md.push(`Written by \`npm run bench\` (benchmark/run.mjs${process.argv.length > 2 ? ' ' + process.argv.slice(2).join(' ') : ''})${final ? '' : ' — run in progress, partial results'}.`, '')
+  md.push('## Setup', '')
+  md.push(
+    `- Date: ${env.date.slice(0, 16).replace('T', ' ')} UTC; ${opts.quick ? '**quick mode** (fewer runs and downloads: indicative only)' : 'full mode'}: ${opts.runs} runs per comparison, ${opts.count} downloads per small-file run, ${opts.pairs} profile pairs.`,
+    `- Machine: ${env.cpu} (${env.cores} cores), ${env.memory} RAM, Linux ${env.kernel}; files on ${env.fs} on the same disk for every peer; all traffic over loopback (127.0.0.1).`,
+    `- Server: nginx ${env.nginx} (Debian package), started by the bench: worker_processes auto, sendfile, tcp_nopush, keep-alive, access log off; HTTPS with a CA generated by the bench, TLS 1.2/1.3, ALPN http/1.1 only. Server and clients share the ${env.cores} cores.`,
+    `- Peers, each its own process per run, all over HTTP/1.1: ${env.curl.split(' (')[0]} (one process per run: \`--http1.1 --parallel --parallel-max C -K <config>\`), Node ${env.node} node:http piped to a file stream, undici ${env.undici} \`stream()\` to a file stream, got ${env.got} \`got.stream()\` piped to a file stream, tt-download through a full host (\`createHost\`, env test, profile on, \`host.download()\` into \`ttfile://temp\`: staging file then rename; maxConcurrent = C).`,
+    `- tt-download: commit ${env.commit}; addon ${env.addon}.`,
+    '- Entries of one comparison run in a new shuffled order every round; each run writes into a fresh directory, deleted (and `sync`ed) after it was measured and its files checked (count and bytes).',
+    '- Figures: median (min–max) over runs; ratios are computed within each round and then summarized the same way.',
+    '',
+  )
+  md.push('## Targets (issue 7)', '')
+  md.push(markdownTable({ columns: ['Target', 'This run (tt-download)', 'Status'], rows: targetRows }), '')
+  const term = []
+  term.push('', '=== Targets (issue 7) ===', terminalTable({ columns: ['Target', 'This run', 'Status'], rows: targetRows.map((r) => r.map((c) => c.replace(/\*\*/g, ''))) }))
+  for (const s of sections) {
+    md.push(`## ${s.title}`, '', s.text, '')
+    term.push('', `=== ${s.title} ===`)
+    for (const t of s.tables) {
+      if (t.caption) md.push(`**${t.caption}**`, '')
+      md.push(markdownTable(t), '')
+      if (t.caption) term.push(`-- ${t.caption}`)
+      term.push(terminalTable(t))
+    }
+    for (const c of s.charts) md.push(`![${s.title}](${relative(outDir, join(chartDir, c)).split('\\').join('/')})`, '')
+  }
+  const notes = [...(results.notes ?? [])]
+  if (results.busy.length) {
+    const b = summary(results.busy.map((x) => x * 100))
+    const over = results.busy.filter((x) => x > 0.15).length
+    notes.push(`Machine CPU busy (other processes) sampled for 300 ms before each of ${b.n} rounds: median ${fmt(b.median, 0)}%, max ${fmt(b.max, 0)}%; ${over} rounds started above 15%.${over ? ' Figures of those rounds are disturbed by other work on the machine.' : ''}`)
+  }
+  if (notes.length) {
+    md.push('## Notes', '', ...notes.map((n) => `- ${n}`), '')
+    term.push('', '=== Notes ===', ...notes.map((n) => `- ${n}`))
+  }
+  md.push(`Total bench time: ${fmt((performance.now() - startedAt) / 60000, 1)} min.`, '')
+  if (opts.write) {
+    writeFileSync(opts.out, md.join('\n'))
+    writeFileSync(join(benchDir, 'results.json'), JSON.stringify({ env, opts: { ...opts, out: relative(root, opts.out) }, results }, null, 1))
+  }
+  if (final) process.stdout.write(term.join('\n') + '\n')
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  startedAt = performance.now()
+  if (process.platform !== 'linux') throw new Error('the bench reads /proc: Linux only')
+  ensureDist()
+  const addon = ensureAddon()
+  addonPath = addon.path
+  const nginx = ensureNginx(log)
+  const wwwDir = join(stateDir, 'www')
+  mkdirSync(wwwDir, { recursive: true })
+  ensureFile(join(wwwDir, LARGE.name), LARGE.size)
+  for (const f of Object.values(SMALL_FILES)) ensureFile(join(wwwDir, f.name), f.size)
+  if (existsSync(workRoot)) {
+    // Left by an interrupted bench: deleting it makes creates slow for a while (see emptyTrash).
+    rmSync(workRoot, { recursive: true, force: true })
+    spawnSync('sync')
+    log(`removed an old ${relative(root, workRoot)}; waiting ${opts.settleMs / 1000} s for the file system to settle`)
+    await sleep(opts.settleMs)
+  }
+
+  const server = await startNginx({ nginx, dir: mkdtempSync(join(stateDir, 'nginx-')), wwwDir, root, log })
+  caFile = server.caFile
+  const stop = async () => {
+    await server.stop()
+    rmSync(dirname(server.caFile), { recursive: true, force: true })
+  }
+  let interrupted = false
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.once(sig, () => {
+      interrupted = true
+      stop().finally(() => process.exit(130))
+    })
+  }
+  try {
+    env = environment(server, addon)
+    results.notes = []
+    // curl's own start-up, included in its figures: a single 1 KiB download, median of 5.
+    if (opts.peers.includes('curl')) {
+      for (const proto of opts.protocols) {
+        const url = `${proto === 'https' ? server.httpsBase : server.httpBase}/1k.bin`
+        const times = []
+        for (let i = 0; i < 5; i++) times.push((await runOne('curl', { mode: 'large', url, size: 1024 })).elapsedMs)
+        results.curlStart[proto] = median(times)
+      }
+      results.notes.push(
+        `curl's figures include its process start: one curl process downloading a single 1 KiB file takes ${Object.entries(results.curlStart).map(([p, t]) => `${fmt(t, 1)} ms (${p.toUpperCase()})`).join(', ')} from spawn to exit. The Node peers' clocks start after their modules are loaded and the client constructed (no connection open yet).`,
+      )
+    }
+    results.disk = { start: diskBaseline() }
+    log(`disk floor: ${disk()}`)
+    if (!hasGnuTime) results.notes.push('GNU time (/usr/bin/time) is missing: curl CPU and RSS figures are not available.')
+    if (opts.only.includes('large')) await scenarioLarge(server)
+    if (opts.only.includes('small')) await scenarioSmall(server)
+    if (opts.only.includes('idle')) await scenarioIdle(server)
+    if (opts.only.includes('profile') && opts.peers.includes('tt')) await scenarioProfile(server)
+    results.disk.end = diskBaseline()
+    results.notes.push(`Disk floor (the same directory tree the peers write to; one synchronous process): ${disk()}. Every small-file run creates one file per download, so this cost bounds all peers alike; tt-download's storage path adds the rename.`)
+    const probes = summary(results.createProbes)
+    results.notes.push(`This file system (${env.fs}, no journal) skips inodes deleted in the last 5-30 s when it allocates new ones and scans them in kernel time on every create: right after thousands of deletes, creating a 1 KiB file costs 400-700 µs of system CPU instead of about 40-100 µs, for every peer alike. The bench therefore keeps the files of small-file runs until the end, or until they pass ${TRASH_MAX_FILES.toLocaleString('en-US')} files / ${TRASH_MAX_BYTES / 2 ** 30} GiB, and then waits ${opts.settleMs / 1000} s after deleting them. Create cost probed before each comparison (200 x 1 KiB): median ${fmt(probes.median, 0)} µs, range ${fmt(probes.min, 0)}–${fmt(probes.max, 0)} µs per file.`)
+    emit(true)
+    if (opts.write) log(`\nwrote ${relative(process.cwd(), opts.out)}, benchmark/charts/*.svg, benchmark/results.json`)
+  } finally {
+    if (!interrupted) await stop()
+    rmSync(workRoot, { recursive: true, force: true })
+  }
+}
+
+main().catch((error) => {
+  log(error.stack ?? String(error))
+  process.exit(1)
+})
