@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use crate::dns::Resolve;
+use crate::dns::{DnsCache, Resolve};
 use crate::error::{classify_connect_io, ConnectError, Kind};
 use crate::meter::{Counters, Metered};
 
@@ -126,6 +126,7 @@ struct ConnectorInner {
     /// Host name (lower-case) -> address overrides; they bypass DNS entirely.
     overrides: HashMap<String, IpAddr>,
     resolver: Arc<dyn Resolve>,
+    dns_cache: Arc<DnsCache>,
     h2: Arc<H2Registry>,
 }
 
@@ -134,12 +135,14 @@ impl Connector {
         tls: Arc<rustls::ClientConfig>,
         overrides: HashMap<String, IpAddr>,
         resolver: Arc<dyn Resolve>,
+        dns_cache: Arc<DnsCache>,
     ) -> Self {
         Connector {
             inner: Arc::new(ConnectorInner {
                 tls: tokio_rustls::TlsConnector::from(tls),
                 overrides,
                 resolver,
+                dns_cache,
                 h2: Arc::default(),
             }),
         }
@@ -169,6 +172,10 @@ impl ConnectorInner {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok((vec![SocketAddr::new(ip, port)], None));
         }
+        if let Some(addrs) = self.dns_cache.get(host, port) {
+            // A cached answer is no lookup: the DNS phase collapses onto fetchStart.
+            return Ok((addrs, None));
+        }
         let start = Instant::now();
         let addrs = self
             .resolver
@@ -179,6 +186,7 @@ impl ConnectorInner {
         if addrs.is_empty() {
             return Err(fail(Kind::Dns, format!("{host}: no addresses")));
         }
+        self.dns_cache.put(host, port, addrs.clone());
         Ok((addrs, Some((start, end))))
     }
 

@@ -25,3 +25,40 @@ impl Resolve for SystemResolver {
         })
     }
 }
+
+type CacheKey = (String, u16);
+type CacheEntry = (std::time::Instant, Vec<SocketAddr>);
+
+/// The engine's DNS cache, shared by all its pools: a name looked up once is reused for
+/// `ttl` (getaddrinfo gives no record TTL, so a fixed one, like browsers' host caches).
+/// Names mapped by a `resolve` override and IP literals never reach it.
+pub struct DnsCache {
+    ttl: std::time::Duration,
+    entries: std::sync::Mutex<std::collections::HashMap<CacheKey, CacheEntry>>,
+}
+
+impl DnsCache {
+    pub fn new(ttl: std::time::Duration) -> Self {
+        DnsCache {
+            ttl,
+            entries: Default::default(),
+        }
+    }
+
+    pub fn get(&self, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(&(host.to_ascii_lowercase(), port))
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, addrs)| addrs.clone())
+    }
+
+    pub fn put(&self, host: &str, port: u16, addrs: Vec<SocketAddr>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+        entries.insert(
+            (host.to_ascii_lowercase(), port),
+            (std::time::Instant::now(), addrs),
+        );
+    }
+}

@@ -12,7 +12,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::connect::{Connector, H2Registry};
-use crate::dns::Resolve;
+use crate::dns::{DnsCache, Resolve};
 use crate::error::Error;
 use crate::tls;
 
@@ -34,13 +34,18 @@ struct PoolKey {
 pub struct Pools {
     clients: Mutex<HashMap<PoolKey, Pooled>>,
     resolver: Arc<dyn Resolve>,
+    dns_cache: Arc<DnsCache>,
 }
+
+/// How long a looked-up name is reused by every pool of an engine.
+const DNS_TTL: Duration = Duration::from_secs(60);
 
 impl Pools {
     pub fn new(resolver: Arc<dyn Resolve>) -> Self {
         Pools {
             clients: Mutex::default(),
             resolver,
+            dns_cache: Arc::new(DnsCache::new(DNS_TTL)),
         }
     }
 }
@@ -67,6 +72,7 @@ impl Pools {
             tls::client_config(&key.ca_pems)?,
             key.resolve.iter().cloned().collect(),
             self.resolver.clone(),
+            self.dns_cache.clone(),
         );
         let h2 = connector.h2_registry();
         let http = Client::builder(TokioExecutor::new())

@@ -93,3 +93,40 @@ async fn a_slow_head_lands_in_the_first_byte_phase() {
     assert_small(p.connect_end - p.connect_start, "connect");
     assert_small(p.request_end - p.request_start, "request");
 }
+
+/// Answers 127.0.0.1 and counts the lookups it was asked for.
+#[derive(Default)]
+struct CountingResolver(std::sync::atomic::AtomicUsize);
+
+impl Resolve for CountingResolver {
+    fn resolve(&self, _host: &str, port: u16) -> Resolving {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async move { Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]) })
+    }
+}
+
+#[tokio::test]
+async fn a_cached_name_is_not_looked_up_again_and_reports_no_lookup() {
+    let server = serve(None).await;
+    let sandbox = Sandbox::new();
+    let resolver = Arc::new(CountingResolver::default());
+    let engine = Engine::with_resolver(resolver.clone());
+    let url = server.url("http", "/bytes/10");
+    let first = profile_of(&engine, &sandbox, &url, false).await;
+    // Different TLS roots: another pool, so a new connection that needs the address again.
+    let mut request = sandbox.request(&url, "t2");
+    request.resolve.clear();
+    request.ca_pems = vec![Pki::new().ca_pem];
+    let second = engine
+        .download(&request, &Recorder::default(), &CancellationToken::new())
+        .await
+        .unwrap()
+        .profile
+        .unwrap();
+    assert_eq!(resolver.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(first.domain_lookup_end >= first.domain_lookup_start);
+    assert!(!second.socket_reused);
+    assert_eq!(second.domain_lookup_start, second.fetch_start);
+    assert_eq!(second.domain_lookup_end, second.fetch_start);
+    assert_eq!(server.connections(), 2);
+}
