@@ -6,7 +6,9 @@ import type { ExecutionContext } from 'ava'
 import { spawn } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
-import { ROOT } from './child.js'
+
+/** The repository root: ava runs every test file with the project directory as cwd. */
+export const ROOT = process.cwd()
 
 /** The CLI from the sources, so a stale dist/ cannot hide a change. */
 export const CLI = ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts')]
