@@ -75,7 +75,7 @@ pub async fn run(
         allowed_hosts: request.redirect_hosts.as_ref(),
     };
     let mut hop = Hop::first(&request.url)?;
-    if !(hop.url.scheme() == "https" || (hop.url.scheme() == "http" && request.allow_http)) {
+    if !policy.allows_scheme(&hop.url) {
         return Err(Error::new(
             Kind::Redirect,
             format!("scheme not allowed: {}", hop.url),

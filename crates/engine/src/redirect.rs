@@ -84,6 +84,15 @@ pub struct Policy<'a> {
 }
 
 impl Policy<'_> {
+    /// https always; plain http only when allowed.
+    pub fn allows_scheme(&self, url: &Url) -> bool {
+        match url.scheme() {
+            "https" => true,
+            "http" => self.allow_http,
+            _ => false,
+        }
+    }
+
     /// Resolves `location` against the current hop and checks the result.
     pub fn next_hop(&self, current: &Hop, location: &str) -> Result<Hop, Error> {
         let url = current.url.join(location).map_err(|e| {
@@ -92,11 +101,7 @@ impl Policy<'_> {
                 format!("invalid Location {location:?}: {e}"),
             )
         })?;
-        let scheme_allowed = match url.scheme() {
-            "https" => true,
-            "http" => self.allow_http,
-            _ => false,
-        };
+        let scheme_allowed = self.allows_scheme(&url);
         if !scheme_allowed {
             return Err(Error::new(
                 Kind::Redirect,
