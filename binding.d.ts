@@ -9,13 +9,6 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** A cancellation handle: `cancel()` stops the download it was passed to, at any point. */
-export declare class BindingCancel {
-  constructor()
-  cancel(): void
-  get isCancelled(): boolean
-}
-
 /**
  * An app's cookie jar, shared by the downloads it is passed to. With a file, persistent
  * cookies are loaded from it and saved to it after downloads that received cookies.
@@ -26,13 +19,31 @@ export declare class BindingCookieJar {
 
 /** A shared download engine: its own tokio runtime, connection pools and DNS cache. */
 export declare class BindingEngine {
-  constructor(options?: BindingEngineOptions | undefined | null)
   /**
-   * Starts one download. The promise always resolves (never rejects): failures come back as
-   * `errorKind`. `onEvent` receives the headers of the final response, then throttled
-   * progress (at most one event per 50 ms).
+   * `wake` is called (with no arguments) whenever messages are waiting: call
+   * `takeMessages()` then. It keeps the process alive only while downloads are running.
    */
-  download(request: BindingRequest, cancel: BindingCancel, onEvent: (event: BindingEvent) => void, quota?: BindingQuota | undefined | null, cookies?: BindingCookieJar | undefined | null): Promise<BindingOutcome>
+  constructor(options: BindingEngineOptions | undefined | null, wake: () => void)
+  /**
+   * Starts one download and returns its id, which its messages carry. It always ends with
+   * one `done` message (failures come back as `errorKind`), never with an exception.
+   */
+  start(request: BindingRequest, quota?: BindingQuota | undefined | null, cookies?: BindingCookieJar | undefined | null): number
+  /**
+   * Stops download `id` at any point; it ends with `errorKind: 'cancelled'` unless its file
+   * was already stored. Unknown or finished ids are ignored.
+   */
+  cancel(id: number): void
+  /**
+   * From now on, send download `id`'s final head (`headers`) and progress (`progress`) as
+   * they happen; before, none is sent (the head comes with the outcome instead).
+   */
+  watch(id: number, headers: boolean, progress: boolean): void
+  /**
+   * The messages waiting, oldest first; a download's own messages are in order and its
+   * `done` message is its last.
+   */
+  takeMessages(): Array<BindingMessage>
   /** Stops the runtime: in-flight downloads end with `cancelled`. */
   close(): void
 }
@@ -54,35 +65,39 @@ export interface BindingEngineOptions {
   threads?: number
 }
 
-export interface BindingEvent {
-  /** `'headers'` or `'progress'`. */
-  kind: string
-  statusCode?: number
-  headers?: Array<BindingHeader>
-  written?: number
-  /** -1 when the length is unknown. */
-  expected?: number
-}
-
 export interface BindingHeader {
   name: string
   value: string
 }
 
-export interface BindingOutcome {
+/** One message of the engine's mailbox (`BindingEngine.takeMessages()`). */
+export interface BindingMessage {
+  /** The download, as `start()` returned it. */
+  id: number
   /**
-   * Absent on success. One of: `dns`, `connect`, `tlsCertificate`, `tls`, `timeout`,
-   * `interrupted`, `network`, `tooLarge`, `cancelled`, `io`, `redirect`, `redirectHost`,
-   * `internal`.
+   * `'headers'` (the final head, only when watched), `'progress'` (only when watched), or
+   * `'done'` (always, last).
+   */
+  kind: string
+  /** `headers`; `done` on success, or after a head that was not sent as its own message. */
+  statusCode?: number
+  /** With `statusCode`: the final response's headers, name, value, name, value... */
+  headers?: Array<string>
+  /** `progress`: bytes stored so far. */
+  written?: number
+  /** `progress`: the announced length, -1 when unknown. */
+  expected?: number
+  /**
+   * `done` when it failed. One of: `dns`, `connect`, `tlsCertificate`, `tls`, `timeout`,
+   * `interrupted`, `network`, `tooLarge`, `quota`, `cancelled`, `io`, `redirect`,
+   * `redirectHost`, `internal`.
    */
   errorKind?: string
   errorMessage?: string
-  statusCode?: number
-  /** Final response headers as received (names lower-case, repeats kept in order). */
-  headers?: Array<BindingHeader>
-  /** Absolute path of the stored file. */
+  /** `done` on success: absolute path of the stored file. */
   path?: string
   dataLength?: number
+  /** `done` on success, when the request asked for it. */
   profile?: BindingProfile
 }
 

@@ -835,7 +835,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
-module.exports.BindingCancel = nativeBinding.BindingCancel
 module.exports.BindingCookieJar = nativeBinding.BindingCookieJar
 module.exports.BindingEngine = nativeBinding.BindingEngine
 module.exports.BindingQuota = nativeBinding.BindingQuota

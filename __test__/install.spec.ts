@@ -1,6 +1,6 @@
 // The install path of a user without a Rust toolchain (issue 8): the platform package
 // (npm/linux-x64-gnu with the addon built here) and the main package are packed with `npm pack`,
-// installed from the tarballs into a fresh project with `npm install --offline`, and used from
+// installed from the tarballs into a fresh project with `npm install --prefer-offline`, and used from
 // there with no `cargo` on the PATH: require, import, the `tt-download` bin. A copy of that
 // project without the platform package shows the loader's error naming the missing package.
 import test from 'ava'
@@ -82,7 +82,9 @@ function stage(t: ExecutionContext): Promise<Staged> {
     const packed = must(await run(t, 'npm', packMain, { cwd: main, env, timeoutMs: STEP_TIMEOUT }), 'npm pack (main)')
     const files = (JSON.parse(packed.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path)
 
-    // A fresh project, installed offline from the two tarballs with no cargo in reach.
+    // A fresh project, installed from the two tarballs with no cargo in reach. The registry
+    // only serves the package's JavaScript dependencies (from npm's cache when it has them:
+    // `npm ci` caches tarballs but not the metadata an install from tarballs asks for).
     const project = join(tmp.dir, 'project')
     await mkdir(project)
     const manifest = { name: 'tt-download-user', version: '1.0.0', private: true }
@@ -97,10 +99,10 @@ function stage(t: ExecutionContext): Promise<Staged> {
       await run(
         t,
         'npm',
-        ['install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', join(tarballs, platformTgz), join(tarballs, mainTgz)],
+        ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', join(tarballs, platformTgz), join(tarballs, mainTgz)],
         { cwd: project, env, timeoutMs: STEP_TIMEOUT },
       ),
-      'npm install --offline',
+      'npm install --prefer-offline',
     )
     return { project, packed: files, env }
   })()

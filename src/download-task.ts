@@ -5,8 +5,6 @@
 // events and outcomes arrive on their own turns of the event loop.
 import type { CallbackSource, ErrorReporter } from './config.js'
 import type { DownloadFail } from './errors.js'
-import type { BindingEvent } from './native.js'
-import { headerObject } from './headers.js'
 import type {
   DownloadCallbacks,
   DownloadSuccess,
@@ -21,6 +19,8 @@ export class TaskRun {
   readonly task: DownloadTask
   /** Set by the host while the run can still be aborted (queued or running). */
   onAbort: (() => void) | undefined
+  /** Set by the host while the run is in the engine: a first listener was added. */
+  onListen: (() => void) | undefined
 
   readonly #callbacks: DownloadCallbacks<DownloadSuccess>
   readonly #report: ErrorReporter
@@ -53,28 +53,38 @@ export class TaskRun {
     if (this.#ended) return
     this.#ended = true
     this.onAbort = undefined
+    this.onListen = undefined
     queueMicrotask(() => this.#deliverFail(fail))
   }
 
-  /** A headers or progress event from the engine; ignored once the run has ended. */
-  handleEvent(event: BindingEvent): void {
-    if (this.#ended) return
-    if (event.kind === 'headers') {
-      this.#deliverHeaders(headerObject(event.headers))
-    } else if (event.kind === 'progress') {
-      this.#deliverProgress(event.written ?? 0, event.expected ?? -1)
-    }
+  /** Headers of the final response from the engine; ignored once the run has ended. */
+  handleHeaders(header: Record<string, string>): void {
+    if (!this.#ended) this.#deliverHeaders(header)
+  }
+
+  /** A progress report from the engine (`expected` -1: unknown); ignored once ended. */
+  handleProgress(written: number, expected: number): void {
+    if (!this.#ended) this.#deliverProgress(written, expected)
+  }
+
+  /** Whether anyone listens to headers or progress (the engine sends them only then). */
+  get wantsHeaders(): boolean {
+    return this.#headersListeners.length > 0
+  }
+
+  get wantsProgress(): boolean {
+    return this.#progressListeners.length > 0
   }
 
   /**
-   * The engine's outcome was a stored file. The headers event may still be queued behind
-   * the outcome (they travel on different channels), so headers not yet seen are delivered
-   * from the result first; the late event is then ignored.
+   * The engine's outcome was a stored file. Headers not delivered yet (nobody listened when
+   * they arrived) are delivered from the result first.
    */
   succeed(result: DownloadSuccess): void {
     if (this.#ended) return
     this.#ended = true
     this.onAbort = undefined
+    this.onListen = undefined
     if (!this.#headersDelivered) this.#deliverHeaders(result.header)
     // SPEC 10: every success ends with progress 100, an empty body included; with an
     // unknown length the final event reports the stored size as the expected one.
@@ -90,13 +100,16 @@ export class TaskRun {
     if (this.#ended) return
     this.#ended = true
     this.onAbort = undefined
+    this.onListen = undefined
     // SPEC 10: the head can precede a 121521/121530 fail, so a head that arrived is shown.
     if (header !== undefined && !this.#headersDelivered) this.#deliverHeaders(header)
     this.#deliverFail(fail)
   }
 
   addProgressListener(listener: unknown): void {
-    if (typeof listener === 'function') this.#progressListeners.push(listener as ProgressListener)
+    if (typeof listener !== 'function') return
+    this.#progressListeners.push(listener as ProgressListener)
+    if (this.#progressListeners.length === 1) this.onListen?.()
   }
 
   removeProgressListener(listener: unknown): void {
@@ -105,7 +118,9 @@ export class TaskRun {
   }
 
   addHeadersListener(listener: unknown): void {
-    if (typeof listener === 'function') this.#headersListeners.push(listener as HeadersListener)
+    if (typeof listener !== 'function') return
+    this.#headersListeners.push(listener as HeadersListener)
+    if (this.#headersListeners.length === 1) this.onListen?.()
   }
 
   removeHeadersListener(listener: unknown): void {

@@ -1,12 +1,5 @@
 import { BindingEngine } from './native.js'
-import type {
-  BindingCancel,
-  BindingCookieJar,
-  BindingEvent,
-  BindingOutcome,
-  BindingQuota,
-  BindingRequest,
-} from './native.js'
+import type { BindingCookieJar, BindingMessage, BindingQuota, BindingRequest } from './native.js'
 
 export interface EngineOptions {
   /** Runtime worker threads of the native engine; default: the number of cores. */
@@ -22,35 +15,76 @@ export interface Engine {
   close(): Promise<void>
 }
 
+/** Where a running download's messages go; `done` is the last call. */
+export interface DownloadHandler {
+  message(message: BindingMessage): void
+}
+
 /** The implementation behind `Engine`; hosts reach the binding through it. */
 export class NativeEngine implements Engine {
-  #binding: BindingEngine | undefined
+  readonly #binding: BindingEngine
+  readonly #handlers = new Map<number, DownloadHandler>()
+  #closed = false
 
   constructor(options: EngineOptions) {
-    this.#binding = new BindingEngine(options.threads === undefined ? {} : { threads: options.threads })
+    this.#binding = new BindingEngine(options.threads === undefined ? {} : { threads: options.threads }, () =>
+      this.#deliver(),
+    )
   }
 
   get closed(): boolean {
-    return this.#binding === undefined
+    return this.#closed
   }
 
-  /** Starts one download; the caller checks `closed` first. */
-  download(
+  /**
+   * Starts one download and returns its id; `handler` receives its messages, `done` last,
+   * each on a later turn of the event loop. The caller checks `closed` first.
+   */
+  start(
     request: BindingRequest,
-    cancel: BindingCancel,
-    onEvent: (event: BindingEvent) => void,
+    handler: DownloadHandler,
     quota: BindingQuota | undefined,
     cookies: BindingCookieJar | undefined,
-  ): Promise<BindingOutcome> {
-    if (this.#binding === undefined) throw new Error('engine is closed')
-    return this.#binding.download(request, cancel, onEvent, quota, cookies)
+  ): number {
+    if (this.#closed) throw new Error('engine is closed')
+    const id = this.#binding.start(request, quota, cookies)
+    this.#handlers.set(id, handler)
+    return id
+  }
+
+  cancel(id: number): void {
+    this.#binding.cancel(id)
+  }
+
+  /** Asks for download `id`'s head and progress as they happen (someone listens). */
+  watch(id: number, headers: boolean, progress: boolean): void {
+    this.#binding.watch(id, headers, progress)
+  }
+
+  /**
+   * One wake-up delivers every message waiting, also after `close()`: the downloads it
+   * stopped still post their `done`. A handler that throws is an internal bug; it must not
+   * cost the other downloads their messages, so it is rethrown after the batch.
+   */
+  #deliver(): void {
+    let failure: { error: unknown } | undefined
+    for (const message of this.#binding.takeMessages()) {
+      const handler = this.#handlers.get(message.id)
+      if (handler === undefined) continue
+      if (message.kind === 'done') this.#handlers.delete(message.id)
+      try {
+        handler.message(message)
+      } catch (error) {
+        failure ??= { error }
+      }
+    }
+    if (failure !== undefined) throw failure.error
   }
 
   async close(): Promise<void> {
-    const binding = this.#binding
-    if (binding === undefined) return
-    this.#binding = undefined
-    binding.close()
+    if (this.#closed) return
+    this.#closed = true
+    this.#binding.close()
   }
 }
 

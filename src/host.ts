@@ -8,8 +8,8 @@ import { createEngine, NativeEngine } from './engine.js'
 import { DownloadError, failFromEngine, failOf } from './errors.js'
 import type { DownloadFail } from './errors.js'
 import { headerObject } from './headers.js'
-import { BindingCancel, BindingCookieJar, BindingQuota, now } from './native.js'
-import type { BindingEvent, BindingOutcome, BindingRequest } from './native.js'
+import { BindingCookieJar, BindingQuota, now } from './native.js'
+import type { BindingMessage, BindingRequest } from './native.js'
 import { planDownload, typeName } from './options.js'
 import type { DownloadPlan } from './options.js'
 import { Sandbox, USER_DATA_PATH } from './paths.js'
@@ -35,7 +35,8 @@ interface Job {
   times: QueueTimes
   /** The first host-side reason to stop it (abort, network, background, close). */
   reason: DownloadFail | undefined
-  cancel: BindingCancel | undefined
+  /** Its id in the engine, once started. */
+  id: number | undefined
   /** Settles once the job's callbacks have been delivered. */
   done: Promise<void>
   settle: () => void
@@ -169,7 +170,7 @@ class HostImpl implements Host {
       plan: planned.plan,
       times: { invokeStart, queueStart, queueEnd: queueStart },
       reason: undefined,
-      cancel: undefined,
+      id: undefined,
       done,
       settle,
     }
@@ -209,7 +210,7 @@ class HostImpl implements Host {
     }
     if (!this.#running.has(job)) return
     job.reason ??= reason
-    job.cancel?.cancel()
+    if (job.id !== undefined) this.#engine.cancel(job.id)
   }
 
   #pump(): void {
@@ -224,29 +225,46 @@ class HostImpl implements Host {
     this.#running.add(job)
     // SPEC 5: a download that never waited has queueEnd equal to queueStart.
     job.times.queueEnd = job === this.#invoking ? job.times.queueStart : now()
-    const cancel = new BindingCancel()
-    job.cancel = cancel
-    const onEvent = (event: BindingEvent): void => job.run.handleEvent(event)
-    let outcome: Promise<BindingOutcome>
-    try {
-      const target = job.plan.target
-      const quota = target.kind === 'file' && target.root === 'user' ? this.#userQuota : undefined
-      outcome = this.#engine.closed
-        ? // A shared engine closed while this job waited in the queue: it ends like the
-          // engine's in-flight downloads did (`cancelled`, 121522), not as an internal
-          // failure of a call into a closed engine.
-          Promise.resolve({ errorKind: 'cancelled', errorMessage: 'engine closed' })
-        : this.#engine.download(this.#request(job.plan), cancel, onEvent, quota, this.#cookies)
-    } catch (error) {
-      outcome = Promise.reject(error)
+    if (this.#engine.closed) {
+      // A shared engine closed while this job waited in the queue: it ends like the engine's
+      // in-flight downloads did (`cancelled`, 121522), not as an internal failure of a call
+      // into a closed engine.
+      this.#finishSoon(job, 'cancelled', 'engine closed')
+      return
     }
-    outcome.then(
-      (result) => this.#finish(job, result),
-      (error: unknown) =>
-        // The binding promises to resolve always; a rejection is an engine bug, reported as
-        // the internal-failure row rather than left hanging.
-        this.#finish(job, { errorKind: 'internal', errorMessage: errorText(error) }),
-    )
+    const target = job.plan.target
+    const quota = target.kind === 'file' && target.root === 'user' ? this.#userQuota : undefined
+    const run = job.run
+    let id: number
+    try {
+      id = this.#engine.start(this.#request(job.plan), { message: (m) => this.#message(job, m) }, quota, this.#cookies)
+    } catch (error) {
+      this.#finishSoon(job, 'internal', errorText(error))
+      return
+    }
+    job.id = id
+    const watch = (): void => this.#engine.watch(id, run.wantsHeaders, run.wantsProgress)
+    if (run.wantsHeaders || run.wantsProgress) watch()
+    run.onListen = watch
+  }
+
+  /** Ends a job that never reached the engine, on a later turn like the engine's outcomes. */
+  #finishSoon(job: Job, errorKind: string, errorMessage: string): void {
+    queueMicrotask(() => this.#finish(job, { id: -1, kind: 'done', errorKind, errorMessage }))
+  }
+
+  #message(job: Job, message: BindingMessage): void {
+    switch (message.kind) {
+      case 'headers':
+        job.run.handleHeaders(headerObject(message.headers))
+        break
+      case 'progress':
+        job.run.handleProgress(message.written ?? 0, message.expected ?? -1)
+        break
+      case 'done':
+        this.#finish(job, message)
+        break
+    }
   }
 
   #request(plan: DownloadPlan): BindingRequest {
@@ -275,7 +293,7 @@ class HostImpl implements Host {
     return request
   }
 
-  #finish(job: Job, outcome: BindingOutcome): void {
+  #finish(job: Job, outcome: BindingMessage): void {
     this.#running.delete(job)
     this.#pump()
     try {
@@ -298,7 +316,7 @@ class HostImpl implements Host {
     }
   }
 
-  #success(job: Job, outcome: BindingOutcome): DownloadSuccess {
+  #success(job: Job, outcome: BindingMessage): DownloadSuccess {
     const { statusCode, path, dataLength } = outcome
     if (statusCode === undefined || path === undefined || dataLength === undefined) {
       throw new Error('engine reported success without statusCode, path or dataLength')

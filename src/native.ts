@@ -56,8 +56,6 @@ const binding = loadBinding()
 
 export const BindingEngine = binding.BindingEngine
 export type BindingEngine = Binding.BindingEngine
-export const BindingCancel = binding.BindingCancel
-export type BindingCancel = Binding.BindingCancel
 export const BindingCookieJar = binding.BindingCookieJar
 export type BindingCookieJar = Binding.BindingCookieJar
 export const BindingQuota = binding.BindingQuota
@@ -65,9 +63,8 @@ export type BindingQuota = Binding.BindingQuota
 export const now = binding.now
 export type {
   BindingEngineOptions,
-  BindingEvent,
   BindingHeader,
-  BindingOutcome,
+  BindingMessage,
   BindingProfile,
   BindingRequest,
   BindingResolve,

@@ -11,8 +11,16 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const require = createRequire(import.meta.url)
 
 export default async function setup(job) {
-  const { BindingEngine, BindingCancel } = require(join(root, 'binding.js'))
-  const engine = new BindingEngine({})
+  const { BindingEngine } = require(join(root, 'binding.js'))
+  const pending = new Map()
+  const engine = new BindingEngine({}, () => {
+    for (const message of engine.takeMessages()) {
+      if (message.kind !== 'done') continue
+      const settle = pending.get(message.id)
+      pending.delete(message.id)
+      settle(message)
+    }
+  })
   const stagingDir = join(job.outDir, '.staging')
   mkdirSync(stagingDir)
   const base = {
@@ -29,9 +37,10 @@ export default async function setup(job) {
     resolve: [],
     profile: job.profile !== false,
   }
-  const noop = () => {}
   const one = async (i) => {
-    const outcome = await engine.download({ ...base, targetPath: join(job.outDir, `${i}.bin`) }, new BindingCancel(), noop)
+    const outcome = await new Promise((resolve) => {
+      pending.set(engine.start({ ...base, targetPath: join(job.outDir, `${i}.bin`) }), resolve)
+    })
     if (outcome.errorKind !== undefined) throw new Error(`${outcome.errorKind}: ${outcome.errorMessage}`)
     if (outcome.statusCode !== 200) throw new Error(`status ${outcome.statusCode}`)
   }

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use napi_derive::napi;
 use tt_download_engine::{
-    CookieJar, Destination, Download, DownloadRequest, Error as EngineError, Kind, Profile, Quota,
+    CookieJar, Destination, DownloadRequest, Error as EngineError, Kind, Profile, Quota,
 };
+
+use crate::mailbox::Message;
 
 #[napi(object)]
 pub struct BindingHeader {
@@ -125,47 +127,15 @@ impl BindingRequest {
     }
 }
 
-#[napi(object, object_from_js = false)]
-pub struct BindingEvent {
-    /// `'headers'` or `'progress'`.
-    pub kind: String,
-    pub status_code: Option<u32>,
-    pub headers: Option<Vec<BindingHeader>>,
-    pub written: Option<f64>,
-    /// -1 when the length is unknown.
-    pub expected: Option<f64>,
-}
-
-fn header_list(headers: &[(String, String)]) -> Vec<BindingHeader> {
-    headers
-        .iter()
-        .map(|(name, value)| BindingHeader {
-            name: name.clone(),
-            value: value.clone(),
-        })
-        .collect()
-}
-
-impl BindingEvent {
-    pub fn headers(status: u16, headers: &[(String, String)]) -> Self {
-        BindingEvent {
-            kind: "headers".into(),
-            status_code: Some(status.into()),
-            headers: Some(header_list(headers)),
-            written: None,
-            expected: None,
-        }
+/// Header list as JavaScript gets it: name, value, name, value... (names lower-case, repeats
+/// kept in order). Flat, so a head costs one array instead of an object per header.
+fn flat_headers(headers: Vec<(String, String)>) -> Vec<String> {
+    let mut flat = Vec::with_capacity(headers.len() * 2);
+    for (name, value) in headers {
+        flat.push(name);
+        flat.push(value);
     }
-
-    pub fn progress(written: u64, expected: Option<u64>) -> Self {
-        BindingEvent {
-            kind: "progress".into(),
-            status_code: None,
-            headers: None,
-            written: Some(written as f64),
-            expected: Some(expected.map(|e| e as f64).unwrap_or(-1.0)),
-        }
-    }
+    flat
 }
 
 #[napi(object, object_from_js = false)]
@@ -223,44 +193,102 @@ impl From<Profile> for BindingProfile {
     }
 }
 
+/// One message of the engine's mailbox (`BindingEngine.takeMessages()`).
 #[napi(object, object_from_js = false)]
-pub struct BindingOutcome {
-    /// Absent on success. One of: `dns`, `connect`, `tlsCertificate`, `tls`, `timeout`,
-    /// `interrupted`, `network`, `tooLarge`, `cancelled`, `io`, `redirect`, `redirectHost`,
-    /// `internal`.
+pub struct BindingMessage {
+    /// The download, as `start()` returned it.
+    pub id: u32,
+    /// `'headers'` (the final head, only when watched), `'progress'` (only when watched), or
+    /// `'done'` (always, last).
+    pub kind: String,
+    /// `headers`; `done` on success, or after a head that was not sent as its own message.
+    pub status_code: Option<u32>,
+    /// With `statusCode`: the final response's headers, name, value, name, value...
+    pub headers: Option<Vec<String>>,
+    /// `progress`: bytes stored so far.
+    pub written: Option<f64>,
+    /// `progress`: the announced length, -1 when unknown.
+    pub expected: Option<f64>,
+    /// `done` when it failed. One of: `dns`, `connect`, `tlsCertificate`, `tls`, `timeout`,
+    /// `interrupted`, `network`, `tooLarge`, `quota`, `cancelled`, `io`, `redirect`,
+    /// `redirectHost`, `internal`.
     pub error_kind: Option<String>,
     pub error_message: Option<String>,
-    pub status_code: Option<u32>,
-    /// Final response headers as received (names lower-case, repeats kept in order).
-    pub headers: Option<Vec<BindingHeader>>,
-    /// Absolute path of the stored file.
+    /// `done` on success: absolute path of the stored file.
     pub path: Option<String>,
     pub data_length: Option<f64>,
+    /// `done` on success, when the request asked for it.
     pub profile: Option<BindingProfile>,
 }
 
-impl BindingOutcome {
-    pub fn failed(err: &EngineError) -> Self {
-        BindingOutcome {
-            error_kind: Some(err.kind().as_str().into()),
-            error_message: Some(err.message().into()),
+impl BindingMessage {
+    fn empty(id: u32, kind: &str) -> Self {
+        BindingMessage {
+            id,
+            kind: kind.into(),
             status_code: None,
             headers: None,
+            written: None,
+            expected: None,
+            error_kind: None,
+            error_message: None,
             path: None,
             data_length: None,
             profile: None,
         }
     }
+}
 
-    pub fn succeeded(download: Download) -> Self {
-        BindingOutcome {
-            error_kind: None,
-            error_message: None,
-            status_code: Some(download.status.into()),
-            headers: Some(header_list(&download.headers)),
-            path: Some(download.path.to_string_lossy().into_owned()),
-            data_length: Some(download.data_length as f64),
-            profile: download.profile.map(Into::into),
+impl From<Message> for BindingMessage {
+    fn from(message: Message) -> Self {
+        match message {
+            Message::Headers {
+                id,
+                status,
+                headers,
+            } => BindingMessage {
+                status_code: Some(status.into()),
+                headers: Some(flat_headers(headers)),
+                ..BindingMessage::empty(id, "headers")
+            },
+            Message::Progress {
+                id,
+                written,
+                expected,
+            } => BindingMessage {
+                written: Some(written as f64),
+                expected: Some(expected.map(|e| e as f64).unwrap_or(-1.0)),
+                ..BindingMessage::empty(id, "progress")
+            },
+            Message::Done {
+                id,
+                result: Ok(download),
+                ..
+            } => BindingMessage {
+                status_code: Some(download.status.into()),
+                headers: Some(flat_headers(download.headers)),
+                path: Some(download.path.to_string_lossy().into_owned()),
+                data_length: Some(download.data_length as f64),
+                profile: download.profile.map(Into::into),
+                ..BindingMessage::empty(id, "done")
+            },
+            Message::Done {
+                id,
+                result: Err(err),
+                head,
+            } => {
+                let (status_code, headers) = match head {
+                    Some((status, headers)) => (Some(status.into()), Some(flat_headers(headers))),
+                    None => (None, None),
+                };
+                BindingMessage {
+                    error_kind: Some(err.kind().as_str().into()),
+                    error_message: Some(err.message().into()),
+                    status_code,
+                    headers,
+                    ..BindingMessage::empty(id, "done")
+                }
+            }
         }
     }
 }

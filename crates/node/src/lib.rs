@@ -1,21 +1,28 @@
 //! The napi-rs binding: type conversion between JavaScript and the engine, nothing more.
+//!
+//! Every download of an engine reports through one mailbox: engine threads append messages
+//! (a final head, progress, the outcome) and wake JavaScript once per batch with a single
+//! threadsafe function, so a busy engine costs one event-loop wake-up for many downloads,
+//! and a download's messages arrive in the order they happened.
 #![deny(clippy::all)]
 
 mod convert;
+mod mailbox;
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
 use napi::bindgen_prelude::*;
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::JsDeferred;
 use napi_derive::napi;
 use tt_download_engine::{
-    CancellationToken, CookieJar, Download, Engine, Error as EngineError, Kind, Observer, Quota,
+    CancellationToken, CookieJar, Engine, Error as EngineError, Kind, Observer, Quota,
 };
 
 pub use convert::*;
+use mailbox::{Mailbox, Message, WakeFn};
 
 #[napi(object, object_to_js = false)]
 pub struct BindingEngineOptions {
@@ -23,38 +30,25 @@ pub struct BindingEngineOptions {
     pub threads: Option<u32>,
 }
 
+/// What JavaScript can still change about a running download.
+struct Control {
+    cancel: CancellationToken,
+    /// Send the final head as its own message as soon as it arrives (someone listens).
+    headers_wanted: AtomicBool,
+    /// Send progress messages (someone listens); without, none is built.
+    progress_wanted: AtomicBool,
+}
+
+type Controls = Arc<Mutex<HashMap<u32, Arc<Control>>>>;
+
 /// A shared download engine: its own tokio runtime, connection pools and DNS cache.
 #[napi]
 pub struct BindingEngine {
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     engine: Arc<Engine>,
-}
-
-/// A cancellation handle: `cancel()` stops the download it was passed to, at any point.
-#[napi]
-pub struct BindingCancel {
-    token: CancellationToken,
-}
-
-#[napi]
-impl BindingCancel {
-    #[napi(constructor)]
-    #[allow(clippy::new_without_default)]
-    pub fn new() -> Self {
-        BindingCancel {
-            token: CancellationToken::new(),
-        }
-    }
-
-    #[napi]
-    pub fn cancel(&self) {
-        self.token.cancel();
-    }
-
-    #[napi(getter)]
-    pub fn is_cancelled(&self) -> bool {
-        self.token.is_cancelled()
-    }
+    mailbox: Arc<Mailbox>,
+    controls: Controls,
+    next_id: Mutex<u32>,
 }
 
 /// A byte budget shared by the downloads it is passed to (a host's user-directory quota).
@@ -109,50 +103,76 @@ impl BindingCookieJar {
     }
 }
 
-type EventCallback = ThreadsafeFunction<BindingEvent, (), BindingEvent, Status, false, true>;
-type Resolver = Box<dyn FnOnce(Env) -> Result<BindingOutcome> + Send>;
-
-/// Forwards engine events to JavaScript without blocking the engine. Progress is already
-/// throttled to one event per 50 ms by the engine, so the queue stays short.
-struct JsObserver {
-    on_event: EventCallback,
+/// Turns engine events into mailbox messages, only those someone listens to. The final head
+/// is kept until the outcome when it was not sent: a success or a failure after the head
+/// still needs it.
+struct MailboxObserver {
+    id: u32,
+    control: Arc<Control>,
+    mailbox: Arc<Mailbox>,
+    unsent_head: Mutex<Option<(u16, Vec<(String, String)>)>>,
 }
 
-impl Observer for JsObserver {
+impl Observer for MailboxObserver {
     fn headers(&self, status: u16, headers: &[(String, String)]) {
-        self.on_event.call(
-            BindingEvent::headers(status, headers),
-            ThreadsafeFunctionCallMode::NonBlocking,
-        );
+        if self.control.headers_wanted.load(Ordering::Relaxed) {
+            self.mailbox.post(Message::Headers {
+                id: self.id,
+                status,
+                headers: headers.to_vec(),
+            });
+        } else {
+            *self.unsent_head.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((status, headers.to_vec()));
+        }
     }
 
     fn progress(&self, written: u64, expected: Option<u64>) {
-        self.on_event.call(
-            BindingEvent::progress(written, expected),
-            ThreadsafeFunctionCallMode::NonBlocking,
-        );
-    }
-}
-
-/// Settles the promise exactly once. If the task is dropped unfinished (the runtime shut
-/// down under it), the promise still settles, as a cancellation.
-struct Settle(Option<JsDeferred<BindingOutcome, Resolver>>);
-
-impl Settle {
-    fn settle(mut self, outcome: BindingOutcome) {
-        if let Some(deferred) = self.0.take() {
-            deferred.resolve(Box::new(move |_| Ok(outcome)));
+        if self.control.progress_wanted.load(Ordering::Relaxed) {
+            self.mailbox.post(Message::Progress {
+                id: self.id,
+                written,
+                expected,
+            });
         }
     }
 }
 
-impl Drop for Settle {
+/// Posts the outcome exactly once. If the task is dropped unfinished (the runtime shut down
+/// under it), the download still ends, as a cancellation.
+struct Finish {
+    id: u32,
+    mailbox: Arc<Mailbox>,
+    controls: Controls,
+    posted: bool,
+}
+
+impl Finish {
+    fn post(&mut self, result: EngineResult, head: Head) {
+        if std::mem::replace(&mut self.posted, true) {
+            return;
+        }
+        self.controls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+        self.mailbox.post(Message::Done {
+            id: self.id,
+            result,
+            head,
+        });
+    }
+}
+
+type Head = Option<(u16, Vec<(String, String)>)>;
+type EngineResult = std::result::Result<tt_download_engine::Download, EngineError>;
+
+impl Drop for Finish {
     fn drop(&mut self) {
-        if let Some(deferred) = self.0.take() {
-            let outcome =
-                BindingOutcome::failed(&EngineError::new(Kind::Cancelled, "engine closed"));
-            deferred.resolve(Box::new(move |_| Ok(outcome)));
-        }
+        self.post(
+            Err(EngineError::new(Kind::Cancelled, "engine closed")),
+            None,
+        );
     }
 }
 
@@ -166,8 +186,14 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 #[napi]
 impl BindingEngine {
+    /// `wake` is called (with no arguments) whenever messages are waiting: call
+    /// `takeMessages()` then. It keeps the process alive only while downloads are running.
     #[napi(constructor)]
-    pub fn new(options: Option<BindingEngineOptions>) -> Result<Self> {
+    pub fn new(
+        env: Env,
+        options: Option<BindingEngineOptions>,
+        #[napi(ts_arg_type = "() => void")] wake: WakeFn,
+    ) -> Result<Self> {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         if let Some(threads) = options.and_then(|o| o.threads).filter(|t| *t > 0) {
             builder.worker_threads(threads as usize);
@@ -180,59 +206,122 @@ impl BindingEngine {
         Ok(BindingEngine {
             runtime: Mutex::new(Some(runtime)),
             engine: Arc::new(Engine::new()),
+            mailbox: Arc::new(Mailbox::new(&env, wake)?),
+            controls: Arc::default(),
+            next_id: Mutex::new(0),
         })
     }
 
-    /// Starts one download. The promise always resolves (never rejects): failures come back as
-    /// `errorKind`. `onEvent` receives the headers of the final response, then throttled
-    /// progress (at most one event per 50 ms).
-    #[napi(ts_return_type = "Promise<BindingOutcome>")]
-    pub fn download<'env>(
+    /// Starts one download and returns its id, which its messages carry. It always ends with
+    /// one `done` message (failures come back as `errorKind`), never with an exception.
+    #[napi]
+    pub fn start(
         &self,
-        env: &'env Env,
+        env: Env,
         request: BindingRequest,
-        cancel: &BindingCancel,
-        #[napi(ts_arg_type = "(event: BindingEvent) => void")] on_event: EventCallback,
         quota: Option<&BindingQuota>,
         cookies: Option<&BindingCookieJar>,
-    ) -> Result<Object<'env>> {
-        let (deferred, promise) = env.create_deferred::<BindingOutcome, Resolver>()?;
-        let settle = Settle(Some(deferred));
+    ) -> Result<u32> {
+        let control = Arc::new(Control {
+            cancel: CancellationToken::new(),
+            headers_wanted: AtomicBool::new(false),
+            progress_wanted: AtomicBool::new(false),
+        });
+        let id = {
+            let mut controls = self.controls.lock().unwrap_or_else(|p| p.into_inner());
+            let mut next = self.next_id.lock().unwrap_or_else(|p| p.into_inner());
+            // Ids wrap after 2^32 downloads; one still running is never handed out twice.
+            while controls.contains_key(&*next) {
+                *next = next.wrapping_add(1);
+            }
+            let id = *next;
+            *next = next.wrapping_add(1);
+            controls.insert(id, control.clone());
+            id
+        };
+        self.mailbox.started(&env)?;
+        let mut finish = Finish {
+            id,
+            mailbox: self.mailbox.clone(),
+            controls: self.controls.clone(),
+            posted: false,
+        };
         let request = match request.into_engine(
             quota.map(|q| q.quota.clone()),
             cookies.map(|c| c.jar.clone()),
         ) {
             Ok(request) => request,
             Err(err) => {
-                settle.settle(BindingOutcome::failed(&err));
-                return Ok(promise);
+                finish.post(Err(err), None);
+                return Ok(id);
             }
         };
         let engine = self.engine.clone();
-        let token = cancel.token.clone();
-        let observer = JsObserver { on_event };
+        let observer = MailboxObserver {
+            id,
+            control: control.clone(),
+            mailbox: self.mailbox.clone(),
+            unsent_head: Mutex::new(None),
+        };
         let guard = self.runtime.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
             Some(runtime) => {
                 runtime.spawn(async move {
-                    let run = AssertUnwindSafe(engine.download(&request, &observer, &token))
-                        .catch_unwind();
-                    let outcome = match run.await {
-                        Ok(result) => outcome_of(result),
-                        Err(panic) => BindingOutcome::failed(&EngineError::new(
+                    let run =
+                        AssertUnwindSafe(engine.download(&request, &observer, &control.cancel))
+                            .catch_unwind();
+                    let result = match run.await {
+                        Ok(result) => result,
+                        Err(panic) => Err(EngineError::new(
                             Kind::Internal,
                             format!("engine panic: {}", panic_message(panic.as_ref())),
                         )),
                     };
-                    settle.settle(outcome);
+                    let head = observer
+                        .unsent_head
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .take();
+                    finish.post(result, head);
                 });
             }
-            None => settle.settle(BindingOutcome::failed(&EngineError::new(
-                Kind::Cancelled,
-                "engine closed",
-            ))),
+            None => finish.post(
+                Err(EngineError::new(Kind::Cancelled, "engine closed")),
+                None,
+            ),
         }
-        Ok(promise)
+        Ok(id)
+    }
+
+    /// Stops download `id` at any point; it ends with `errorKind: 'cancelled'` unless its file
+    /// was already stored. Unknown or finished ids are ignored.
+    #[napi]
+    pub fn cancel(&self, id: u32) {
+        if let Some(control) = self.control(id) {
+            control.cancel.cancel();
+        }
+    }
+
+    /// From now on, send download `id`'s final head (`headers`) and progress (`progress`) as
+    /// they happen; before, none is sent (the head comes with the outcome instead).
+    #[napi]
+    pub fn watch(&self, id: u32, headers: bool, progress: bool) {
+        if let Some(control) = self.control(id) {
+            if headers {
+                control.headers_wanted.store(true, Ordering::Relaxed);
+            }
+            if progress {
+                control.progress_wanted.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The messages waiting, oldest first; a download's own messages are in order and its
+    /// `done` message is its last.
+    #[napi]
+    pub fn take_messages(&self, env: Env) -> Result<Vec<BindingMessage>> {
+        let messages = self.mailbox.take(&env)?;
+        Ok(messages.into_iter().map(BindingMessage::from).collect())
     }
 
     /// Stops the runtime: in-flight downloads end with `cancelled`.
@@ -249,16 +338,19 @@ impl BindingEngine {
     }
 }
 
-impl Drop for BindingEngine {
-    fn drop(&mut self) {
-        self.close();
+impl BindingEngine {
+    fn control(&self, id: u32) -> Option<Arc<Control>> {
+        self.controls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
     }
 }
 
-fn outcome_of(result: std::result::Result<Download, EngineError>) -> BindingOutcome {
-    match result {
-        Ok(download) => BindingOutcome::succeeded(download),
-        Err(err) => BindingOutcome::failed(&err),
+impl Drop for BindingEngine {
+    fn drop(&mut self) {
+        self.close();
     }
 }
 
