@@ -61,7 +61,7 @@ export function checkUrl(input: unknown, policy: UrlPolicy): UrlCheck {
   // back (WHATWG drops it): the engine's redirect check reads it for relative hops, where a
   // `:443` entry admits only URLs that spell `:443`.
   url.hash = ''
-  const port = spelledPort(input)
+  const port = portSpelledIn(input, url)
   if (port !== undefined && url.port === '') {
     return { ok: true, url: `${url.protocol}//${url.hostname}:${port}${url.pathname}${url.search}` }
   }
@@ -70,7 +70,7 @@ export function checkUrl(input: unknown, policy: UrlPolicy): UrlCheck {
 
 function inDomainList(raw: string, url: URL, domains: readonly DomainEntry[]): boolean {
   if (isNeverListed(url.hostname)) return false
-  const port = spelledPort(raw)
+  const port = portSpelledIn(raw, url)
   return domains.some((entry) => entry.host === url.hostname && entry.port === port)
 }
 
@@ -83,6 +83,17 @@ function isNeverListed(hostname: string): boolean {
   if (hostname.startsWith('[') || isIPv4(hostname)) return true
   const name = hostname.endsWith('.') ? hostname.slice(0, -1) : hostname
   return name === 'localhost' || name.endsWith('.localhost')
+}
+
+/**
+ * `spelledPort(input)` for a string `new URL` parsed as `url`, without re-reading the string
+ * in the common cases: a port WHATWG kept is the spelled one, and a string with one colon
+ * (the scheme's) spells none.
+ */
+function portSpelledIn(input: string, url: URL): number | undefined {
+  if (url.port !== '') return Number(url.port)
+  if (input.indexOf(':', input.indexOf(':') + 1) === -1) return undefined
+  return spelledPort(input)
 }
 
 /**

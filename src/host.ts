@@ -17,6 +17,7 @@ import { buildProfile } from './profile.js'
 import type { QueueTimes } from './profile.js'
 import type {
   Download,
+  DownloadCallbacks,
   DownloadFile,
   DownloadFileOptions,
   DownloadOptions,
@@ -37,9 +38,6 @@ interface Job {
   reason: DownloadFail | undefined
   /** Its id in the engine, once started. */
   id: number | undefined
-  /** Settles once the job's callbacks have been delivered. */
-  done: Promise<void>
-  settle: () => void
 }
 
 class HostImpl implements Host {
@@ -58,6 +56,8 @@ class HostImpl implements Host {
   readonly #queue: Job[] = []
   readonly #running = new Set<Job>()
   #closing: Promise<void> | undefined
+  /** Set by `close()` while it waits for running jobs to end. */
+  #allStopped: (() => void) | undefined
   /** The job `downloadFile` is enqueueing right now: if it starts at once, it never waited. */
   #invoking: Job | undefined
   #networkAvailable = true
@@ -125,9 +125,9 @@ class HostImpl implements Host {
   async #close(): Promise<void> {
     clearTimeout(this.#backgroundTimer)
     this.#backgroundTimer = undefined
-    const running = [...this.#running].map((job) => job.done)
     this.#stopAll(failOf('abort'), true)
-    await Promise.all(running)
+    // Running jobs end when the engine reports them (SPEC 10: a file already stored wins).
+    if (this.#running.size > 0) await new Promise<void>((resolve) => (this.#allStopped = resolve))
     this.#sandbox.removeOwnStaging()
     if (this.#ownsEngine) await this.#engine.close()
   }
@@ -139,14 +139,21 @@ class HostImpl implements Host {
       return new TaskRun({}, this.#config.onError, true).task
     }
     const input = options as Record<string, unknown>
-    const run = new TaskRun(
-      {
-        success: asFunction(input.success),
-        fail: asFunction(input.fail),
-        complete: asFunction(input.complete),
-      },
-      this.#config.onError,
-    )
+    const callbacks = {
+      success: asFunction<(result: DownloadSuccess) => void>(input.success),
+      fail: asFunction<(result: DownloadFail) => void>(input.fail),
+      complete: asFunction<(result: DownloadSuccess | DownloadFail) => void>(input.complete),
+    }
+    return this.#enqueue(input, callbacks, invokeStart)
+  }
+
+  /** `downloadFile` after its callbacks were taken from `input` (or given by `download`). */
+  #enqueue(
+    input: Record<string, unknown>,
+    callbacks: DownloadCallbacks<DownloadSuccess>,
+    invokeStart: number,
+  ): TaskRun['task'] {
+    const run = new TaskRun(callbacks, this.#config.onError)
     if (this.#closing !== undefined || this.#engine.closed) {
       run.failSoon(failOf('abort'))
       return run.task
@@ -162,8 +169,6 @@ class HostImpl implements Host {
       return run.task
     }
 
-    let settle!: () => void
-    const done = new Promise<void>((resolve) => (settle = resolve))
     const queueStart = now()
     const job: Job = {
       run,
@@ -171,8 +176,6 @@ class HostImpl implements Host {
       times: { invokeStart, queueStart, queueEnd: queueStart },
       reason: undefined,
       id: undefined,
-      done,
-      settle,
     }
     run.onAbort = () => this.#stop(job, failOf('abort'))
     this.#queue.push(job)
@@ -205,7 +208,6 @@ class HostImpl implements Host {
     if (index !== -1) {
       this.#queue.splice(index, 1)
       job.run.failSoon(reason)
-      job.settle()
       return
     }
     if (!this.#running.has(job)) return
@@ -295,6 +297,7 @@ class HostImpl implements Host {
 
   #finish(job: Job, outcome: BindingMessage): void {
     this.#running.delete(job)
+    if (this.#running.size === 0) this.#allStopped?.()
     this.#pump()
     try {
       if (outcome.errorKind === undefined) {
@@ -311,8 +314,6 @@ class HostImpl implements Host {
     } catch (error) {
       // A malformed outcome (missing fields) is an engine bug: fail this download only.
       job.run.failNow(failOf('internal', errorText(error)))
-    } finally {
-      job.settle()
     }
   }
 
@@ -338,6 +339,7 @@ class HostImpl implements Host {
   }
 
   #download(options: unknown): Promise<DownloadSuccess> {
+    const invokeStart = now()
     return new Promise((resolve, reject) => {
       if (typeof options !== 'object' || options === null) {
         const what = `parameter should be Object instead of ${typeName(options)}`
@@ -345,20 +347,23 @@ class HostImpl implements Host {
         return
       }
       // Callbacks in the options are left out: the Promise form reports through the Promise.
-      const { signal, onProgress, onHeaders, success, fail, complete, ...request } = options as DownloadOptions &
-        DownloadFileOptions
+      const input = options as DownloadOptions & Record<string, unknown>
+      const { signal, onProgress, onHeaders } = input
       if (signal !== undefined && !isAbortSignal(signal)) {
         const what = `parameter.signal should be AbortSignal instead of ${typeName(signal)}`
         reject(new DownloadError(failOf('parameter', what)))
         return
       }
       const onAbort = (): void => task.abort()
-      const task = this.#downloadFile({
-        ...request,
-        success: (result: DownloadSuccess) => resolve(result),
-        fail: (result: DownloadFail) => reject(new DownloadError(result)),
-        complete: () => signal?.removeEventListener('abort', onAbort),
-      })
+      const task = this.#enqueue(
+        input,
+        {
+          success: resolve,
+          fail: (result: DownloadFail) => reject(new DownloadError(result)),
+          complete: signal === undefined ? undefined : () => signal.removeEventListener('abort', onAbort),
+        },
+        invokeStart,
+      )
       if (onProgress !== undefined) task.onProgressUpdate(onProgress)
       if (onHeaders !== undefined) task.onHeadersReceived(onHeaders)
       if (signal?.aborted) task.abort()

@@ -2,7 +2,7 @@
 // sections 2, 3 and 7). A `filePath` is hostile input; nothing it spells may reach outside
 // `<dataDir>/user` or `<dataDir>/temp`, and the private `<dataDir>/.tt-download/` is never
 // reachable at all.
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomFillSync } from 'node:crypto'
 import { lstatSync, mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs'
 import { basename, join, resolve, sep } from 'node:path'
 import { detailOf, failOf } from './errors.js'
@@ -15,6 +15,21 @@ const TEMP_PATH = 'ttfile://temp'
 type Root = 'user' | 'temp'
 
 type Parsed = { ok: true; root: Root; parts: string[] } | { ok: false; fail: DownloadFail }
+
+/** Random bytes drawn 4 KiB at a time: one call into the CSPRNG per 256 names, not per name. */
+const randomPool = Buffer.alloc(4096)
+let randomPoolUsed = randomPool.length
+
+/** 16 random bytes (from the CSPRNG) as 32 hex digits. */
+export function randomHex16(): string {
+  if (randomPoolUsed + 16 > randomPool.length) {
+    randomFillSync(randomPool)
+    randomPoolUsed = 0
+  }
+  const hex = randomPool.toString('hex', randomPoolUsed, randomPoolUsed + 16)
+  randomPoolUsed += 16
+  return hex
+}
 
 /** Where a download is stored: the resolved absolute path, or a generated name in temp/. */
 export type Target = { kind: 'file'; root: Root; filePath: string; absPath: string } | { kind: 'temp' }
@@ -74,7 +89,7 @@ export class Sandbox {
 
   /** A fresh stem for `ttfile://temp/<32 hex>[.ext]`; the engine appends the extension. */
   newTempStem(): string {
-    return randomBytes(16).toString('hex')
+    return randomHex16()
   }
 
   /** Maps the engine's absolute path of a generated temp file back to its ttfile:// name. */
