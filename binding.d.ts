@@ -97,33 +97,14 @@ export interface BindingMessage {
   /** `done` on success: absolute path of the stored file. */
   path?: string
   dataLength?: number
-  /** `done` on success, when the request asked for it. */
-  profile?: BindingProfile
-}
-
-export interface BindingProfile {
-  fetchStart: number
-  redirectStart: number
-  redirectEnd: number
-  domainLookupStart: number
-  domainLookupEnd: number
-  connectStart: number
-  connectEnd: number
-  sslConnectionStart: number
-  sslConnectionEnd: number
-  requestStart: number
-  requestEnd: number
-  responseStart: number
-  responseEnd: number
-  rtt: number
-  throughputKbps: number
-  port: number
-  peerIp: string
-  protocol: string
-  socketReused: boolean
-  sentBytesCount: number
-  receivedBytesCount: number
-  redirectCount: number
+  /**
+   * `done` on success, when the request asked for it: the numbers of the profile in the
+   * order of `profileNumbersOrder()`.
+   */
+  profile?: Array<number>
+  /** With `profile`: the peer's IP address and the protocol (`h2` or `http/1.1`). */
+  peerIp?: string
+  protocol?: string
 }
 
 export interface BindingRequest {
@@ -162,3 +143,6 @@ export interface BindingResolve {
 
 /** Epoch milliseconds on the engine's clock (monotonic, anchored to wall time once). */
 export declare function now(): number
+
+/** `PROFILE_NUMBERS`, for the TypeScript side to check its reading of `profile` against. */
+export declare function profileNumbersOrder(): Array<string>

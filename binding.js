@@ -839,3 +839,4 @@ module.exports.BindingCookieJar = nativeBinding.BindingCookieJar
 module.exports.BindingEngine = nativeBinding.BindingEngine
 module.exports.BindingQuota = nativeBinding.BindingQuota
 module.exports.now = nativeBinding.now
+module.exports.profileNumbersOrder = nativeBinding.profileNumbersOrder

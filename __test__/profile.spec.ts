@@ -18,6 +18,8 @@ import { makeTmpDir } from './helpers/fs.js'
 import { startHeldListener } from './helpers/held-listener.js'
 import { closeAfter, makeHost, record, type DownloadOptions, type Run } from './helpers/host.js'
 import { startTcpProxy } from './helpers/slow-proxy.js'
+import { profileNumbersOrder } from '../src/native.js'
+import { PROFILE_NUMBERS } from '../src/profile.js'
 import { certKit, startTlsServer, TEST_HOST } from './helpers/tls.js'
 
 type Expect = Omit<ProfileExpectation, 'startedAt' | 'noLookup'>
@@ -470,6 +472,10 @@ test.serial('estimateNetType uses rtt alone under 64 KiB and throughput too from
   })
   t.true(large.responseEnd - large.responseStart >= 1080)
   t.is(large.estimateNetType, '3g', 'a 66000-byte body: its throughput counts')
+})
+
+test('the host reads the engine\'s profile numbers in the order the engine writes them', (t) => {
+  t.deepEqual(profileNumbersOrder(), [...PROFILE_NUMBERS])
 })
 
 test('enableProfile: false leaves no profile key in the result', async (t) => {

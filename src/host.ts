@@ -328,9 +328,10 @@ class HostImpl implements Host {
       header: headerObject(outcome.headers),
       dataLength,
     }
+    const { profile: numbers, peerIp, protocol } = outcome
     const profile =
-      job.plan.profile && outcome.profile !== undefined
-        ? { profile: buildProfile(job.times, outcome.profile, dataLength) }
+      job.plan.profile && numbers !== undefined && peerIp !== undefined && protocol !== undefined
+        ? { profile: buildProfile(job.times, { numbers, peerIp, protocol }, dataLength) }
         : {}
     const target = job.plan.target
     return target.kind === 'file'

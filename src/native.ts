@@ -61,11 +61,11 @@ export type BindingCookieJar = Binding.BindingCookieJar
 export const BindingQuota = binding.BindingQuota
 export type BindingQuota = Binding.BindingQuota
 export const now = binding.now
+export const profileNumbersOrder = binding.profileNumbersOrder
 export type {
   BindingEngineOptions,
   BindingHeader,
   BindingMessage,
-  BindingProfile,
   BindingRequest,
   BindingResolve,
 } from '../binding.js'

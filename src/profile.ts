@@ -1,6 +1,5 @@
 // The success result's `profile` (SPEC section 5), the network-type estimate and the derived
 // phases of SPEC 10 (used by the CLI and the docs), in one place.
-import type { BindingProfile } from './native.js'
 
 export type EstimateNetType = 'slow 2g' | '2g' | '3g' | '4g' | 'unknown'
 
@@ -42,34 +41,73 @@ export interface QueueTimes {
   queueEnd: number
 }
 
-export function buildProfile(times: QueueTimes, p: BindingProfile, dataLength: number): Profile {
+/** The order of the engine's profile numbers (binding `profileNumbersOrder()`). */
+export const PROFILE_NUMBERS = [
+  'fetchStart',
+  'redirectStart',
+  'redirectEnd',
+  'domainLookupStart',
+  'domainLookupEnd',
+  'connectStart',
+  'connectEnd',
+  'sslConnectionStart',
+  'sslConnectionEnd',
+  'requestStart',
+  'requestEnd',
+  'responseStart',
+  'responseEnd',
+  'rtt',
+  'throughputKbps',
+  'port',
+  'socketReused',
+  'sentBytesCount',
+  'receivedBytesCount',
+  'redirectCount',
+] as const
+
+/** What the engine measured, as the binding delivers it. */
+export interface MeasuredProfile {
+  /** In the order of PROFILE_NUMBERS. */
+  numbers: readonly number[]
+  peerIp: string
+  protocol: string
+}
+
+export function buildProfile(times: QueueTimes, m: MeasuredProfile, dataLength: number): Profile {
+  const n = m.numbers
+  if (n.length !== PROFILE_NUMBERS.length) {
+    throw new Error(`engine profile has ${n.length} numbers, expected ${PROFILE_NUMBERS.length}`)
+  }
+  const rtt = n[13] as number
+  const throughputKbps = n[14] as number
+  // One literal in SPEC 5's field order; indexes follow PROFILE_NUMBERS.
   return {
     invokeStart: times.invokeStart,
     queueStart: times.queueStart,
     queueEnd: times.queueEnd,
-    fetchStart: p.fetchStart,
-    redirectStart: p.redirectStart,
-    redirectEnd: p.redirectEnd,
-    domainLookupStart: p.domainLookupStart,
-    domainLookupEnd: p.domainLookupEnd,
-    connectStart: p.connectStart,
-    connectEnd: p.connectEnd,
-    sslConnectionStart: p.sslConnectionStart,
-    sslConnectionEnd: p.sslConnectionEnd,
-    requestStart: p.requestStart,
-    requestEnd: p.requestEnd,
-    responseStart: p.responseStart,
-    responseEnd: p.responseEnd,
-    rtt: p.rtt,
-    throughputKbps: p.throughputKbps,
-    estimateNetType: estimateNetType(p.rtt, p.throughputKbps, dataLength),
-    port: p.port,
-    peerIP: p.peerIp,
-    protocol: p.protocol,
-    socketReused: p.socketReused,
-    sentBytesCount: p.sentBytesCount,
-    receivedBytesCount: p.receivedBytesCount,
-    redirectCount: p.redirectCount,
+    fetchStart: n[0] as number,
+    redirectStart: n[1] as number,
+    redirectEnd: n[2] as number,
+    domainLookupStart: n[3] as number,
+    domainLookupEnd: n[4] as number,
+    connectStart: n[5] as number,
+    connectEnd: n[6] as number,
+    sslConnectionStart: n[7] as number,
+    sslConnectionEnd: n[8] as number,
+    requestStart: n[9] as number,
+    requestEnd: n[10] as number,
+    responseStart: n[11] as number,
+    responseEnd: n[12] as number,
+    rtt,
+    throughputKbps,
+    estimateNetType: estimateNetType(rtt, throughputKbps, dataLength),
+    port: n[15] as number,
+    peerIP: m.peerIp,
+    protocol: m.protocol,
+    socketReused: n[16] === 1,
+    sentBytesCount: n[17] as number,
+    receivedBytesCount: n[18] as number,
+    redirectCount: n[19] as number,
   }
 }
 

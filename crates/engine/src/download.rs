@@ -254,7 +254,9 @@ async fn receive(
         }
     }
     let profile = profile(&exchange, last_byte_at, written, protocol);
-    let replaced = staging.commit(&target, request.fsync).await?;
+    let replaced = staging
+        .commit(&target, request.fsync, reservation.is_some())
+        .await?;
     if let Some(reservation) = reservation {
         reservation.commit(written, replaced);
     }

@@ -138,59 +138,63 @@ fn flat_headers(headers: Vec<(String, String)>) -> Vec<String> {
     flat
 }
 
-#[napi(object, object_from_js = false)]
-pub struct BindingProfile {
-    pub fetch_start: f64,
-    pub redirect_start: f64,
-    pub redirect_end: f64,
-    pub domain_lookup_start: f64,
-    pub domain_lookup_end: f64,
-    pub connect_start: f64,
-    pub connect_end: f64,
-    pub ssl_connection_start: f64,
-    pub ssl_connection_end: f64,
-    pub request_start: f64,
-    pub request_end: f64,
-    pub response_start: f64,
-    pub response_end: f64,
-    pub rtt: f64,
-    pub throughput_kbps: f64,
-    pub port: u32,
-    pub peer_ip: String,
-    pub protocol: String,
-    pub socket_reused: bool,
-    pub sent_bytes_count: f64,
-    pub received_bytes_count: f64,
-    pub redirect_count: u32,
+/// The order of `BindingMessage.profile`: a download's profile crosses as one array of
+/// numbers (one allocation instead of an object with a property per field).
+/// `socketReused` is 1 or 0.
+pub const PROFILE_NUMBERS: [&str; 20] = [
+    "fetchStart",
+    "redirectStart",
+    "redirectEnd",
+    "domainLookupStart",
+    "domainLookupEnd",
+    "connectStart",
+    "connectEnd",
+    "sslConnectionStart",
+    "sslConnectionEnd",
+    "requestStart",
+    "requestEnd",
+    "responseStart",
+    "responseEnd",
+    "rtt",
+    "throughputKbps",
+    "port",
+    "socketReused",
+    "sentBytesCount",
+    "receivedBytesCount",
+    "redirectCount",
+];
+
+fn profile_numbers(p: &Profile) -> Vec<f64> {
+    let numbers = [
+        p.fetch_start,
+        p.redirect_start,
+        p.redirect_end,
+        p.domain_lookup_start,
+        p.domain_lookup_end,
+        p.connect_start,
+        p.connect_end,
+        p.ssl_connection_start,
+        p.ssl_connection_end,
+        p.request_start,
+        p.request_end,
+        p.response_start,
+        p.response_end,
+        p.rtt,
+        p.throughput_kbps,
+        p.port.into(),
+        if p.socket_reused { 1.0 } else { 0.0 },
+        p.sent_bytes_count as f64,
+        p.received_bytes_count as f64,
+        p.redirect_count.into(),
+    ];
+    debug_assert_eq!(numbers.len(), PROFILE_NUMBERS.len());
+    numbers.to_vec()
 }
 
-impl From<Profile> for BindingProfile {
-    fn from(p: Profile) -> Self {
-        BindingProfile {
-            fetch_start: p.fetch_start,
-            redirect_start: p.redirect_start,
-            redirect_end: p.redirect_end,
-            domain_lookup_start: p.domain_lookup_start,
-            domain_lookup_end: p.domain_lookup_end,
-            connect_start: p.connect_start,
-            connect_end: p.connect_end,
-            ssl_connection_start: p.ssl_connection_start,
-            ssl_connection_end: p.ssl_connection_end,
-            request_start: p.request_start,
-            request_end: p.request_end,
-            response_start: p.response_start,
-            response_end: p.response_end,
-            rtt: p.rtt,
-            throughput_kbps: p.throughput_kbps,
-            port: p.port.into(),
-            peer_ip: p.peer_ip,
-            protocol: p.protocol.into(),
-            socket_reused: p.socket_reused,
-            sent_bytes_count: p.sent_bytes_count as f64,
-            received_bytes_count: p.received_bytes_count as f64,
-            redirect_count: p.redirect_count,
-        }
-    }
+/// `PROFILE_NUMBERS`, for the TypeScript side to check its reading of `profile` against.
+#[napi]
+pub fn profile_numbers_order() -> Vec<&'static str> {
+    PROFILE_NUMBERS.to_vec()
 }
 
 /// One message of the engine's mailbox (`BindingEngine.takeMessages()`).
@@ -217,8 +221,12 @@ pub struct BindingMessage {
     /// `done` on success: absolute path of the stored file.
     pub path: Option<String>,
     pub data_length: Option<f64>,
-    /// `done` on success, when the request asked for it.
-    pub profile: Option<BindingProfile>,
+    /// `done` on success, when the request asked for it: the numbers of the profile in the
+    /// order of `profileNumbersOrder()`.
+    pub profile: Option<Vec<f64>>,
+    /// With `profile`: the peer's IP address and the protocol (`h2` or `http/1.1`).
+    pub peer_ip: Option<String>,
+    pub protocol: Option<String>,
 }
 
 impl BindingMessage {
@@ -235,6 +243,8 @@ impl BindingMessage {
             path: None,
             data_length: None,
             profile: None,
+            peer_ip: None,
+            protocol: None,
         }
     }
 }
@@ -269,7 +279,9 @@ impl From<Message> for BindingMessage {
                 headers: Some(flat_headers(download.headers)),
                 path: Some(download.path.to_string_lossy().into_owned()),
                 data_length: Some(download.data_length as f64),
-                profile: download.profile.map(Into::into),
+                profile: download.profile.as_ref().map(profile_numbers),
+                protocol: download.profile.as_ref().map(|p| p.protocol.into()),
+                peer_ip: download.profile.map(|p| p.peer_ip),
                 ..BindingMessage::empty(id, "done")
             },
             Message::Done {
