@@ -28,7 +28,7 @@ export declare class BindingEngine {
    * Starts one download and returns its id, which its messages carry. It always ends with
    * one `done` message (failures come back as `errorKind`), never with an exception.
    */
-  start(request: BindingRequest, quota?: BindingQuota | undefined | null, cookies?: BindingCookieJar | undefined | null): number
+  start(settings: BindingSettings, request: BindingRequest, quota?: BindingQuota | undefined | null, cookies?: BindingCookieJar | undefined | null): number
   /**
    * Stops download `id` at any point; it ends with `errorKind: 'cancelled'` unless its file
    * was already stored. Unknown or finished ids are ignored.
@@ -58,6 +58,11 @@ export declare class BindingQuota {
   get reserved(): number
   /** Re-bases the stored total after the caller re-measured it. */
   setUsed(used: number): void
+}
+
+/** A host's settings, shared by the downloads it is passed to: converted once, not per download. */
+export declare class BindingSettings {
+  constructor(init: BindingSettingsInit)
 }
 
 export interface BindingEngineOptions {
@@ -107,10 +112,30 @@ export interface BindingMessage {
   protocol?: string
 }
 
+/** One download; the rest comes from its host's `BindingSettings`. */
 export interface BindingRequest {
   url: string
-  /** Request headers, already validated and final (the engine sends them as given). */
-  headers: Array<BindingHeader>
+  /**
+   * Request headers, already validated and final: name, value, name, value... (sent as
+   * given, before the settings' trailing headers).
+   */
+  headers: Array<string>
+  /** Whole download, connect to last byte, redirects included. */
+  timeoutMs: number
+  /** Exact destination path. Either this or `tempStem`. */
+  targetPath?: string
+  /** A generated name in the settings' `tempDir`. */
+  tempStem?: string
+  profile: boolean
+}
+
+export interface BindingResolve {
+  host: string
+  ip: string
+}
+
+/** What every download of one host shares, converted once (`new BindingSettings(...)`). */
+export interface BindingSettingsInit {
   /** Allow plain http, for the first request and every redirect hop. https is always allowed. */
   allowHttp: boolean
   /** Redirect hops must have a host (lower-case, punycode) or `host:port` (when the hop spells a port) in this set; absent means any. */
@@ -118,27 +143,18 @@ export interface BindingRequest {
   maxRedirects: number
   /** Byte limit: Content-Length above it fails before the body, and so does the running count. */
   maxBytes: number
-  /** Whole download, connect to last byte, redirects included. */
-  timeoutMs: number
-  /** Directory for the staging file (same file system as the target). */
+  /** Directory for the staging file (same file system as the targets). */
   stagingDir: string
   /** Staging file name prefix; the engine appends a unique suffix. */
   stagingPrefix: string
-  /** Exact destination path. Either this, or `tempDir` + `tempStem`. */
-  targetPath?: string
-  /** Destination directory for a generated name: `<tempDir>/<tempStem>[.ext]`, ext from the response. */
-  tempDir?: string
-  tempStem?: string
+  /** Directory of generated names: `<tempDir>/<tempStem>[.ext]`, ext from the response. */
+  tempDir: string
   fsync: boolean
   /** Extra trusted root certificates, PEM. */
   caPems: Array<string>
   resolve: Array<BindingResolve>
-  profile: boolean
-}
-
-export interface BindingResolve {
-  host: string
-  ip: string
+  /** Sent after each download's own headers, as given. */
+  trailingHeaders: Array<BindingHeader>
 }
 
 /** Epoch milliseconds on the engine's clock (monotonic, anchored to wall time once). */

@@ -838,5 +838,6 @@ module.exports = nativeBinding
 module.exports.BindingCookieJar = nativeBinding.BindingCookieJar
 module.exports.BindingEngine = nativeBinding.BindingEngine
 module.exports.BindingQuota = nativeBinding.BindingQuota
+module.exports.BindingSettings = nativeBinding.BindingSettings
 module.exports.now = nativeBinding.now
 module.exports.profileNumbersOrder = nativeBinding.profileNumbersOrder

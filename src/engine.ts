@@ -1,5 +1,5 @@
 import { BindingEngine } from './native.js'
-import type { BindingCookieJar, BindingMessage, BindingQuota, BindingRequest } from './native.js'
+import type { BindingCookieJar, BindingMessage, BindingQuota, BindingRequest, BindingSettings } from './native.js'
 
 export interface EngineOptions {
   /** Runtime worker threads of the native engine; default: the number of cores. */
@@ -41,13 +41,14 @@ export class NativeEngine implements Engine {
    * each on a later turn of the event loop. The caller checks `closed` first.
    */
   start(
+    settings: BindingSettings,
     request: BindingRequest,
     handler: DownloadHandler,
     quota: BindingQuota | undefined,
     cookies: BindingCookieJar | undefined,
   ): number {
     if (this.#closed) throw new Error('engine is closed')
-    const id = this.#binding.start(request, quota, cookies)
+    const id = this.#binding.start(settings, request, quota, cookies)
     this.#handlers.set(id, handler)
     return id
   }

@@ -8,9 +8,9 @@ import { createEngine, NativeEngine } from './engine.js'
 import { DownloadError, failFromEngine, failOf } from './errors.js'
 import type { DownloadFail } from './errors.js'
 import { headerObject } from './headers.js'
-import { BindingCookieJar, BindingQuota, now } from './native.js'
+import { BindingCookieJar, BindingQuota, BindingSettings, now } from './native.js'
 import type { BindingMessage, BindingRequest } from './native.js'
-import { planDownload, typeName } from './options.js'
+import { planDownload, sharedEngineSettings, typeName } from './options.js'
 import type { DownloadPlan } from './options.js'
 import { Sandbox, USER_DATA_PATH } from './paths.js'
 import { buildProfile } from './profile.js'
@@ -53,6 +53,8 @@ class HostImpl implements Host {
   readonly #userQuota: BindingQuota
   /** The app's cookie jar (SPEC 6: only with cookie.enableStore from sdkVersion 2.45.0). */
   readonly #cookies: BindingCookieJar | undefined
+  /** What every download of this host hands the engine, converted once. */
+  readonly #settings: BindingSettings
   readonly #queue: Job[] = []
   readonly #running = new Set<Job>()
   #closing: Promise<void> | undefined
@@ -73,6 +75,12 @@ class HostImpl implements Host {
     this.#sandbox.removeStaleStaging()
     this.#userQuota = new BindingQuota(config.userDataQuota, this.#sandbox.userUsage())
     this.#cookies = config.cookieStore ? new BindingCookieJar(this.#sandbox.cookieFile) : undefined
+    this.#settings = new BindingSettings({
+      ...sharedEngineSettings(config),
+      stagingDir: this.#sandbox.stagingDir,
+      stagingPrefix: this.#sandbox.stagingPrefix,
+      tempDir: this.#sandbox.tempDir,
+    })
     this.#ownsEngine = config.engine === undefined
     this.#engine = (config.engine ?? createEngine()) as NativeEngine
 
@@ -239,7 +247,8 @@ class HostImpl implements Host {
     const run = job.run
     let id: number
     try {
-      id = this.#engine.start(this.#request(job.plan), { message: (m) => this.#message(job, m) }, quota, this.#cookies)
+      const handler = { message: (m: BindingMessage) => this.#message(job, m) }
+      id = this.#engine.start(this.#settings, this.#request(job.plan), handler, quota, this.#cookies)
     } catch (error) {
       this.#finishSoon(job, 'internal', errorText(error))
       return
@@ -270,28 +279,14 @@ class HostImpl implements Host {
   }
 
   #request(plan: DownloadPlan): BindingRequest {
-    const config = this.#config
     const request: BindingRequest = {
       url: plan.url,
       headers: plan.headers,
-      allowHttp: plan.allowHttp,
-      maxRedirects: 10,
-      maxBytes: plan.maxBytes,
       timeoutMs: plan.timeoutMs,
-      stagingDir: this.#sandbox.stagingDir,
-      stagingPrefix: this.#sandbox.stagingPrefix,
-      fsync: config.fsync,
-      caPems: config.caPems,
-      resolve: config.resolve,
       profile: plan.profile,
     }
-    if (plan.redirectHosts !== undefined) request.redirectHosts = plan.redirectHosts
-    if (plan.target.kind === 'file') {
-      request.targetPath = plan.target.absPath
-    } else {
-      request.tempDir = this.#sandbox.tempDir
-      request.tempStem = this.#sandbox.newTempStem()
-    }
+    if (plan.target.kind === 'file') request.targetPath = plan.target.absPath
+    else request.tempStem = this.#sandbox.newTempStem()
     return request
   }
 

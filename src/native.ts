@@ -60,6 +60,8 @@ export const BindingCookieJar = binding.BindingCookieJar
 export type BindingCookieJar = Binding.BindingCookieJar
 export const BindingQuota = binding.BindingQuota
 export type BindingQuota = Binding.BindingQuota
+export const BindingSettings = binding.BindingSettings
+export type BindingSettings = Binding.BindingSettings
 export const now = binding.now
 export const profileNumbersOrder = binding.profileNumbersOrder
 export type {
@@ -68,4 +70,5 @@ export type {
   BindingMessage,
   BindingRequest,
   BindingResolve,
+  BindingSettingsInit,
 } from '../binding.js'

@@ -7,20 +7,47 @@ import { checkUrl, redirectHostsOf } from './domains.js'
 import { failOf } from './errors.js'
 import type { DownloadFail } from './errors.js'
 import { isFieldName, isFieldValue } from './headers.js'
-import type { BindingHeader } from './native.js'
+import type { BindingSettingsInit } from './native.js'
 import type { Sandbox, Target } from './paths.js'
 
-/** Everything a validated download needs; host-specific parts (staging, tls) are added later. */
+/**
+ * Everything a validated download needs of its own; what all downloads of a host share
+ * (schemes, redirect hosts, byte limit, staging, tls, referer and user-agent) is in the
+ * host's engine settings (`engineSettings`).
+ */
 export interface DownloadPlan {
   url: string
-  headers: BindingHeader[]
-  allowHttp: boolean
-  redirectHosts: string[] | undefined
+  /** The caller's headers to send, name, value, name, value... */
+  headers: string[]
   timeoutMs: number
-  maxBytes: number
   target: Target
   profile: boolean
 }
+
+/** The engine settings every download of a host shares, but for where files are staged. */
+export function sharedEngineSettings(config: ResolvedConfig): Omit<
+  BindingSettingsInit,
+  'stagingDir' | 'stagingPrefix' | 'tempDir'
+> {
+  const redirectHosts = redirectHostsOf(config)
+  return {
+    allowHttp: config.env === 'test',
+    ...(redirectHosts === undefined ? {} : { redirectHosts }),
+    maxRedirects: MAX_REDIRECTS,
+    maxBytes: config.maxFileSize,
+    fsync: config.fsync,
+    caPems: config.caPems,
+    resolve: config.resolve,
+    // SPEC 3: always these values, after the caller's own headers.
+    trailingHeaders: [
+      { name: 'referer', value: config.referer },
+      { name: 'user-agent', value: config.userAgent },
+    ],
+  }
+}
+
+/** SPEC 7: more redirects than this fail with 121529. */
+const MAX_REDIRECTS = 10
 
 export type PlanCheck = { ok: true; plan: DownloadPlan } | { ok: false; fail: DownloadFail }
 
@@ -37,7 +64,7 @@ export function planDownload(
   const url = checkUrl(options.url, config)
   if (!url.ok) return url
 
-  const headers = checkHeaders(options.header, config)
+  const headers = checkHeaders(options.header)
   if (!headers.ok) return headers
 
   // SPEC 10: below 2.42.0 `timeout` and `filePath` are ignored entirely, not validated.
@@ -64,24 +91,21 @@ export function planDownload(
     plan: {
       url: url.url,
       headers: headers.headers,
-      allowHttp: config.env === 'test',
-      redirectHosts: redirectHostsOf(config),
       timeoutMs,
-      maxBytes: config.maxFileSize,
       target,
       profile: options.enableProfile !== false,
     },
   }
 }
 
-type HeaderCheck = { ok: true; headers: BindingHeader[] } | { ok: false; fail: DownloadFail }
+type HeaderCheck = { ok: true; headers: string[] } | { ok: false; fail: DownloadFail }
 
 /**
  * Keys are lower-cased and the later of two keys differing only in case wins (SPEC 10);
  * numbers are sent as `String(value)`. Every entry is validated, including those that are
  * then dropped or replaced: bad input is reported, not silently discarded.
  */
-function checkHeaders(header: unknown, config: ResolvedConfig): HeaderCheck {
+function checkHeaders(header: unknown): HeaderCheck {
   const bad = (what: string): HeaderCheck => ({ ok: false, fail: failOf('parameter', what) })
   const merged = new Map<string, string>()
   if (header !== undefined) {
@@ -102,11 +126,10 @@ function checkHeaders(header: unknown, config: ResolvedConfig): HeaderCheck {
       merged.set(key, text)
     }
   }
-  const headers: BindingHeader[] = []
+  const headers: string[] = []
   for (const [name, value] of merged) {
-    if (!DROPPED.has(name) && !FIXED.has(name)) headers.push({ name, value })
+    if (!DROPPED.has(name) && !FIXED.has(name)) headers.push(name, value)
   }
-  headers.push({ name: 'referer', value: config.referer }, { name: 'user-agent', value: config.userAgent })
   return { ok: true, headers }
 }
 

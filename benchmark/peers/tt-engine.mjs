@@ -11,7 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const require = createRequire(import.meta.url)
 
 export default async function setup(job) {
-  const { BindingEngine } = require(join(root, 'binding.js'))
+  const { BindingEngine, BindingSettings } = require(join(root, 'binding.js'))
   const pending = new Map()
   const engine = new BindingEngine({}, () => {
     for (const message of engine.takeMessages()) {
@@ -23,23 +23,22 @@ export default async function setup(job) {
   })
   const stagingDir = join(job.outDir, '.staging')
   mkdirSync(stagingDir)
-  const base = {
-    url: job.url,
-    headers: [],
+  const settings = new BindingSettings({
     allowHttp: true,
     maxRedirects: 10,
     maxBytes: 209715200,
-    timeoutMs: 60000,
     stagingDir,
     stagingPrefix: `${process.pid}-`,
+    tempDir: job.outDir,
     fsync: false,
     caPems: [readFileSync(job.caFile, 'utf8')],
     resolve: [],
-    profile: job.profile !== false,
-  }
+    trailingHeaders: [],
+  })
+  const profile = job.profile !== false
   const one = async (i) => {
     const outcome = await new Promise((resolve) => {
-      pending.set(engine.start({ ...base, targetPath: join(job.outDir, `${i}.bin`) }), resolve)
+      pending.set(engine.start(settings, { url: job.url, headers: [], timeoutMs: 60000, profile, targetPath: join(job.outDir, `${i}.bin`) }), resolve)
     })
     if (outcome.errorKind !== undefined) throw new Error(`${outcome.errorKind}: ${outcome.errorMessage}`)
     if (outcome.statusCode !== 200) throw new Error(`status ${outcome.statusCode}`)

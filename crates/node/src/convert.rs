@@ -23,11 +23,9 @@ pub struct BindingResolve {
     pub ip: String,
 }
 
+/// What every download of one host shares, converted once (`new BindingSettings(...)`).
 #[napi(object, object_to_js = false)]
-pub struct BindingRequest {
-    pub url: String,
-    /// Request headers, already validated and final (the engine sends them as given).
-    pub headers: Vec<BindingHeader>,
+pub struct BindingSettingsInit {
     /// Allow plain http, for the first request and every redirect hop. https is always allowed.
     pub allow_http: bool,
     /// Redirect hops must have a host (lower-case, punycode) or `host:port` (when the hop spells a port) in this set; absent means any.
@@ -35,21 +33,33 @@ pub struct BindingRequest {
     pub max_redirects: u32,
     /// Byte limit: Content-Length above it fails before the body, and so does the running count.
     pub max_bytes: f64,
-    /// Whole download, connect to last byte, redirects included.
-    pub timeout_ms: f64,
-    /// Directory for the staging file (same file system as the target).
+    /// Directory for the staging file (same file system as the targets).
     pub staging_dir: String,
     /// Staging file name prefix; the engine appends a unique suffix.
     pub staging_prefix: String,
-    /// Exact destination path. Either this, or `tempDir` + `tempStem`.
-    pub target_path: Option<String>,
-    /// Destination directory for a generated name: `<tempDir>/<tempStem>[.ext]`, ext from the response.
-    pub temp_dir: Option<String>,
-    pub temp_stem: Option<String>,
+    /// Directory of generated names: `<tempDir>/<tempStem>[.ext]`, ext from the response.
+    pub temp_dir: String,
     pub fsync: bool,
     /// Extra trusted root certificates, PEM.
     pub ca_pems: Vec<String>,
     pub resolve: Vec<BindingResolve>,
+    /// Sent after each download's own headers, as given.
+    pub trailing_headers: Vec<BindingHeader>,
+}
+
+/// One download; the rest comes from its host's `BindingSettings`.
+#[napi(object, object_to_js = false)]
+pub struct BindingRequest {
+    pub url: String,
+    /// Request headers, already validated and final: name, value, name, value... (sent as
+    /// given, before the settings' trailing headers).
+    pub headers: Vec<String>,
+    /// Whole download, connect to last byte, redirects included.
+    pub timeout_ms: f64,
+    /// Exact destination path. Either this or `tempStem`.
+    pub target_path: Option<String>,
+    /// A generated name in the settings' `tempDir`.
+    pub temp_stem: Option<String>,
     pub profile: bool,
 }
 
@@ -71,24 +81,23 @@ fn non_negative(value: f64, what: &str) -> Result<u64, EngineError> {
     }
 }
 
-impl BindingRequest {
-    pub fn into_engine(
-        self,
-        quota: Option<Quota>,
-        cookies: Option<CookieJar>,
-    ) -> Result<DownloadRequest, EngineError> {
-        let destination = match (self.target_path, self.temp_dir, self.temp_stem) {
-            (Some(path), None, None) => Destination::Exact(PathBuf::from(path)),
-            (None, Some(dir), Some(stem)) => Destination::Generated {
-                dir: PathBuf::from(dir),
-                stem,
-            },
-            _ => {
-                return Err(invalid(
-                    "either targetPath or tempDir + tempStem is required".into(),
-                ))
-            }
-        };
+/// A host's shared settings in the engine's types; each download clones what it needs.
+pub struct Settings {
+    allow_http: bool,
+    redirect_hosts: Option<std::collections::HashSet<String>>,
+    max_redirects: u32,
+    max_bytes: u64,
+    staging_dir: PathBuf,
+    staging_prefix: String,
+    temp_dir: PathBuf,
+    fsync: bool,
+    ca_pems: Vec<String>,
+    resolve: Vec<(String, IpAddr)>,
+    trailing_headers: Vec<(String, String)>,
+}
+
+impl BindingSettingsInit {
+    pub fn into_settings(self) -> Result<Settings, EngineError> {
         let resolve = self
             .resolve
             .into_iter()
@@ -100,26 +109,71 @@ impl BindingRequest {
                     .map_err(|_| invalid(format!("resolve: {} is not an IP address", entry.ip)))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        // Rounded up: a fraction of a millisecond is still a timeout, never "none" (0).
-        let timeout_ms = non_negative(self.timeout_ms.ceil(), "timeoutMs")?;
-        Ok(DownloadRequest {
-            url: self.url,
-            headers: self
-                .headers
-                .into_iter()
-                .map(|h| (h.name, h.value))
-                .collect(),
+        Ok(Settings {
             allow_http: self.allow_http,
             redirect_hosts: self.redirect_hosts.map(|hosts| hosts.into_iter().collect()),
             max_redirects: self.max_redirects,
             max_bytes: non_negative(self.max_bytes, "maxBytes")?,
-            timeout: (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms)),
             staging_dir: PathBuf::from(self.staging_dir),
             staging_prefix: self.staging_prefix,
-            destination,
+            temp_dir: PathBuf::from(self.temp_dir),
             fsync: self.fsync,
             ca_pems: self.ca_pems,
             resolve,
+            trailing_headers: self
+                .trailing_headers
+                .into_iter()
+                .map(|h| (h.name, h.value))
+                .collect(),
+        })
+    }
+}
+
+impl BindingRequest {
+    pub fn into_engine(
+        self,
+        settings: &Settings,
+        quota: Option<Quota>,
+        cookies: Option<CookieJar>,
+    ) -> Result<DownloadRequest, EngineError> {
+        let destination = match (self.target_path, self.temp_stem) {
+            (Some(path), None) => Destination::Exact(PathBuf::from(path)),
+            (None, Some(stem)) => Destination::Generated {
+                dir: settings.temp_dir.clone(),
+                stem,
+            },
+            _ => {
+                return Err(invalid(
+                    "either targetPath or tempStem is required".into(),
+                ))
+            }
+        };
+        if self.headers.len() % 2 != 0 {
+            return Err(invalid("headers must be name, value pairs".into()));
+        }
+        let mut headers =
+            Vec::with_capacity(self.headers.len() / 2 + settings.trailing_headers.len());
+        let mut flat = self.headers.into_iter();
+        while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
+            headers.push((name, value));
+        }
+        headers.extend(settings.trailing_headers.iter().cloned());
+        // Rounded up: a fraction of a millisecond is still a timeout, never "none" (0).
+        let timeout_ms = non_negative(self.timeout_ms.ceil(), "timeoutMs")?;
+        Ok(DownloadRequest {
+            url: self.url,
+            headers,
+            allow_http: settings.allow_http,
+            redirect_hosts: settings.redirect_hosts.clone(),
+            max_redirects: settings.max_redirects,
+            max_bytes: settings.max_bytes,
+            timeout: (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms)),
+            staging_dir: settings.staging_dir.clone(),
+            staging_prefix: settings.staging_prefix.clone(),
+            destination,
+            fsync: settings.fsync,
+            ca_pems: settings.ca_pems.clone(),
+            resolve: settings.resolve.clone(),
             profile: self.profile,
             quota,
             cookies,

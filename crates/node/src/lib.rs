@@ -51,6 +51,24 @@ pub struct BindingEngine {
     next_id: Mutex<u32>,
 }
 
+/// A host's settings, shared by the downloads it is passed to: converted once, not per download.
+#[napi]
+pub struct BindingSettings {
+    settings: Settings,
+}
+
+#[napi]
+impl BindingSettings {
+    #[napi(constructor)]
+    pub fn new(init: BindingSettingsInit) -> Result<Self> {
+        Ok(BindingSettings {
+            settings: init
+                .into_settings()
+                .map_err(|e| Error::from_reason(e.message().to_string()))?,
+        })
+    }
+}
+
 /// A byte budget shared by the downloads it is passed to (a host's user-directory quota).
 #[napi]
 pub struct BindingQuota {
@@ -218,6 +236,7 @@ impl BindingEngine {
     pub fn start(
         &self,
         env: Env,
+        settings: &BindingSettings,
         request: BindingRequest,
         quota: Option<&BindingQuota>,
         cookies: Option<&BindingCookieJar>,
@@ -247,6 +266,7 @@ impl BindingEngine {
             posted: false,
         };
         let request = match request.into_engine(
+            &settings.settings,
             quota.map(|q| q.quota.clone()),
             cookies.map(|c| c.jar.clone()),
         ) {
