@@ -40,10 +40,10 @@ export declare class BindingEngine {
    */
   watch(id: number, headers: boolean, progress: boolean): void
   /**
-   * The messages waiting, oldest first; a download's own messages are in order and its
-   * `done` message is its last.
+   * The messages waiting, oldest first, as a JSON array of `BindingMessage` (typed in
+   * src/engine.ts): a download's own messages are in order and its `done` is its last.
    */
-  takeMessages(): Array<BindingMessage>
+  takeMessages(): string
   /** Stops the runtime: in-flight downloads end with `cancelled`. */
   close(): void
 }
@@ -73,43 +73,6 @@ export interface BindingEngineOptions {
 export interface BindingHeader {
   name: string
   value: string
-}
-
-/** One message of the engine's mailbox (`BindingEngine.takeMessages()`). */
-export interface BindingMessage {
-  /** The download, as `start()` returned it. */
-  id: number
-  /**
-   * `'headers'` (the final head, only when watched), `'progress'` (only when watched), or
-   * `'done'` (always, last).
-   */
-  kind: string
-  /** `headers`; `done` on success, or after a head that was not sent as its own message. */
-  statusCode?: number
-  /** With `statusCode`: the final response's headers, name, value, name, value... */
-  headers?: Array<string>
-  /** `progress`: bytes stored so far. */
-  written?: number
-  /** `progress`: the announced length, -1 when unknown. */
-  expected?: number
-  /**
-   * `done` when it failed. One of: `dns`, `connect`, `tlsCertificate`, `tls`, `timeout`,
-   * `interrupted`, `network`, `tooLarge`, `quota`, `cancelled`, `io`, `redirect`,
-   * `redirectHost`, `internal`.
-   */
-  errorKind?: string
-  errorMessage?: string
-  /** `done` on success: absolute path of the stored file. */
-  path?: string
-  dataLength?: number
-  /**
-   * `done` on success, when the request asked for it: the numbers of the profile in the
-   * order of `profileNumbersOrder()`.
-   */
-  profile?: Array<number>
-  /** With `profile`: the peer's IP address and the protocol (`h2` or `http/1.1`). */
-  peerIp?: string
-  protocol?: string
 }
 
 /** One download; the rest comes from its host's `BindingSettings`. */

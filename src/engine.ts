@@ -1,5 +1,5 @@
 import { BindingEngine } from './native.js'
-import type { BindingCookieJar, BindingMessage, BindingQuota, BindingRequest, BindingSettings } from './native.js'
+import type { BindingCookieJar, BindingQuota, BindingRequest, BindingSettings } from './native.js'
 
 export interface EngineOptions {
   /** Runtime worker threads of the native engine; default: the number of cores. */
@@ -13,6 +13,32 @@ export interface EngineOptions {
 export interface Engine {
   /** Stops the engine: in-flight downloads of every host using it fail with 121522. */
   close(): Promise<void>
+}
+
+/**
+ * One message of the engine's mailbox, as `takeMessages()` serializes it (crates/node/src/
+ * convert.rs `BindingMessage`: absent fields are left out).
+ */
+export interface BindingMessage {
+  id: number
+  kind: 'headers' | 'progress' | 'done'
+  /** `headers`; `done` on success, or after a head that was not sent as its own message. */
+  statusCode?: number
+  /** With `statusCode`: the final response's headers, name, value, name, value... */
+  headers?: string[]
+  /** `progress`: bytes stored so far, and the announced length (-1: unknown). */
+  written?: number
+  expected?: number
+  /** `done` when it failed: the engine's error kind (errors.ts maps it) and message. */
+  errorKind?: string
+  errorMessage?: string
+  /** `done` on success: absolute path of the stored file and its size. */
+  path?: string
+  dataLength?: number
+  /** `done` on success with a profile: its numbers (profile.ts PROFILE_NUMBERS), peer, protocol. */
+  profile?: number[]
+  peerIp?: string
+  protocol?: string
 }
 
 /** Where a running download's messages go; `done` is the last call. */
@@ -69,7 +95,8 @@ export class NativeEngine implements Engine {
    */
   #deliver(): void {
     let failure: { error: unknown } | undefined
-    for (const message of this.#binding.takeMessages()) {
+    const messages = JSON.parse(this.#binding.takeMessages()) as BindingMessage[]
+    for (const message of messages) {
       const handler = this.#handlers.get(message.id)
       if (handler === undefined) continue
       if (message.kind === 'done') this.#handlers.delete(message.id)

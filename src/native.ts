@@ -67,7 +67,6 @@ export const profileNumbersOrder = binding.profileNumbersOrder
 export type {
   BindingEngineOptions,
   BindingHeader,
-  BindingMessage,
   BindingRequest,
   BindingResolve,
   BindingSettingsInit,

@@ -251,43 +251,57 @@ pub fn profile_numbers_order() -> Vec<&'static str> {
     PROFILE_NUMBERS.to_vec()
 }
 
-/// One message of the engine's mailbox (`BindingEngine.takeMessages()`).
-#[napi(object, object_from_js = false)]
+/// One message of the engine's mailbox. `BindingEngine.takeMessages()` returns a batch as a
+/// JSON array of these (camelCase keys, absent fields left out): one string crosses into
+/// JavaScript instead of a property at a time, and `JSON.parse` builds the objects.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BindingMessage {
     /// The download, as `start()` returned it.
     pub id: u32,
-    /// `'headers'` (the final head, only when watched), `'progress'` (only when watched), or
-    /// `'done'` (always, last).
-    pub kind: String,
+    /// `headers` (the final head, only when watched), `progress` (only when watched), or
+    /// `done` (always, last).
+    pub kind: &'static str,
     /// `headers`; `done` on success, or after a head that was not sent as its own message.
-    pub status_code: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
     /// With `statusCode`: the final response's headers, name, value, name, value...
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub headers: Option<Vec<String>>,
     /// `progress`: bytes stored so far.
-    pub written: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written: Option<u64>,
     /// `progress`: the announced length, -1 when unknown.
-    pub expected: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<i64>,
     /// `done` when it failed. One of: `dns`, `connect`, `tlsCertificate`, `tls`, `timeout`,
     /// `interrupted`, `network`, `tooLarge`, `quota`, `cancelled`, `io`, `redirect`,
     /// `redirectHost`, `internal`.
-    pub error_kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
     /// `done` on success: absolute path of the stored file.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    pub data_length: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_length: Option<u64>,
     /// `done` on success, when the request asked for it: the numbers of the profile in the
     /// order of `profileNumbersOrder()`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<Vec<f64>>,
     /// With `profile`: the peer's IP address and the protocol (`h2` or `http/1.1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_ip: Option<String>,
-    pub protocol: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<&'static str>,
 }
 
 impl BindingMessage {
-    fn empty(id: u32, kind: &str) -> Self {
+    fn empty(id: u32, kind: &'static str) -> Self {
         BindingMessage {
             id,
-            kind: kind.into(),
+            kind,
             status_code: None,
             headers: None,
             written: None,
@@ -311,7 +325,7 @@ impl From<Message> for BindingMessage {
                 status,
                 headers,
             } => BindingMessage {
-                status_code: Some(status.into()),
+                status_code: Some(status),
                 headers: Some(flat_headers(headers)),
                 ..BindingMessage::empty(id, "headers")
             },
@@ -320,8 +334,8 @@ impl From<Message> for BindingMessage {
                 written,
                 expected,
             } => BindingMessage {
-                written: Some(written as f64),
-                expected: Some(expected.map(|e| e as f64).unwrap_or(-1.0)),
+                written: Some(written),
+                expected: Some(expected.map(|e| e.min(i64::MAX as u64) as i64).unwrap_or(-1)),
                 ..BindingMessage::empty(id, "progress")
             },
             Message::Done {
@@ -329,12 +343,12 @@ impl From<Message> for BindingMessage {
                 result: Ok(download),
                 ..
             } => BindingMessage {
-                status_code: Some(download.status.into()),
+                status_code: Some(download.status),
                 headers: Some(flat_headers(download.headers)),
                 path: Some(download.path.to_string_lossy().into_owned()),
-                data_length: Some(download.data_length as f64),
+                data_length: Some(download.data_length),
                 profile: download.profile.as_ref().map(profile_numbers),
-                protocol: download.profile.as_ref().map(|p| p.protocol.into()),
+                protocol: download.profile.as_ref().map(|p| p.protocol),
                 peer_ip: download.profile.map(|p| p.peer_ip),
                 ..BindingMessage::empty(id, "done")
             },
@@ -344,11 +358,11 @@ impl From<Message> for BindingMessage {
                 head,
             } => {
                 let (status_code, headers) = match head {
-                    Some((status, headers)) => (Some(status.into()), Some(flat_headers(headers))),
+                    Some((status, headers)) => (Some(status), Some(flat_headers(headers))),
                     None => (None, None),
                 };
                 BindingMessage {
-                    error_kind: Some(err.kind().as_str().into()),
+                    error_kind: Some(err.kind().as_str()),
                     error_message: Some(err.message().into()),
                     status_code,
                     headers,
@@ -357,4 +371,10 @@ impl From<Message> for BindingMessage {
             }
         }
     }
+}
+
+/// A batch as the JSON text `takeMessages()` returns.
+pub fn messages_json(messages: Vec<Message>) -> Result<String, serde_json::Error> {
+    let messages: Vec<BindingMessage> = messages.into_iter().map(BindingMessage::from).collect();
+    serde_json::to_string(&messages)
 }

@@ -336,12 +336,14 @@ impl BindingEngine {
         }
     }
 
-    /// The messages waiting, oldest first; a download's own messages are in order and its
-    /// `done` message is its last.
-    #[napi]
-    pub fn take_messages(&self, env: Env) -> Result<Vec<BindingMessage>> {
-        let messages = self.mailbox.take(&env)?;
-        Ok(messages.into_iter().map(BindingMessage::from).collect())
+    /// The messages waiting, oldest first, as a JSON array of `BindingMessage` (typed in
+    /// src/engine.ts): a download's own messages are in order and its `done` is its last.
+    #[napi(ts_return_type = "string")]
+    pub fn take_messages(&self, env: Env) -> Result<String> {
+        // Plain strings and numbers always serialize; were it ever to fail, the downloads of
+        // the batch could not end, so JavaScript hears of it.
+        messages_json(self.mailbox.take(&env)?)
+            .map_err(|e| Error::from_reason(format!("cannot serialize engine messages: {e}")))
     }
 
     /// Stops the runtime: in-flight downloads end with `cancelled`.
