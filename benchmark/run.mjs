@@ -43,7 +43,9 @@ const USAGE = `usage: node benchmark/run.mjs [options]     (npm run bench from t
   --quick            a few minutes: 2 runs, 300 downloads per small run, 4 profile pairs, 2 s idle
   --runs N           runs (rounds) per comparison; default 5
   --count N          downloads per small-file run; default 2000
-  --pairs N          profile on/off pairs; default 10
+  --pairs N          profile on/off pairs; default 20
+  --profile-count N  downloads per block of a profile pair; default 2000 (the pairs of one
+                     process run back to back after 1,000 warm-up downloads)
   --idle-ms MS       idle period for the RSS-growth measurement; default 10000
   --only LIST        scenarios: large,small,idle,profile (default: all)
   --peers LIST       peers: tt,curl,node-http,undici,got (default: all); also tt-engine, a
@@ -68,6 +70,7 @@ function parseArgs(argv) {
     runs: undefined,
     count: undefined,
     pairs: undefined,
+    profileCount: undefined,
     idleMs: undefined,
     only: ['large', 'small', 'idle', 'profile'],
     peers: ['tt', 'curl', 'node-http', 'undici', 'got'],
@@ -98,6 +101,7 @@ function parseArgs(argv) {
       case '--runs': o.runs = int(); break
       case '--count': o.count = int(); break
       case '--pairs': o.pairs = int(); break
+      case '--profile-count': o.profileCount = int(); break
       case '--idle-ms': o.idleMs = int(); break
       case '--only': o.only = list(val()); break
       case '--peers': o.peers = list(val()); break
@@ -116,7 +120,8 @@ function parseArgs(argv) {
   }
   o.runs ??= o.quick ? 2 : 5
   o.count ??= o.quick ? 300 : 2000
-  o.pairs ??= o.quick ? 4 : 10
+  o.pairs ??= o.quick ? 4 : 20
+  o.profileCount ??= o.quick ? 500 : 2000
   o.idleMs ??= o.quick ? 2000 : 10000
   for (const s of o.only) if (!['large', 'small', 'idle', 'profile'].includes(s)) usage(`unknown scenario ${s}`)
   for (const p of o.peers) if (!(p in PEER_LABEL)) usage(`unknown peer ${p}`)
@@ -348,7 +353,8 @@ function createProbe() {
 }
 
 function checkStored(peer, job, result) {
-  const expected = job.mode === 'large' ? 1 : job.count
+  const expected =
+    job.mode === 'large' ? 1 : job.mode === 'profile-pairs' ? job.warmup + 2 * job.pairs * job.count : job.count
   const { files, bytes } = result.stored
   if (files !== expected || bytes !== expected * job.size) {
     throw new Error(`${peer}: stored ${files} files / ${bytes} bytes, expected ${expected} / ${expected * job.size}`)
@@ -655,29 +661,32 @@ async function scenarioIdle(server) {
   emit()
 }
 
+/** Profile pairs per measuring process: several processes, so their differences show too. */
+const PAIRS_PER_PROCESS = 5
+
 async function scenarioProfile(server) {
   const url = `${server.httpBase}/1k.bin`
   const c = 16
-  log(`profile on vs off: ${opts.pairs} pairs of ${opts.count} x 1 KiB over HTTP at concurrency ${c}`)
+  log(`profile on vs off: ${opts.pairs} pairs of ${opts.profileCount} x 1 KiB over HTTP at concurrency ${c}, interleaved inside ${Math.ceil(opts.pairs / PAIRS_PER_PROCESS)} processes`)
   await emptyTrash(false)
   await settleDisk('profile')
   const pairs = []
-  for (let i = 0; i < opts.pairs; i++) {
-    await beforeRound(`pair ${i + 1}`)
-    const pair = {}
-    for (const on of shuffle([true, false])) {
-      const job = { mode: 'small', url, size: 1024, count: opts.count, concurrency: c, profile: on }
-      try {
-        pair[on ? 'on' : 'off'] = smallMetrics(await runOne('tt', job), job)
-      } catch (error) {
-        log(`  pair ${i + 1} profile ${on ? 'on' : 'off'}: FAILED ${error.message}`)
+  for (let done = 0; done < opts.pairs; done += PAIRS_PER_PROCESS) {
+    const n = Math.min(PAIRS_PER_PROCESS, opts.pairs - done)
+    await beforeRound(`pairs ${done + 1}-${done + n}`)
+    const warmup = Math.min(opts.profileCount, 1000)
+    const job = { mode: 'profile-pairs', url, size: 1024, count: opts.profileCount, warmup, pairs: n, concurrency: c }
+    try {
+      const r = await runOne('tt', job)
+      for (const pair of r.pairs) {
+        log(`  pair ${pairs.length + 1}/${opts.pairs}: on ${fmt(pair.on.dps)}/s ${fmt(pair.on.cpuUsPerDl)} µs CPU/dl, off ${fmt(pair.off.dps)}/s ${fmt(pair.off.cpuUsPerDl)} µs CPU/dl, ratio ${fmt(pair.ratio, 3)}`)
+        pairs.push(pair)
       }
+    } catch (error) {
+      log(`  pairs ${done + 1}-${done + n}: FAILED ${error.message}`)
     }
-    if (pair.on && pair.off) pair.ratio = pair.on.dps / pair.off.dps
-    log(`  pair ${i + 1}/${opts.pairs}: on ${fmt(pair.on?.dps)}/s, off ${fmt(pair.off?.dps)}/s, ratio ${fmt(pair.ratio, 3)}`)
-    pairs.push(pair)
   }
-  results.profile = { pairs, c, size: '1k', proto: 'http' }
+  results.profile = { pairs, c, size: '1k', proto: 'http', inProcess: PAIRS_PER_PROCESS }
   emit()
 }
 
@@ -854,13 +863,21 @@ function tablesAndCharts() {
   if (results.profile) {
     const ok = results.profile.pairs.filter((p) => Number.isFinite(p.ratio))
     const s = summary(ok.map((p) => p.ratio))
-    charts.push({ file: 'profile-on-off.svg', svg: ratioChart({ title: 'tt-download: enableProfile on vs off', subtitle: `${ok.length} interleaved pairs of ${opts.count} x 1 KiB over HTTP at concurrency ${results.profile.c}; median ${fmt(s.median, 3)}`, ratios: ok.map((p) => p.ratio) }) })
+    charts.push({ file: 'profile-on-off.svg', svg: ratioChart({ title: 'tt-download: enableProfile on vs off', subtitle: `${ok.length} interleaved pairs of ${opts.profileCount} x 1 KiB over HTTP at concurrency ${results.profile.c}; median ${fmt(s.median, 3)}`, ratios: ok.map((p) => p.ratio) }) })
     sections.push({
       title: 'Profile on versus off',
-      text: `${ok.length} pairs, each one run with enableProfile true and one with false in a random order: ${opts.count} x 1 KiB over HTTP at concurrency ${results.profile.c}. Ratio = downloads/s on ÷ off (1.00 = free; 0.97 = 3% cost).`,
+      text: `${ok.length} pairs, each a block of ${opts.profileCount} x 1 KiB downloads over HTTP at concurrency ${results.profile.c} with enableProfile true and one with false, in a random order, back to back in the same process (${results.profile.inProcess ?? 1} pairs per process, after 1,000 warm-up downloads). Ratio = downloads/s on ÷ off (1.00 = free; 0.97 = 3% cost).`,
       tables: [{
-        columns: ['pairs', 'median on ÷ off', 'range', 'downloads/s on', 'downloads/s off'],
-        rows: [[String(ok.length), fmt(s.median, 3), `${fmt(s.min, 3)}–${fmt(s.max, 3)}`, range(summary(ok.map((p) => p.on.dps)), 0), range(summary(ok.map((p) => p.off.dps)), 0)]],
+        columns: ['pairs', 'median on ÷ off', 'range', 'downloads/s on', 'downloads/s off', 'process CPU µs/dl on', 'process CPU µs/dl off'],
+        rows: [[
+          String(ok.length),
+          fmt(s.median, 3),
+          `${fmt(s.min, 3)}–${fmt(s.max, 3)}`,
+          range(summary(ok.map((p) => p.on.dps)), 0),
+          range(summary(ok.map((p) => p.off.dps)), 0),
+          range(summary(ok.map((p) => p.on.cpuUsPerDl).filter(Number.isFinite)), 0),
+          range(summary(ok.map((p) => p.off.cpuUsPerDl).filter(Number.isFinite)), 0),
+        ]],
       }],
       charts: ['profile-on-off.svg'],
     })
@@ -943,7 +960,7 @@ function emit(final = false) {
   md.push(`Written by \`npm run bench\` (benchmark/run.mjs${results.argv.length ? ' ' + results.argv.join(' ') : ''})${final ? '' : ' — run in progress, partial results'}.`, '')
   md.push('## Setup', '')
   md.push(
-    `- Date: ${env.date.slice(0, 16).replace('T', ' ')} UTC; ${opts.quick ? '**quick mode** (fewer runs and downloads: indicative only)' : 'full mode'}: ${opts.runs} runs per comparison, ${opts.count} downloads per small-file run, ${opts.pairs} profile pairs.`,
+    `- Date: ${env.date.slice(0, 16).replace('T', ' ')} UTC; ${opts.quick ? '**quick mode** (fewer runs and downloads: indicative only)' : 'full mode'}: ${opts.runs} runs per comparison, ${opts.count} downloads per small-file run, ${opts.pairs} profile pairs of ${opts.profileCount} downloads.`,
     `- Machine: ${env.cpu} (${env.cores} cores), ${env.memory} RAM, Linux ${env.kernel}; files on ${env.fs} on the same disk for every peer; all traffic over loopback (127.0.0.1).`,
     `- Server: nginx ${env.nginx} (Debian package), started by the bench: worker_processes auto, sendfile, tcp_nopush, keep-alive, access log off; HTTPS with a CA generated by the bench, TLS 1.2/1.3, ALPN http/1.1 only. Server and clients share the ${env.cores} cores.`,
     `- Peers, each its own process per run, all over HTTP/1.1: ${env.curl.split(' (')[0]} (one process per run: \`--http1.1 --parallel --parallel-max C -K <config>\`), Node ${env.node} node:http piped to a file stream, undici ${env.undici} \`stream()\` to a file stream, got ${env.got} \`got.stream()\` piped to a file stream, tt-download through a full host (\`createHost\`, env test, profile on, \`host.download()\` into \`ttfile://temp\`: staging file then rename; maxConcurrent = C).`,

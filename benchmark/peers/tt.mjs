@@ -31,8 +31,8 @@ export default async function setup(job) {
   const post = []
   let reused = 0
   let profiled = 0
-  const one = async (i) => {
-    const result = await host.download({ url: job.url, enableProfile })
+  const one = async (i, options) => {
+    const result = await host.download({ url: job.url, enableProfile: options?.profile ?? enableProfile })
     const end = now()
     if (result.statusCode !== 200) throw new Error(`status ${result.statusCode}`)
     const p = result.profile

@@ -19,8 +19,11 @@ const { default: setup } = await import(`./${peer}.mjs`)
 const client = await setup(job)
 const rssLoaded = memStatus().rss
 
-/** Runs `count` downloads with `concurrency` lanes; each lane takes the next index. */
-async function runMany(count, concurrency) {
+/**
+ * Runs `count` downloads with `concurrency` lanes; each lane takes the next index (from
+ * `first`). `options` goes to every `one()` (the profile pairs switch the profile with it).
+ */
+async function runMany(count, concurrency, first = 0, options = undefined) {
   const latencies = new Array(count)
   let next = 0
   const lane = async () => {
@@ -28,7 +31,7 @@ async function runMany(count, concurrency) {
       const i = next++
       if (i >= count) return
       const start = performance.now()
-      await client.one(i)
+      await client.one(first + i, options)
       latencies[i] = performance.now() - start
     }
   }
@@ -97,6 +100,28 @@ if (job.mode === 'small') {
   result.rssAfterWork = afterWork
   result.rssAfterIdle = memStatus().rss
   result.rssMaxIdle = maxIdle
+} else if (job.mode === 'profile-pairs') {
+  // Profile on and off interleaved inside one process, in blocks of `count` downloads, each
+  // pair in a random order: what differs between two processes (thread placement, JIT
+  // decisions, the disk's state) then hits both halves of a pair alike.
+  let first = 0
+  await runMany(job.warmup, job.concurrency, first, { profile: true })
+  first += job.warmup
+  const pairs = []
+  for (let p = 0; p < job.pairs; p++) {
+    const pair = {}
+    for (const on of Math.random() < 0.5 ? [true, false] : [false, true]) {
+      const cpu0 = processCpuMs()
+      const t0 = performance.now()
+      await runMany(job.count, job.concurrency, first, { profile: on })
+      const ms = performance.now() - t0
+      pair[on ? 'on' : 'off'] = { dps: job.count / (ms / 1000), cpuUsPerDl: ((processCpuMs() - cpu0) * 1000) / job.count }
+      first += job.count
+    }
+    pair.ratio = pair.on.dps / pair.off.dps
+    pairs.push(pair)
+  }
+  result.pairs = pairs
 } else {
   throw new Error(`unknown mode ${job.mode}`)
 }
