@@ -208,7 +208,6 @@ impl BindingEngine {
     /// `takeMessages()` then. It keeps the process alive only while downloads are running.
     #[napi(constructor)]
     pub fn new(
-        env: Env,
         options: Option<BindingEngineOptions>,
         #[napi(ts_arg_type = "() => void")] wake: WakeFn,
     ) -> Result<Self> {
@@ -224,7 +223,7 @@ impl BindingEngine {
         Ok(BindingEngine {
             runtime: Mutex::new(Some(runtime)),
             engine: Arc::new(Engine::new()),
-            mailbox: Arc::new(Mailbox::new(&env, wake)?),
+            mailbox: Arc::new(Mailbox::new(wake)),
             controls: Arc::default(),
             next_id: Mutex::new(0),
         })

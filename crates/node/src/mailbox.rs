@@ -1,6 +1,7 @@
 //! The one channel from engine threads to JavaScript: messages queue here, and the first
 //! message of a batch wakes JavaScript, which takes the whole batch in one call.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use napi::bindgen_prelude::*;
@@ -35,27 +36,26 @@ struct Queue {
     wake_pending: bool,
 }
 
-/// Touched on the JavaScript thread only: how many downloads have not posted `done` yet,
-/// and the wake function whose reference keeps the event loop alive meanwhile.
-struct Liveness {
-    in_flight: u64,
-    wake: WakeFn,
-}
-
 pub struct Mailbox {
     queue: Mutex<Queue>,
-    liveness: Mutex<Liveness>,
+    /// Called from engine threads with no lock held: a wake-up must never make JavaScript
+    /// wait for a lock an engine thread holds across a system call.
+    wake: WakeFn,
+    /// Downloads that have not posted `done` yet; touched on the JavaScript thread only.
+    /// While it is above zero, `wake` holds the event loop open.
+    in_flight: AtomicU64,
 }
 
 impl Mailbox {
-    pub fn new(_env: &Env, wake: WakeFn) -> Result<Self> {
-        Ok(Mailbox {
+    pub fn new(wake: WakeFn) -> Self {
+        Mailbox {
             queue: Mutex::new(Queue {
                 messages: Vec::new(),
                 wake_pending: false,
             }),
-            liveness: Mutex::new(Liveness { in_flight: 0, wake }),
-        })
+            wake,
+            in_flight: AtomicU64::new(0),
+        }
     }
 
     /// From any thread.
@@ -66,26 +66,19 @@ impl Mailbox {
             !std::mem::replace(&mut queue.wake_pending, true)
         };
         if wake_now {
-            let liveness = self.liveness.lock().unwrap_or_else(|p| p.into_inner());
-            liveness
-                .wake
-                .call((), ThreadsafeFunctionCallMode::NonBlocking);
+            self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
         }
     }
 
     /// On the JavaScript thread, before a download can post anything.
-    #[allow(deprecated)] // refer/unref: the process must stay alive exactly while downloads run
     pub fn started(&self, env: &Env) -> Result<()> {
-        let mut liveness = self.liveness.lock().unwrap_or_else(|p| p.into_inner());
-        liveness.in_flight += 1;
-        if liveness.in_flight == 1 {
-            liveness.wake.refer(env)?;
+        if self.in_flight.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.keep_alive(env, true)?;
         }
         Ok(())
     }
 
     /// On the JavaScript thread: everything queued, oldest first.
-    #[allow(deprecated)]
     pub fn take(&self, env: &Env) -> Result<Vec<Message>> {
         let messages = {
             let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
@@ -96,13 +89,31 @@ impl Mailbox {
             .iter()
             .filter(|m| matches!(m, Message::Done { .. }))
             .count() as u64;
-        if done > 0 {
-            let mut liveness = self.liveness.lock().unwrap_or_else(|p| p.into_inner());
-            liveness.in_flight = liveness.in_flight.saturating_sub(done);
-            if liveness.in_flight == 0 {
-                liveness.wake.unref(env)?;
-            }
+        if done > 0 && self.in_flight.fetch_sub(done, Ordering::Relaxed) == done {
+            self.keep_alive(env, false)?;
         }
         Ok(messages)
+    }
+
+    /// napi_ref / napi_unref of the wake function, which napi-rs offers only through `&mut`
+    /// (and so behind a lock the engine threads would share).
+    fn keep_alive(&self, env: &Env, alive: bool) -> Result<()> {
+        // SAFETY: called on the JavaScript thread of `env` during a call from JavaScript, so
+        // the environment is alive, and `self.wake` (owned here, released only on drop) is
+        // a valid threadsafe function of it.
+        let status = unsafe {
+            if alive {
+                napi::sys::napi_ref_threadsafe_function(env.raw(), self.wake.raw())
+            } else {
+                napi::sys::napi_unref_threadsafe_function(env.raw(), self.wake.raw())
+            }
+        };
+        match status {
+            napi::sys::Status::napi_ok => Ok(()),
+            status => Err(Error::from_reason(format!(
+                "napi_{}ref_threadsafe_function failed: {status}",
+                if alive { "" } else { "un" }
+            ))),
+        }
     }
 }
