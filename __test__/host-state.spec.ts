@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url'
 import type { Host, HostConfig } from '../src/index.js'
 import { assertFailedRun, assertSucceededRun } from './helpers/assert.js'
 import { ROOT } from './helpers/child.js'
+import { startContentServer } from './helpers/content-server.js'
 import { makeTmpDir, stagingFiles } from './helpers/fs.js'
 import { closeAfter, makeHost, record } from './helpers/host.js'
 import type { Run } from './helpers/host.js'
@@ -253,3 +254,32 @@ for (const [label, code] of IDLE_CHILDREN) {
     t.true((exit.afterDone ?? Infinity) < 3000, `exited ${exit.afterDone} ms after its last download`)
   })
 }
+
+// The engine's one wake-up function holds the event loop open exactly while downloads run:
+// a child whose only pending work is a download (its server is this process) must live to
+// deliver the callbacks, then exit without close().
+test('a download in flight keeps the process alive until its callbacks ran, then it exits', async (t) => {
+  const server = await startContentServer()
+  t.teardown(() => server.close())
+  const dir = await makeTmpDir()
+  t.teardown(() => dir.cleanup())
+  const code = `
+const { createHost } = await import(${JSON.stringify(INDEX_URL)})
+const host = createHost({ appId: 'ttalive', env: 'test', dataDir: process.env.TT_DATA_DIR })
+const url = process.env.TT_URL
+host.downloadFile({
+  url,
+  success: (r) => {
+    console.log('FIRST ' + r.dataLength)
+    host.downloadFile({ url, success: (s) => console.log('DONE ' + s.dataLength), fail: (f) => console.log('FAIL ' + f.errMsg) })
+  },
+  fail: (f) => console.log('FAIL ' + f.errMsg),
+})`
+  const url = server.url('/slow/2048?delayMs=400&chunks=2&headerDelayMs=300')
+  const exit = await runModule(t, code, { TT_DATA_DIR: dir.dir, TT_URL: url }, 20_000)
+  const detail = `exit ${exit.code}${exit.killed ? ' (killed)' : ''}\nstdout: ${exit.stdout}\nstderr: ${exit.stderr}`
+  t.regex(exit.stdout, /FIRST 2048\nDONE 2048/, detail)
+  t.false(exit.killed, detail)
+  t.is(exit.code, 0, detail)
+  t.true((exit.afterDone ?? Infinity) < 3000, `exited ${exit.afterDone} ms after its last download`)
+})
