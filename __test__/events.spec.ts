@@ -8,6 +8,7 @@ import { closeAfter, eventTypes, makeHost, record } from './helpers/host.js'
 import type { Recorded, Run } from './helpers/host.js'
 import { sha256File } from './helpers/bytes.js'
 import { startTlsServer } from './helpers/tls.js'
+import { startRawServer } from './helpers/raw-servers.js'
 
 type Progress = Extract<Recorded, { type: 'progress' }>
 const progressOf = (run: Run) => run.events.filter((e): e is Progress => e.type === 'progress')
@@ -187,4 +188,24 @@ test('a throwing listener or callback breaks nothing and reaches onError with it
   t.deepEqual([...sources].sort(), ['complete', 'headers', 'progress', 'success'])
   t.true(reported.some((r) => r.source === 'headers' && r.message === 'from headers'))
   t.true(reported.some((r) => r.source === 'success' && r.message === 'from success'))
+})
+
+test('response header bytes 0x80-0xFF arrive as one Latin-1 character each, in the listener and the result', async (t) => {
+  // caf\xe9 and \xff\x80: not UTF-8, so a UTF-8 decoder would replace them with U+FFFD.
+  const head = Buffer.concat([
+    Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-name: caf'),
+    Buffer.from([0xe9]),
+    Buffer.from('\r\nx-bytes: '),
+    Buffer.from([0xff, 0x80]),
+    Buffer.from('\r\nconnection: close\r\n\r\nok'),
+  ])
+  const server = closeAfter(t, await startRawServer((socket) => socket.end(head)))
+  const { host } = await makeHost(t)
+  const run = record(host, { url: server.url('/latin1') })
+  await run.done
+  const res = assertSucceededRun(t, run)
+  const listened = run.events.find((e) => e.type === 'headers')
+  t.is(res.header['x-name'], 'caf\u00e9')
+  t.is(res.header['x-bytes'], '\u00ff\u0080')
+  t.deepEqual((listened as { header?: Record<string, string> } | undefined)?.header, res.header)
 })

@@ -191,6 +191,10 @@ test('a symlink to outside swapped in for the target\'s parent directory mid-dow
   t.true(outsideNow.equals(Buffer.from('outside: never to be written')), `the outside file was overwritten (now ${outsideNow.length} bytes)`)
   t.deepEqual((await readdir(fx.outside)).sort(), ['x.bin'], 'nothing new outside')
   t.truthy(fx.run.fail, `the download failed instead of following the link (got ${JSON.stringify(fx.run.success ?? fx.run.fail)})`)
+  t.is(fx.run.fail?.errNo, 121507)
+  // The cause names the app's own path, never where the host keeps the sandbox on disk.
+  t.regex(fx.run.fail?.errMsg ?? '', /ttfile:\/\/user\/d/)
+  t.false((fx.run.fail?.errMsg ?? '').includes(fx.dataDir), fx.run.fail?.errMsg)
   t.deepEqual(await stagingFiles(fx.dataDir), [], 'staging is empty')
 })
 

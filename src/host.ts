@@ -301,7 +301,7 @@ class HostImpl implements Host {
       } else {
         const fail =
           job.reason ??
-          failFromEngine(outcome.errorKind, outcome.errorMessage, {
+          failFromEngine(outcome.errorKind, this.#sandbox.hidePaths(outcome.errorMessage ?? ''), {
             url: job.plan.url,
             maxFileSize: this.#config.maxFileSize,
           })

@@ -87,6 +87,25 @@ export class Sandbox {
     return this.#realDirs.temp
   }
 
+  /**
+   * An engine message with this host's paths on disk replaced by what the app may see:
+   * `ttfile://user/...`, `ttfile://temp/...`, and `<staging>` or `<dataDir>` for private
+   * places. A failure message must not tell a mini-program where its host keeps its files.
+   */
+  hidePaths(message: string): string {
+    const shown: [string, string][] = [
+      [this.#realDirs.user, USER_DATA_PATH],
+      [this.#realDirs.temp, TEMP_PATH],
+      [this.#dirs.user, USER_DATA_PATH],
+      [this.#dirs.temp, TEMP_PATH],
+      [this.stagingDir, '<staging>'],
+      [this.dataDir, '<dataDir>'],
+    ]
+    let text = message
+    for (const [dir, name] of shown) text = text.split(dir).join(name)
+    return text
+  }
+
   /** A fresh stem for `ttfile://temp/<32 hex>[.ext]`; the engine appends the extension. */
   newTempStem(): string {
     return randomHex16()

@@ -21,15 +21,24 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
 /// Headers that must not follow a redirect to another origin.
 const ORIGIN_BOUND_HEADERS: [&str; 2] = ["authorization", "cookie"];
 
+/// Header bytes are Latin-1 both ways, as in Node and browsers: every byte of a received
+/// value is one character (obs-text 0x80-0xFF included, never replaced), and every character
+/// of a value to send is one byte.
+fn latin1_decode(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+fn latin1_encode(text: &str) -> Result<Vec<u8>, Error> {
+    text.chars()
+        .map(|c| u8::try_from(u32::from(c)))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| Error::new(Kind::Internal, "header value beyond Latin-1"))
+}
+
 fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_string(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(name, value)| (name.as_str().to_string(), latin1_decode(value.as_bytes())))
         .collect()
 }
 
@@ -49,7 +58,9 @@ fn build_request(
             caller_cookie = Some(value.as_str());
             continue;
         }
-        builder = builder.header(name.as_str(), value.as_str());
+        let value = http::HeaderValue::from_bytes(&latin1_encode(value)?)
+            .map_err(|e| Error::new(Kind::Internal, format!("invalid header value: {e}")))?;
+        builder = builder.header(name.as_str(), value);
     }
     if let Some(cookie) = jar.and_then(|jar| jar.header_for(&hop.url, caller_cookie)) {
         builder = builder.header(http::header::COOKIE, cookie);
