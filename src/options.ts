@@ -106,25 +106,24 @@ type HeaderCheck = { ok: true; headers: string[] } | { ok: false; fail: Download
  * then dropped or replaced: bad input is reported, not silently discarded.
  */
 function checkHeaders(header: unknown): HeaderCheck {
+  if (header === undefined) return { ok: true, headers: [] }
   const bad = (what: string): HeaderCheck => ({ ok: false, fail: failOf('parameter', what) })
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    return bad(`parameter.header should be Object instead of ${typeName(header)}`)
+  }
   const merged = new Map<string, string>()
-  if (header !== undefined) {
-    if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-      return bad(`parameter.header should be Object instead of ${typeName(header)}`)
-    }
-    for (const [name, value] of Object.entries(header)) {
-      if (!isFieldName(name)) return bad(`invalid header name ${JSON.stringify(name)}`)
-      let text: string
-      if (typeof value === 'string') text = value
-      else if (typeof value === 'number' && Number.isFinite(value)) text = String(value)
-      else return bad(`parameter.header.${name} should be String or Number instead of ${typeName(value)}`)
-      if (!isFieldValue(text)) return bad(`invalid value of header ${JSON.stringify(name)}`)
-      const key = name.toLowerCase()
-      // Delete first so the surviving entry takes the later key's position, as it would
-      // in a fresh object built from the lower-cased keys.
-      merged.delete(key)
-      merged.set(key, text)
-    }
+  for (const [name, value] of Object.entries(header)) {
+    if (!isFieldName(name)) return bad(`invalid header name ${JSON.stringify(name)}`)
+    let text: string
+    if (typeof value === 'string') text = value
+    else if (typeof value === 'number' && Number.isFinite(value)) text = String(value)
+    else return bad(`parameter.header.${name} should be String or Number instead of ${typeName(value)}`)
+    if (!isFieldValue(text)) return bad(`invalid value of header ${JSON.stringify(name)}`)
+    const key = name.toLowerCase()
+    // Delete first so the surviving entry takes the later key's position, as it would
+    // in a fresh object built from the lower-cased keys.
+    merged.delete(key)
+    merged.set(key, text)
   }
   const headers: string[] = []
   for (const [name, value] of merged) {
