@@ -209,3 +209,37 @@ test('response header bytes 0x80-0xFF arrive as one Latin-1 character each, in t
   t.is(res.header['x-bytes'], '\u00ff\u0080')
   t.deepEqual((listened as { header?: Record<string, string> } | undefined)?.header, res.header)
 })
+
+for (const mode of ['http', 'h2'] as const) {
+  test(`listeners added after the head arrived get it at once, before any progress, over ${mode}`, async (t) => {
+    const server = closeAfter(t, await serverFor(mode))
+    const { host } = await makeHost(t)
+    const size = 60_000
+    // Head at once, then six pieces 250 ms apart: the body ends about 1.5 s in.
+    const events: { type: string; at: number }[] = []
+    const started = performance.now()
+    const mark = (type: string) => events.push({ type, at: performance.now() - started })
+    const finished = new Promise<void>((resolve) => {
+      const task = host.downloadFile({
+        url: server.url(`/slow/${size}?chunks=6&delayMs=250`),
+        success: () => mark('success'),
+        fail: () => mark('fail'),
+        complete: () => resolve(),
+      })
+      setTimeout(() => {
+        mark('listening')
+        task.onProgressUpdate(() => mark('progress'))
+        task.onHeadersReceived(() => mark('headers'))
+      }, 400)
+    })
+    await finished
+    const types = events.map((e) => e.type).filter((type, i, all) => type !== 'progress' || all[i - 1] !== 'progress')
+    t.deepEqual(types, ['listening', 'headers', 'progress', 'success'], JSON.stringify(events))
+    const listening = events.find((e) => e.type === 'listening')!.at
+    const headers = events.find((e) => e.type === 'headers')!.at
+    const success = events.find((e) => e.type === 'success')!.at
+    // The head came when asked for, not with the outcome about a second later.
+    t.true(headers - listening < success - headers, JSON.stringify(events))
+    t.true(success - headers >= 500, JSON.stringify(events))
+  })
+}

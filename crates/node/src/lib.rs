@@ -33,10 +33,36 @@ pub struct BindingEngineOptions {
 /// What JavaScript can still change about a running download.
 struct Control {
     cancel: CancellationToken,
-    /// Send the final head as its own message as soon as it arrives (someone listens).
-    headers_wanted: AtomicBool,
-    /// Send progress messages (someone listens); without, none is built.
+    /// Progress is wanted (someone listens); without, none is built.
     progress_wanted: AtomicBool,
+    head: Mutex<HeadSlot>,
+}
+
+/// The final head's way to JavaScript. Flags and head share one lock, so a head arriving
+/// while JavaScript starts listening is sent exactly once, and always before any progress.
+#[derive(Default)]
+struct HeadSlot {
+    /// Send the head as its own message (someone listens to headers or progress).
+    wanted: bool,
+    /// The head, while it arrived and was not sent: it then travels with the outcome.
+    unsent: Head,
+}
+
+impl Control {
+    fn head(&self) -> std::sync::MutexGuard<'_, HeadSlot> {
+        self.head.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends the head now if it waits; the caller holds the slot, so nothing can pass it.
+    fn flush_head(slot: &mut HeadSlot, id: u32, mailbox: &Mailbox) {
+        if let Some((status, headers)) = slot.unsent.take() {
+            mailbox.post(Message::Headers {
+                id,
+                status,
+                headers,
+            });
+        }
+    }
 }
 
 type Controls = Arc<Mutex<HashMap<u32, Arc<Control>>>>;
@@ -121,32 +147,27 @@ impl BindingCookieJar {
     }
 }
 
-/// Turns engine events into mailbox messages, only those someone listens to. The final head
-/// is kept until the outcome when it was not sent: a success or a failure after the head
-/// still needs it.
+/// Turns engine events into mailbox messages, only those someone listens to.
 struct MailboxObserver {
     id: u32,
     control: Arc<Control>,
     mailbox: Arc<Mailbox>,
-    unsent_head: Mutex<Option<(u16, Vec<(String, String)>)>>,
 }
 
 impl Observer for MailboxObserver {
     fn headers(&self, status: u16, headers: &[(String, String)]) {
-        if self.control.headers_wanted.load(Ordering::Relaxed) {
-            self.mailbox.post(Message::Headers {
-                id: self.id,
-                status,
-                headers: headers.to_vec(),
-            });
-        } else {
-            *self.unsent_head.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some((status, headers.to_vec()));
+        let mut slot = self.control.head();
+        slot.unsent = Some((status, headers.to_vec()));
+        if slot.wanted {
+            Control::flush_head(&mut slot, self.id, &self.mailbox);
         }
     }
 
     fn progress(&self, written: u64, expected: Option<u64>) {
         if self.control.progress_wanted.load(Ordering::Relaxed) {
+            // Under the slot's lock: the head (if it waits) goes first, then this.
+            let mut slot = self.control.head();
+            Control::flush_head(&mut slot, self.id, &self.mailbox);
             self.mailbox.post(Message::Progress {
                 id: self.id,
                 written,
@@ -242,8 +263,8 @@ impl BindingEngine {
     ) -> Result<u32> {
         let control = Arc::new(Control {
             cancel: CancellationToken::new(),
-            headers_wanted: AtomicBool::new(false),
             progress_wanted: AtomicBool::new(false),
+            head: Mutex::default(),
         });
         let id = {
             let mut controls = self.controls.lock().unwrap_or_else(|p| p.into_inner());
@@ -280,7 +301,6 @@ impl BindingEngine {
             id,
             control: control.clone(),
             mailbox: self.mailbox.clone(),
-            unsent_head: Mutex::new(None),
         };
         let guard = self.runtime.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
@@ -296,11 +316,7 @@ impl BindingEngine {
                             format!("engine panic: {}", panic_message(panic.as_ref())),
                         )),
                     };
-                    let head = observer
-                        .unsent_head
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .take();
+                    let head = control.head().unsent.take();
                     finish.post(result, head);
                 });
             }
@@ -321,18 +337,23 @@ impl BindingEngine {
         }
     }
 
-    /// From now on, send download `id`'s final head (`headers`) and progress (`progress`) as
-    /// they happen; before, none is sent (the head comes with the outcome instead).
+    /// From now on, send download `id`'s final head (with `headers` or `progress`) and its
+    /// progress (with `progress`) as they happen, the head first; a head that already
+    /// arrived is sent at once. Before, none is sent (the head comes with the outcome).
     #[napi]
     pub fn watch(&self, id: u32, headers: bool, progress: bool) {
-        if let Some(control) = self.control(id) {
-            if headers {
-                control.headers_wanted.store(true, Ordering::Relaxed);
-            }
-            if progress {
-                control.progress_wanted.store(true, Ordering::Relaxed);
-            }
+        let Some(control) = self.control(id) else {
+            return;
+        };
+        if !(headers || progress) {
+            return;
         }
+        let mut slot = control.head();
+        if progress {
+            control.progress_wanted.store(true, Ordering::Relaxed);
+        }
+        slot.wanted = true;
+        Control::flush_head(&mut slot, id, &self.mailbox);
     }
 
     /// The messages waiting, oldest first, as a JSON array of `BindingMessage` (typed in
