@@ -35,8 +35,9 @@ export declare class BindingEngine {
    */
   cancel(id: number): void
   /**
-   * From now on, send download `id`'s final head (`headers`) and progress (`progress`) as
-   * they happen; before, none is sent (the head comes with the outcome instead).
+   * From now on, send download `id`'s final head (with `headers` or `progress`) and its
+   * progress (with `progress`) as they happen, the head first; a head that already
+   * arrived is sent at once. Before, none is sent (the head comes with the outcome).
    */
   watch(id: number, headers: boolean, progress: boolean): void
   /**
