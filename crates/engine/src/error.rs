@@ -180,6 +180,16 @@ pub fn classify_request_error(err: &(dyn StdError + 'static)) -> Error {
         return Error::new(kind, message);
     }
     for cause in &chain {
+        if let Some(h2_err) = cause.downcast_ref::<h2::Error>() {
+            // A peer that refuses our stream or goes away before answering, like a transport
+            // that fails under h2, has closed on us before any response byte (SPEC 10). Only
+            // frames the peer sent count: a GOAWAY or reset our own client raised (a
+            // CONTINUATION flood, a bad HPACK block) is a protocol failure, a network error.
+            if (h2_err.is_remote() && (h2_err.is_reset() || h2_err.is_go_away())) || h2_err.is_io()
+            {
+                return Error::new(Kind::Connect, message);
+            }
+        }
         if let Some(hyper_err) = cause.downcast_ref::<hyper::Error>() {
             if hyper_err.is_parse() || hyper_err.is_parse_status() {
                 return Error::new(Kind::Network, message);

@@ -13,12 +13,22 @@ const EXISTING: &[u8] = b"an existing file that must survive";
 
 /// Runs `request` into a destination that already holds a file, and checks that the
 /// failure has `kind`, the old file is intact and no staging file is left.
-async fn fails_with(sandbox: &Sandbox, mut request: DownloadRequest, kind: Kind) -> String {
+async fn fails_with(sandbox: &Sandbox, request: DownloadRequest, kind: Kind) -> String {
+    fails_observed(sandbox, request, kind, &Recorder::default()).await
+}
+
+/// [`fails_with`], reporting events to `recorder`.
+async fn fails_observed(
+    sandbox: &Sandbox,
+    mut request: DownloadRequest,
+    kind: Kind,
+    recorder: &Recorder,
+) -> String {
     let target = sandbox.out("existing");
     std::fs::write(&target, EXISTING).unwrap();
     request.destination = tt_download_engine::Destination::Exact(target.clone());
     let err = Engine::new()
-        .download(&request, &Recorder::default(), &CancellationToken::new())
+        .download(&request, recorder, &CancellationToken::new())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), kind, "{err}");
@@ -335,4 +345,114 @@ async fn authorization_and_cookie_do_not_follow_a_cross_origin_redirect() {
     assert!(hop.get("authorization").is_none());
     assert!(hop.get("cookie").is_none());
     assert_eq!(hop.get("x-kept").unwrap(), "yes");
+}
+
+/// An https request to an h2-only server speaking through `behave`, trusting its CA and
+/// given 5 s, so that a hang shows as a timeout instead of a stuck test.
+async fn h2_server<F, Fut>(sandbox: &Sandbox, behave: F) -> (TestServer, DownloadRequest)
+where
+    F: Fn(tokio_rustls::server::TlsStream<tokio::net::TcpStream>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let pki = Pki::new();
+    let server = tls_raw(server_tls(pki.leaf(&["files.test"]), &[b"h2"]), behave).await;
+    let mut request = sandbox.request(&server.url("https", "/bytes/10"), "x");
+    request.ca_pems = vec![pki.ca_pem.clone()];
+    request.timeout = Some(Duration::from_secs(5));
+    (server, request)
+}
+
+#[tokio::test]
+async fn an_h2_stream_refused_before_the_head_is_a_connection_error() {
+    let sandbox = Sandbox::new();
+    let (server, request) = h2_server(&sandbox, |tls| async move {
+        let Ok(mut conn) = h2::server::handshake(tls).await else {
+            return;
+        };
+        while let Some(Ok((_request, mut respond))) = conn.accept().await {
+            respond.send_reset(h2::Reason::REFUSED_STREAM);
+        }
+    })
+    .await;
+    let message = fails_with(&sandbox, request, Kind::Connect).await;
+    assert!(message.contains("stream error received"), "{message}");
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn an_h2_goaway_before_the_head_is_a_connection_error() {
+    let sandbox = Sandbox::new();
+    for reason in [h2::Reason::NO_ERROR, h2::Reason::INTERNAL_ERROR] {
+        let (server, request) = h2_server(&sandbox, move |tls| async move {
+            // The GOAWAY goes out before the server reads the request, so its last stream id
+            // (0) is below the request's stream.
+            let Some(io) = until_h2_request(tls).await else {
+                return;
+            };
+            let Ok(mut conn) = h2::server::handshake(io).await else {
+                return;
+            };
+            conn.abrupt_shutdown(reason);
+            while let Some(Ok(_)) = conn.accept().await {}
+        })
+        .await;
+        let message = fails_with(&sandbox, request, Kind::Connect).await;
+        assert!(message.contains("connection error received"), "{message}");
+        assert_eq!(server.connections(), 1);
+    }
+}
+
+#[tokio::test]
+async fn an_h2_stream_reset_mid_body_is_an_interruption() {
+    let sandbox = Sandbox::new();
+    let (_server, request) = h2_server(&sandbox, |tls| async move {
+        let Ok(mut conn) = h2::server::handshake(tls).await else {
+            return;
+        };
+        let Some(Ok((_request, mut respond))) = conn.accept().await else {
+            return;
+        };
+        let driver = tokio::spawn(async move { while let Some(Ok(_)) = conn.accept().await {} });
+        let head = http::Response::builder()
+            .header("content-length", "100000")
+            .body(())
+            .unwrap();
+        let Ok(mut send) = respond.send_response(head, false) else {
+            return;
+        };
+        let _ = send.send_data(bytes::Bytes::from(body(30_000)), false);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        send.send_reset(h2::Reason::INTERNAL_ERROR);
+        let _ = driver.await;
+    })
+    .await;
+    let recorder = Recorder::default();
+    let message = fails_observed(&sandbox, request, Kind::Interrupted, &recorder).await;
+    assert!(message.contains("stream error received"), "{message}");
+    assert_eq!(recorder.events.lock().unwrap()[0], "headers 200");
+}
+
+#[tokio::test]
+async fn an_h2_protocol_error_our_client_detects_before_the_head_stays_a_network_error() {
+    use tokio::io::AsyncReadExt;
+    let sandbox = Sandbox::new();
+    let (_server, request) = h2_server(&sandbox, |tls| async move {
+        let Some(mut io) = until_h2_request(tls).await else {
+            return;
+        };
+        // SETTINGS, then HEADERS for stream 1 whose HPACK block uses index 0, which does not
+        // exist: the client sends its own GOAWAY (PROTOCOL_ERROR).
+        let frames: &[u8] = &[
+            0, 0, 0, 0x4, 0, 0, 0, 0, 0, //
+            0, 0, 1, 0x1, 0x4, 0, 0, 0, 1, 0x80,
+        ];
+        if io.write_all(frames).await.is_err() || io.flush().await.is_err() {
+            return;
+        }
+        let mut sink = [0u8; 4096];
+        while matches!(io.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
+    let message = fails_with(&sandbox, request, Kind::Network).await;
+    assert!(message.contains("connection error detected"), "{message}");
 }

@@ -364,3 +364,108 @@ impl Sandbox {
         }
     }
 }
+
+/// A TLS server that hands each handshaken stream to `behave`, which speaks HTTP/2 (or
+/// misbehaves) itself, e.g. through the `h2` crate. Each connection is cut off after 10 s.
+pub async fn tls_raw<F, Fut>(tls: Arc<rustls::ServerConfig>, behave: F) -> TestServer
+where
+    F: Fn(tokio_rustls::server::TlsStream<TcpStream>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let behave = Arc::new(behave);
+    raw(move |socket| {
+        let acceptor = acceptor.clone();
+        let behave = behave.clone();
+        async move {
+            let _ = tokio::time::timeout(Duration::from_secs(10), async move {
+                if let Ok(tls) = acceptor.accept(socket).await {
+                    behave(tls).await;
+                }
+            })
+            .await;
+        }
+    })
+    .await
+}
+
+/// An I/O stream that first yields bytes already read from it.
+pub struct Replay<T> {
+    read: Bytes,
+    inner: T,
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Replay<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.read.is_empty() {
+            return std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        }
+        let n = self.read.len().min(buf.remaining());
+        let chunk = self.read.split_to(n);
+        buf.put_slice(&chunk);
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Replay<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Reads the client's HTTP/2 preface and frames until its first HEADERS frame is complete
+/// (bounded), and gives the stream back with those bytes to replay. An `h2` server handed
+/// it has not seen the request yet, so a GOAWAY it sends first leaves the request's stream
+/// unprocessed, whatever the timing. `None` if the client never sent a request.
+pub async fn until_h2_request<T>(mut io: T) -> Option<Replay<T>>
+where
+    T: tokio::io::AsyncRead + Unpin,
+{
+    use tokio::io::AsyncReadExt;
+    const PREFACE: usize = 24;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let mut at = PREFACE;
+        while seen.len() >= at + 9 {
+            let len = u32::from_be_bytes([0, seen[at], seen[at + 1], seen[at + 2]]) as usize;
+            let end = at + 9 + len;
+            if seen[at + 3] == 0x1 && seen.len() >= end {
+                return Some(Replay {
+                    read: Bytes::from(seen),
+                    inner: io,
+                });
+            }
+            at = end;
+        }
+        if seen.len() > 64 * 1024 {
+            return None;
+        }
+        match io.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+}
