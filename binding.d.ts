@@ -41,10 +41,10 @@ export declare class BindingEngine {
    */
   watch(id: number, headers: boolean, progress: boolean): void
   /**
-   * The messages waiting, oldest first, as a JSON array of `BindingMessage` (typed in
-   * src/engine.ts): a download's own messages are in order and its `done` is its last.
+   * The messages waiting, oldest first: a download's own messages are in order and its
+   * `done` is its last.
    */
-  takeMessages(): string
+  takeMessages(): BindingBatch
   /** Stops the runtime: in-flight downloads end with `cancelled`. */
   close(): void
 }
@@ -64,6 +64,17 @@ export declare class BindingQuota {
 /** A host's settings, shared by the downloads it is passed to: converted once, not per download. */
 export declare class BindingSettings {
   constructor(init: BindingSettingsInit)
+}
+
+/** A batch of messages (`takeMessages()`). */
+export interface BindingBatch {
+  /** A JSON array of `BindingMessage` (typed in src/engine.ts), oldest first. */
+  messages: string
+  /**
+   * The numbers of every profile in the batch; a message's `profile` is where its own
+   * start.
+   */
+  profiles: Float64Array
 }
 
 export interface BindingEngineOptions {

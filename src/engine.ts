@@ -35,8 +35,12 @@ export interface BindingMessage {
   /** `done` on success: absolute path of the stored file and its size. */
   path?: string
   dataLength?: number
-  /** `done` on success with a profile: its numbers (profile.ts PROFILE_NUMBERS), peer, protocol. */
-  profile?: number[]
+  /**
+   * `done` on success with a profile: where its numbers (profile.ts PROFILE_NUMBERS) start in
+   * `profiles`, the batch's Float64Array (set by `#deliver`), and its peer and protocol.
+   */
+  profile?: number
+  profiles?: Float64Array
   peerIp?: string
   protocol?: string
 }
@@ -95,8 +99,10 @@ export class NativeEngine implements Engine {
    */
   #deliver(): void {
     let failure: { error: unknown } | undefined
-    const messages = JSON.parse(this.#binding.takeMessages()) as BindingMessage[]
+    const batch = this.#binding.takeMessages()
+    const messages = JSON.parse(batch.messages) as BindingMessage[]
     for (const message of messages) {
+      if (message.profile !== undefined) message.profiles = batch.profiles
       const handler = this.#handlers.get(message.id)
       if (handler === undefined) continue
       if (message.kind === 'done') this.#handlers.delete(message.id)

@@ -324,11 +324,13 @@ class HostImpl implements Host {
       header: headerObject(outcome.headers),
       dataLength,
     }
-    const { profile: numbers, peerIp, protocol } = outcome
+    const { profile: at, profiles: numbers, peerIp, protocol } = outcome
+    const measured =
+      at !== undefined && numbers !== undefined && peerIp !== undefined && protocol !== undefined
+        ? { numbers, at, peerIp, protocol }
+        : undefined
     const profile =
-      job.plan.profile && numbers !== undefined && peerIp !== undefined && protocol !== undefined
-        ? { profile: buildProfile(job.times, { numbers, peerIp, protocol }, dataLength) }
-        : {}
+      job.plan.profile && measured !== undefined ? { profile: buildProfile(job.times, measured, dataLength) } : {}
     const target = job.plan.target
     return target.kind === 'file'
       ? { ...common, filePath: target.filePath, ...profile }

@@ -67,17 +67,18 @@ export const PROFILE_NUMBERS = [
 
 /** What the engine measured, as the binding delivers it. */
 export interface MeasuredProfile {
-  /** In the order of PROFILE_NUMBERS. */
-  numbers: readonly number[]
+  /** The batch's numbers; this profile's, in the order of PROFILE_NUMBERS, start at `at`. */
+  numbers: Float64Array
+  at: number
   peerIp: string
   protocol: string
 }
 
 export function buildProfile(times: QueueTimes, m: MeasuredProfile, dataLength: number): Profile {
-  const n = m.numbers
-  if (n.length !== PROFILE_NUMBERS.length) {
-    throw new Error(`engine profile has ${n.length} numbers, expected ${PROFILE_NUMBERS.length}`)
+  if (!(Number.isInteger(m.at) && m.at >= 0 && m.at + PROFILE_NUMBERS.length <= m.numbers.length)) {
+    throw new Error(`engine profile at ${m.at} lies outside the ${m.numbers.length} numbers of its batch`)
   }
+  const n = m.numbers.subarray(m.at, m.at + PROFILE_NUMBERS.length)
   const rtt = n[13] as number
   const throughputKbps = n[14] as number
   // One literal in SPEC 5's field order; indexes follow PROFILE_NUMBERS.

@@ -14,7 +14,7 @@ export default async function setup(job) {
   const { BindingEngine, BindingSettings } = require(join(root, 'binding.js'))
   const pending = new Map()
   const engine = new BindingEngine({}, () => {
-    for (const message of JSON.parse(engine.takeMessages())) {
+    for (const message of JSON.parse(engine.takeMessages().messages)) {
       if (message.kind !== 'done') continue
       const settle = pending.get(message.id)
       pending.delete(message.id)

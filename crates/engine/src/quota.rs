@@ -75,7 +75,9 @@ fn exceeded(total: u64, limit: u64) -> Error {
 }
 
 impl Reservation {
-    /// Makes sure this download holds at least `total` bytes, or fails without holding more.
+    /// Makes sure this download holds at least `total` bytes, or fails and gives back all it
+    /// held, in the same step: a download that fails must not make another fail after it
+    /// (two that each fit alone end with exactly one stored, whatever their timing).
     pub fn grow_to(&mut self, total: u64) -> Result<(), Error> {
         if total <= self.held {
             return Ok(());
@@ -84,6 +86,8 @@ impl Reservation {
         let extra = total - self.held;
         let others = state.used.saturating_sub(self.replaced) + state.reserved;
         if others.saturating_add(extra) > state.limit {
+            state.reserved -= self.held;
+            self.held = 0;
             return Err(exceeded(others.saturating_add(extra), state.limit));
         }
         state.reserved += extra;
@@ -126,6 +130,21 @@ mod tests {
         assert_eq!(quota.reserved(), 50);
         a.commit(50, 0);
         assert_eq!((quota.used(), quota.reserved()), (70, 0));
+    }
+
+    #[test]
+    fn a_failed_grow_gives_back_what_it_held_at_once() {
+        let quota = Quota::new(100, 0);
+        let mut a = quota.reservation(0);
+        let mut b = quota.reservation(0);
+        a.grow_to(50).unwrap();
+        b.grow_to(40).unwrap();
+        assert_eq!(b.grow_to(60).unwrap_err().kind(), Kind::Quota);
+        // b is still alive (its download has not unwound yet), yet a can use the room.
+        assert_eq!(quota.reserved(), 50);
+        a.grow_to(100).unwrap();
+        drop(b);
+        assert_eq!(quota.reserved(), 100);
     }
 
     #[test]

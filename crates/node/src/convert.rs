@@ -218,7 +218,7 @@ pub const PROFILE_NUMBERS: [&str; 20] = [
     "redirectCount",
 ];
 
-fn profile_numbers(p: &Profile) -> Vec<f64> {
+fn profile_numbers(p: &Profile) -> [f64; PROFILE_NUMBERS.len()] {
     let numbers = [
         p.fetch_start,
         p.redirect_start,
@@ -241,8 +241,7 @@ fn profile_numbers(p: &Profile) -> Vec<f64> {
         p.received_bytes_count as f64,
         p.redirect_count.into(),
     ];
-    debug_assert_eq!(numbers.len(), PROFILE_NUMBERS.len());
-    numbers.to_vec()
+    numbers
 }
 
 /// `PROFILE_NUMBERS`, for the TypeScript side to check its reading of `profile` against.
@@ -251,9 +250,19 @@ pub fn profile_numbers_order() -> Vec<&'static str> {
     PROFILE_NUMBERS.to_vec()
 }
 
-/// One message of the engine's mailbox. `BindingEngine.takeMessages()` returns a batch as a
-/// JSON array of these (camelCase keys, absent fields left out): one string crosses into
-/// JavaScript instead of a property at a time, and `JSON.parse` builds the objects.
+/// A batch of messages (`takeMessages()`).
+#[napi(object, object_from_js = false)]
+pub struct BindingBatch {
+    /// A JSON array of `BindingMessage` (typed in src/engine.ts), oldest first.
+    pub messages: String,
+    /// The numbers of every profile in the batch; a message's `profile` is where its own
+    /// start.
+    pub profiles: napi::bindgen_prelude::Float64Array,
+}
+
+/// One message of the engine's mailbox. A batch's messages cross as a JSON array of these
+/// (camelCase keys, absent fields left out): one string instead of a napi call per property,
+/// and `JSON.parse` builds the objects.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BindingMessage {
@@ -286,10 +295,10 @@ pub struct BindingMessage {
     pub path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_length: Option<u64>,
-    /// `done` on success, when the request asked for it: the numbers of the profile in the
-    /// order of `profileNumbersOrder()`.
+    /// `done` on success, when the request asked for it: where the numbers of the profile
+    /// start in the batch's `profiles` (in the order of `profileNumbersOrder()`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub profile: Option<Vec<f64>>,
+    pub profile: Option<usize>,
     /// With `profile`: the peer's IP address and the protocol (`h2` or `http/1.1`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_ip: Option<String>,
@@ -317,8 +326,10 @@ impl BindingMessage {
     }
 }
 
-impl From<Message> for BindingMessage {
-    fn from(message: Message) -> Self {
+impl BindingMessage {
+    /// `profiles` collects the batch's profile numbers: timestamps of 13+ significant digits
+    /// would cost `JSON.parse` a slow decimal conversion each, a Float64Array costs nothing.
+    fn of(message: Message, profiles: &mut Vec<f64>) -> Self {
         match message {
             Message::Headers {
                 id,
@@ -347,7 +358,11 @@ impl From<Message> for BindingMessage {
                 headers: Some(flat_headers(download.headers)),
                 path: Some(download.path.to_string_lossy().into_owned()),
                 data_length: Some(download.data_length),
-                profile: download.profile.as_ref().map(profile_numbers),
+                profile: download.profile.as_ref().map(|p| {
+                    let at = profiles.len();
+                    profiles.extend(profile_numbers(p));
+                    at
+                }),
                 protocol: download.profile.as_ref().map(|p| p.protocol),
                 peer_ip: download.profile.map(|p| p.peer_ip),
                 ..BindingMessage::empty(id, "done")
@@ -373,8 +388,12 @@ impl From<Message> for BindingMessage {
     }
 }
 
-/// A batch as the JSON text `takeMessages()` returns.
-pub fn messages_json(messages: Vec<Message>) -> Result<String, serde_json::Error> {
-    let messages: Vec<BindingMessage> = messages.into_iter().map(BindingMessage::from).collect();
-    serde_json::to_string(&messages)
+/// A batch as `takeMessages()` returns it: the messages as JSON, the profiles' numbers apart.
+pub fn batch_of(messages: Vec<Message>) -> Result<(String, Vec<f64>), serde_json::Error> {
+    let mut profiles = Vec::new();
+    let messages: Vec<BindingMessage> = messages
+        .into_iter()
+        .map(|m| BindingMessage::of(m, &mut profiles))
+        .collect();
+    Ok((serde_json::to_string(&messages)?, profiles))
 }

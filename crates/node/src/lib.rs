@@ -356,14 +356,18 @@ impl BindingEngine {
         Control::flush_head(&mut slot, id, &self.mailbox);
     }
 
-    /// The messages waiting, oldest first, as a JSON array of `BindingMessage` (typed in
-    /// src/engine.ts): a download's own messages are in order and its `done` is its last.
-    #[napi(ts_return_type = "string")]
-    pub fn take_messages(&self, env: Env) -> Result<String> {
+    /// The messages waiting, oldest first: a download's own messages are in order and its
+    /// `done` is its last.
+    #[napi]
+    pub fn take_messages(&self, env: Env) -> Result<BindingBatch> {
         // Plain strings and numbers always serialize; were it ever to fail, the downloads of
         // the batch could not end, so JavaScript hears of it.
-        messages_json(self.mailbox.take(&env)?)
-            .map_err(|e| Error::from_reason(format!("cannot serialize engine messages: {e}")))
+        let (messages, profiles) = batch_of(self.mailbox.take(&env)?)
+            .map_err(|e| Error::from_reason(format!("cannot serialize engine messages: {e}")))?;
+        Ok(BindingBatch {
+            messages,
+            profiles: Float64Array::new(profiles),
+        })
     }
 
     /// Stops the runtime: in-flight downloads end with `cancelled`.
