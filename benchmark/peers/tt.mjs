@@ -39,7 +39,7 @@ export default async function setup(job) {
     if (p !== undefined) {
       profiled++
       if (p.socketReused) reused++
-      if (profiled % 4 === 1 || job.mode !== 'small') {
+      if (job.mode === 'large' || (job.mode === 'small' && profiled % 4 === 1)) {
         pre.push(p.fetchStart - p.invokeStart)
         engine.push(p.responseEnd - p.fetchStart)
         post.push(end - p.responseEnd)

@@ -101,12 +101,17 @@ pub async fn run(
     };
 
     loop {
+        // Only a profile splits HTTP/2 connection bytes among streams: without one, the
+        // marks are not taken.
         let h2_marks = match (
+            request.profile,
             hop.url.scheme(),
             hop.url.host_str(),
             hop.url.port_or_known_default(),
         ) {
-            ("https", Some(host), Some(port)) => client.h2.marks(&origin_key("https", host, port)),
+            (true, "https", Some(host), Some(port)) => {
+                client.h2.marks(&origin_key("https", host, port))
+            }
             _ => Vec::new(),
         };
         let requested_at = Instant::now();
