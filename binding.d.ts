@@ -42,9 +42,12 @@ export declare class BindingEngine {
   watch(id: number, headers: boolean, progress: boolean): void
   /**
    * The messages waiting, oldest first: a download's own messages are in order and its
-   * `done` is its last.
+   * `done` is its last. `messages` is a JSON array of `BindingMessage` (typed in
+   * src/engine.ts). The batch's profile numbers go into `scratch` when they fit; else the
+   * result carries them in `profiles` (native-endian f64, read as a Float64Array).
+   * A message's `profile` is where its numbers start.
    */
-  takeMessages(): BindingBatch
+  takeMessages(scratch: Float64Array): { messages: string; profiles?: ArrayBuffer }
   /** Stops the runtime: in-flight downloads end with `cancelled`. */
   close(): void
 }
@@ -64,17 +67,6 @@ export declare class BindingQuota {
 /** A host's settings, shared by the downloads it is passed to: converted once, not per download. */
 export declare class BindingSettings {
   constructor(init: BindingSettingsInit)
-}
-
-/** A batch of messages (`takeMessages()`). */
-export interface BindingBatch {
-  /** A JSON array of `BindingMessage` (typed in src/engine.ts), oldest first. */
-  messages: string
-  /**
-   * The numbers of every profile in the batch; a message's `profile` is where its own
-   * start.
-   */
-  profiles: Float64Array
 }
 
 export interface BindingEngineOptions {

@@ -1,4 +1,5 @@
 import { BindingEngine } from './native.js'
+import { PROFILE_NUMBERS } from './profile.js'
 import type { BindingCookieJar, BindingQuota, BindingRequest, BindingSettings } from './native.js'
 
 export interface EngineOptions {
@@ -37,7 +38,8 @@ export interface BindingMessage {
   dataLength?: number
   /**
    * `done` on success with a profile: where its numbers (profile.ts PROFILE_NUMBERS) start in
-   * `profiles`, the batch's Float64Array (set by `#deliver`), and its peer and protocol.
+   * `profiles`, the batch's numbers (set by `#deliver`, valid until it returns), and its
+   * peer and protocol.
    */
   profile?: number
   profiles?: Float64Array
@@ -54,6 +56,8 @@ export interface DownloadHandler {
 export class NativeEngine implements Engine {
   readonly #binding: BindingEngine
   readonly #handlers = new Map<number, DownloadHandler>()
+  /** Where the engine writes a batch's profile numbers (room for 256 profiles). */
+  readonly #scratch = new Float64Array(256 * PROFILE_NUMBERS.length)
   #closed = false
 
   constructor(options: EngineOptions) {
@@ -99,10 +103,13 @@ export class NativeEngine implements Engine {
    */
   #deliver(): void {
     let failure: { error: unknown } | undefined
-    const batch = this.#binding.takeMessages()
+    const batch = this.#binding.takeMessages(this.#scratch)
     const messages = JSON.parse(batch.messages) as BindingMessage[]
+    // The scratch array is rewritten by the next batch: every handler reads its numbers
+    // before this loop ends (buildProfile copies them into the result).
+    const profiles = batch.profiles === undefined ? this.#scratch : new Float64Array(batch.profiles)
     for (const message of messages) {
-      if (message.profile !== undefined) message.profiles = batch.profiles
+      if (message.profile !== undefined) message.profiles = profiles
       const handler = this.#handlers.get(message.id)
       if (handler === undefined) continue
       if (message.kind === 'done') this.#handlers.delete(message.id)

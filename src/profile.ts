@@ -75,40 +75,42 @@ export interface MeasuredProfile {
 }
 
 export function buildProfile(times: QueueTimes, m: MeasuredProfile, dataLength: number): Profile {
-  if (!(Number.isInteger(m.at) && m.at >= 0 && m.at + PROFILE_NUMBERS.length <= m.numbers.length)) {
-    throw new Error(`engine profile at ${m.at} lies outside the ${m.numbers.length} numbers of its batch`)
+  const o = m.at
+  if (!(Number.isInteger(o) && o >= 0 && o + PROFILE_NUMBERS.length <= m.numbers.length)) {
+    throw new Error(`engine profile at ${o} lies outside the ${m.numbers.length} numbers of its batch`)
   }
-  const n = m.numbers.subarray(m.at, m.at + PROFILE_NUMBERS.length)
-  const rtt = n[13] as number
-  const throughputKbps = n[14] as number
-  // One literal in SPEC 5's field order; indexes follow PROFILE_NUMBERS.
+  // Indexed in place (a subarray view per download would be one more object to collect).
+  const n = m.numbers
+  const rtt = n[o + 13] as number
+  const throughputKbps = n[o + 14] as number
+  // One literal in SPEC 5's field order; offsets follow PROFILE_NUMBERS.
   return {
     invokeStart: times.invokeStart,
     queueStart: times.queueStart,
     queueEnd: times.queueEnd,
-    fetchStart: n[0] as number,
-    redirectStart: n[1] as number,
-    redirectEnd: n[2] as number,
-    domainLookupStart: n[3] as number,
-    domainLookupEnd: n[4] as number,
-    connectStart: n[5] as number,
-    connectEnd: n[6] as number,
-    sslConnectionStart: n[7] as number,
-    sslConnectionEnd: n[8] as number,
-    requestStart: n[9] as number,
-    requestEnd: n[10] as number,
-    responseStart: n[11] as number,
-    responseEnd: n[12] as number,
+    fetchStart: n[o] as number,
+    redirectStart: n[o + 1] as number,
+    redirectEnd: n[o + 2] as number,
+    domainLookupStart: n[o + 3] as number,
+    domainLookupEnd: n[o + 4] as number,
+    connectStart: n[o + 5] as number,
+    connectEnd: n[o + 6] as number,
+    sslConnectionStart: n[o + 7] as number,
+    sslConnectionEnd: n[o + 8] as number,
+    requestStart: n[o + 9] as number,
+    requestEnd: n[o + 10] as number,
+    responseStart: n[o + 11] as number,
+    responseEnd: n[o + 12] as number,
     rtt,
     throughputKbps,
     estimateNetType: estimateNetType(rtt, throughputKbps, dataLength),
-    port: n[15] as number,
+    port: n[o + 15] as number,
     peerIP: m.peerIp,
     protocol: m.protocol,
-    socketReused: n[16] === 1,
-    sentBytesCount: n[17] as number,
-    receivedBytesCount: n[18] as number,
-    redirectCount: n[19] as number,
+    socketReused: n[o + 16] === 1,
+    sentBytesCount: n[o + 17] as number,
+    receivedBytesCount: n[o + 18] as number,
+    redirectCount: n[o + 19] as number,
   }
 }
 
@@ -124,11 +126,12 @@ export function estimateNetType(rtt: number, throughputKbps: number, bodyBytes: 
   const rttKnown = rtt > 0
   const kbpsKnown = bodyBytes >= THROUGHPUT_MIN_BYTES && throughputKbps > 0
   if (!rttKnown && !kbpsKnown) return 'unknown'
-  const slowerThan = (minRtt: number, maxKbps: number): boolean =>
-    (rttKnown && rtt >= minRtt) || (kbpsKnown && throughputKbps <= maxKbps)
-  if (slowerThan(2000, 50)) return 'slow 2g'
-  if (slowerThan(1400, 70)) return '2g'
-  if (slowerThan(270, 700)) return '3g'
+  // What is not measured counts as fast, so only a measured value can make a row match.
+  const r = rttKnown ? rtt : 0
+  const k = kbpsKnown ? throughputKbps : Infinity
+  if (r >= 2000 || k <= 50) return 'slow 2g'
+  if (r >= 1400 || k <= 70) return '2g'
+  if (r >= 270 || k <= 700) return '3g'
   return '4g'
 }
 

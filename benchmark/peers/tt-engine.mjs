@@ -13,8 +13,9 @@ const require = createRequire(import.meta.url)
 export default async function setup(job) {
   const { BindingEngine, BindingSettings } = require(join(root, 'binding.js'))
   const pending = new Map()
+  const scratch = new Float64Array(256 * 20)
   const engine = new BindingEngine({}, () => {
-    for (const message of JSON.parse(engine.takeMessages().messages)) {
+    for (const message of JSON.parse(engine.takeMessages(scratch).messages)) {
       if (message.kind !== 'done') continue
       const settle = pending.get(message.id)
       pending.delete(message.id)

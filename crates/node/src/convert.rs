@@ -250,15 +250,6 @@ pub fn profile_numbers_order() -> Vec<&'static str> {
     PROFILE_NUMBERS.to_vec()
 }
 
-/// A batch of messages (`takeMessages()`).
-#[napi(object, object_from_js = false)]
-pub struct BindingBatch {
-    /// A JSON array of `BindingMessage` (typed in src/engine.ts), oldest first.
-    pub messages: String,
-    /// The numbers of every profile in the batch; a message's `profile` is where its own
-    /// start.
-    pub profiles: napi::bindgen_prelude::Float64Array,
-}
 
 /// One message of the engine's mailbox. A batch's messages cross as a JSON array of these
 /// (camelCase keys, absent fields left out): one string instead of a napi call per property,

@@ -357,17 +357,33 @@ impl BindingEngine {
     }
 
     /// The messages waiting, oldest first: a download's own messages are in order and its
-    /// `done` is its last.
-    #[napi]
-    pub fn take_messages(&self, env: Env) -> Result<BindingBatch> {
+    /// `done` is its last. `messages` is a JSON array of `BindingMessage` (typed in
+    /// src/engine.ts). The batch's profile numbers go into `scratch` when they fit; else the
+    /// result carries them in `profiles` (native-endian f64, read as a Float64Array).
+    /// A message's `profile` is where its numbers start.
+    #[napi(ts_return_type = "{ messages: string; profiles?: ArrayBuffer }")]
+    pub fn take_messages<'env>(
+        &self,
+        env: &'env Env,
+        mut scratch: Float64ArraySlice,
+    ) -> Result<Object<'env>> {
         // Plain strings and numbers always serialize; were it ever to fail, the downloads of
         // the batch could not end, so JavaScript hears of it.
-        let (messages, profiles) = batch_of(self.mailbox.take(&env)?)
+        let (messages, profiles) = batch_of(self.mailbox.take(env)?)
             .map_err(|e| Error::from_reason(format!("cannot serialize engine messages: {e}")))?;
-        Ok(BindingBatch {
-            messages,
-            profiles: Float64Array::new(profiles),
-        })
+        let mut batch = Object::new(env)?;
+        batch.set("messages", messages)?;
+        // SAFETY: JavaScript is blocked in this call, so nothing else touches the array.
+        let scratch = unsafe { scratch.as_mut() };
+        if profiles.len() <= scratch.len() {
+            // The caller's array, reused batch after batch: no buffer to allocate, no
+            // finalizer or sweep per batch.
+            scratch[..profiles.len()].copy_from_slice(&profiles);
+        } else {
+            let bytes: Vec<u8> = profiles.iter().flat_map(|n| n.to_ne_bytes()).collect();
+            batch.set("profiles", ArrayBuffer::copy_from(env, bytes)?)?;
+        }
+        Ok(batch)
     }
 
     /// Stops the runtime: in-flight downloads end with `cancelled`.
