@@ -19,7 +19,7 @@ import { startHeldListener } from './helpers/held-listener.js'
 import { closeAfter, makeHost, record, type DownloadOptions, type Run } from './helpers/host.js'
 import { startTcpProxy } from './helpers/slow-proxy.js'
 import { profileNumbersOrder } from '../src/native.js'
-import { PROFILE_NUMBERS } from '../src/profile.js'
+import { ENGINE_PROFILE_ORDER } from '../src/profile.js'
 import { certKit, startTlsServer, TEST_HOST } from './helpers/tls.js'
 
 type Expect = Omit<ProfileExpectation, 'startedAt' | 'noLookup'>
@@ -475,7 +475,7 @@ test.serial('estimateNetType uses rtt alone under 64 KiB and throughput too from
 })
 
 test('the host reads the engine\'s profile numbers in the order the engine writes them', (t) => {
-  t.deepEqual(profileNumbersOrder(), [...PROFILE_NUMBERS])
+  t.deepEqual(profileNumbersOrder(), [...ENGINE_PROFILE_ORDER])
 })
 
 test('enableProfile: false leaves no profile key in the result', async (t) => {

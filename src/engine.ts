@@ -1,5 +1,5 @@
 import { BindingEngine } from './native.js'
-import { PROFILE_NUMBERS } from './profile.js'
+import { ENGINE_PROFILE_ORDER } from './profile.js'
 import type { BindingCookieJar, BindingQuota, BindingRequest, BindingSettings } from './native.js'
 
 export interface EngineOptions {
@@ -37,7 +37,7 @@ export interface BindingMessage {
   path?: string
   dataLength?: number
   /**
-   * `done` on success with a profile: where its numbers (profile.ts PROFILE_NUMBERS) start in
+   * `done` on success with a profile: where its numbers (profile.ts ENGINE_PROFILE_ORDER) start in
    * `profiles`, the batch's numbers (set by `#deliver`, valid until it returns), and its
    * peer and protocol.
    */
@@ -57,7 +57,7 @@ export class NativeEngine implements Engine {
   readonly #binding: BindingEngine
   readonly #handlers = new Map<number, DownloadHandler>()
   /** Where the engine writes a batch's profile numbers (room for 256 profiles). */
-  readonly #scratch = new Float64Array(256 * PROFILE_NUMBERS.length)
+  readonly #scratch = new Float64Array(256 * ENGINE_PROFILE_ORDER.length)
   #closed = false
 
   constructor(options: EngineOptions) {

@@ -42,7 +42,7 @@ export interface QueueTimes {
 }
 
 /** The order of the engine's profile numbers (binding `profileNumbersOrder()`). */
-export const PROFILE_NUMBERS = [
+export const ENGINE_PROFILE_ORDER = [
   'fetchStart',
   'redirectStart',
   'redirectEnd',
@@ -67,7 +67,7 @@ export const PROFILE_NUMBERS = [
 
 /** What the engine measured, as the binding delivers it. */
 export interface MeasuredProfile {
-  /** The batch's numbers; this profile's, in the order of PROFILE_NUMBERS, start at `at`. */
+  /** The batch's numbers; this profile's, in the order of ENGINE_PROFILE_ORDER, start at `at`. */
   numbers: Float64Array
   at: number
   peerIp: string
@@ -76,14 +76,14 @@ export interface MeasuredProfile {
 
 export function buildProfile(times: QueueTimes, m: MeasuredProfile, dataLength: number): Profile {
   const o = m.at
-  if (!(Number.isInteger(o) && o >= 0 && o + PROFILE_NUMBERS.length <= m.numbers.length)) {
+  if (!(Number.isInteger(o) && o >= 0 && o + ENGINE_PROFILE_ORDER.length <= m.numbers.length)) {
     throw new Error(`engine profile at ${o} lies outside the ${m.numbers.length} numbers of its batch`)
   }
   // Indexed in place (a subarray view per download would be one more object to collect).
   const n = m.numbers
   const rtt = n[o + 13] as number
   const throughputKbps = n[o + 14] as number
-  // One literal in SPEC 5's field order; offsets follow PROFILE_NUMBERS.
+  // One literal in SPEC 5's field order; offsets follow ENGINE_PROFILE_ORDER.
   return {
     invokeStart: times.invokeStart,
     queueStart: times.queueStart,
