@@ -318,24 +318,20 @@ class HostImpl implements Host {
     if (statusCode === undefined || path === undefined || dataLength === undefined) {
       throw new Error('engine reported success without statusCode, path or dataLength')
     }
-    const common = {
-      errMsg: 'downloadFile:ok' as const,
-      statusCode,
-      header: headerObject(outcome.headers),
-      dataLength,
-    }
-    const { profile: at, profiles: numbers, peerIp, protocol } = outcome
-    const measured =
-      at !== undefined && numbers !== undefined && peerIp !== undefined && protocol !== undefined
-        ? { numbers, at, peerIp, protocol }
-        : undefined
-    const profile =
-      job.plan.profile && measured !== undefined ? { profile: buildProfile(job.times, measured, dataLength) } : {}
+    const header = headerObject(outcome.headers)
     const target = job.plan.target
-    return target.kind === 'file'
-      ? { ...common, filePath: target.filePath, ...profile }
-      : { ...common, tempFilePath: this.#sandbox.tempFilePathOf(path), ...profile }
+    // Literals of fixed shapes, no spreads: this runs once per download.
+    const result: DownloadSuccess =
+      target.kind === 'file'
+        ? { errMsg: 'downloadFile:ok', statusCode, header, dataLength, filePath: target.filePath }
+        : { errMsg: 'downloadFile:ok', statusCode, header, dataLength, tempFilePath: this.#sandbox.tempFilePathOf(path) }
+    const { profile: at, profiles: numbers, peerIp, protocol } = outcome
+    if (job.plan.profile && at !== undefined && numbers !== undefined && peerIp !== undefined && protocol !== undefined) {
+      result.profile = buildProfile(job.times, { numbers, at, peerIp, protocol }, dataLength)
+    }
+    return result
   }
+
 
   #download(options: unknown): Promise<DownloadSuccess> {
     const invokeStart = now()
