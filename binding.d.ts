@@ -74,11 +74,6 @@ export interface BindingEngineOptions {
   threads?: number
 }
 
-export interface BindingHeader {
-  name: string
-  value: string
-}
-
 /** One download; the rest comes from its host's `BindingSettings`. */
 export interface BindingRequest {
   url: string
@@ -120,8 +115,8 @@ export interface BindingSettingsInit {
   /** Extra trusted root certificates, PEM. */
   caPems: Array<string>
   resolve: Array<BindingResolve>
-  /** Sent after each download's own headers, as given. */
-  trailingHeaders: Array<BindingHeader>
+  /** Sent after each download's own headers, as given: name, value, name, value... */
+  trailingHeaders: Array<string>
 }
 
 /** Epoch milliseconds on the engine's clock (monotonic, anchored to wall time once). */

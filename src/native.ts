@@ -66,7 +66,6 @@ export const now = binding.now
 export const profileNumbersOrder = binding.profileNumbersOrder
 export type {
   BindingEngineOptions,
-  BindingHeader,
   BindingRequest,
   BindingResolve,
   BindingSettingsInit,

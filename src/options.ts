@@ -39,10 +39,7 @@ export function sharedEngineSettings(config: ResolvedConfig): Omit<
     caPems: config.caPems,
     resolve: config.resolve,
     // SPEC 3: always these values, after the caller's own headers.
-    trailingHeaders: [
-      { name: 'referer', value: config.referer },
-      { name: 'user-agent', value: config.userAgent },
-    ],
+    trailingHeaders: ['referer', config.referer, 'user-agent', config.userAgent],
   }
 }
 

@@ -11,9 +11,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const require = createRequire(import.meta.url)
 
 export default async function setup(job) {
-  const { BindingEngine, BindingSettings } = require(join(root, 'binding.js'))
+  const { BindingEngine, BindingSettings, profileNumbersOrder } = require(join(root, 'binding.js'))
   const pending = new Map()
-  const scratch = new Float64Array(256 * 20)
+  const scratch = new Float64Array(256 * profileNumbersOrder().length)
   const engine = new BindingEngine({}, () => {
     for (const message of JSON.parse(engine.takeMessages(scratch).messages)) {
       if (message.kind !== 'done') continue

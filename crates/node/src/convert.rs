@@ -11,12 +11,6 @@ use tt_download_engine::{
 
 use crate::mailbox::Message;
 
-#[napi(object)]
-pub struct BindingHeader {
-    pub name: String,
-    pub value: String,
-}
-
 #[napi(object, object_to_js = false)]
 pub struct BindingResolve {
     pub host: String,
@@ -43,8 +37,8 @@ pub struct BindingSettingsInit {
     /// Extra trusted root certificates, PEM.
     pub ca_pems: Vec<String>,
     pub resolve: Vec<BindingResolve>,
-    /// Sent after each download's own headers, as given.
-    pub trailing_headers: Vec<BindingHeader>,
+    /// Sent after each download's own headers, as given: name, value, name, value...
+    pub trailing_headers: Vec<String>,
 }
 
 /// One download; the rest comes from its host's `BindingSettings`.
@@ -79,6 +73,19 @@ fn non_negative(value: f64, what: &str) -> Result<u64, EngineError> {
             "{what} must be a non-negative number, got {value}"
         )))
     }
+}
+
+/// Headers as JavaScript hands them over (name, value, name, value...) as pairs.
+fn header_pairs(flat: Vec<String>) -> Result<Vec<(String, String)>, EngineError> {
+    if !flat.len().is_multiple_of(2) {
+        return Err(invalid("headers must be name, value pairs".into()));
+    }
+    let mut pairs = Vec::with_capacity(flat.len() / 2);
+    let mut flat = flat.into_iter();
+    while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
+        pairs.push((name, value));
+    }
+    Ok(pairs)
 }
 
 /// A host's shared settings in the engine's types; each download clones what it needs.
@@ -120,11 +127,7 @@ impl BindingSettingsInit {
             fsync: self.fsync,
             ca_pems: self.ca_pems,
             resolve,
-            trailing_headers: self
-                .trailing_headers
-                .into_iter()
-                .map(|h| (h.name, h.value))
-                .collect(),
+            trailing_headers: header_pairs(self.trailing_headers)?,
         })
     }
 }
@@ -148,15 +151,7 @@ impl BindingRequest {
                 ))
             }
         };
-        if self.headers.len() % 2 != 0 {
-            return Err(invalid("headers must be name, value pairs".into()));
-        }
-        let mut headers =
-            Vec::with_capacity(self.headers.len() / 2 + settings.trailing_headers.len());
-        let mut flat = self.headers.into_iter();
-        while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
-            headers.push((name, value));
-        }
+        let mut headers = header_pairs(self.headers)?;
         headers.extend(settings.trailing_headers.iter().cloned());
         // Rounded up: a fraction of a millisecond is still a timeout, never "none" (0).
         let timeout_ms = non_negative(self.timeout_ms.ceil(), "timeoutMs")?;
@@ -192,8 +187,8 @@ fn flat_headers(headers: Vec<(String, String)>) -> Vec<String> {
     flat
 }
 
-/// The order of `BindingMessage.profile`: a download's profile crosses as one array of
-/// numbers (one allocation instead of an object with a property per field).
+/// The order of a profile's numbers in a batch (`BindingMessage.profile` says where they
+/// start): numbers in a Float64Array instead of an object with a property per field.
 /// `socketReused` is 1 or 0.
 pub const PROFILE_NUMBERS: [&str; 20] = [
     "fetchStart",
@@ -219,7 +214,7 @@ pub const PROFILE_NUMBERS: [&str; 20] = [
 ];
 
 fn profile_numbers(p: &Profile) -> [f64; PROFILE_NUMBERS.len()] {
-    let numbers = [
+    [
         p.fetch_start,
         p.redirect_start,
         p.redirect_end,
@@ -240,8 +235,7 @@ fn profile_numbers(p: &Profile) -> [f64; PROFILE_NUMBERS.len()] {
         p.sent_bytes_count as f64,
         p.received_bytes_count as f64,
         p.redirect_count.into(),
-    ];
-    numbers
+    ]
 }
 
 /// `PROFILE_NUMBERS`, for the TypeScript side to check its reading of `profile` against.

@@ -11,6 +11,9 @@ use tt_download_engine::{Download, Error as EngineError};
 /// Weak: the engine's own downloads in flight decide whether it holds the process open.
 pub type WakeFn = ThreadsafeFunction<(), (), (), Status, false, true>;
 
+// Every download posts one `Done`, the large variant, and few post the small ones: boxing
+// `Done` would cost an allocation per download to save queue space that is rarely used.
+#[allow(clippy::large_enum_variant)]
 pub enum Message {
     Headers {
         id: u32,
