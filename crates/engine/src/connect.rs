@@ -21,6 +21,7 @@ use tokio_rustls::client::TlsStream;
 
 use crate::dns::{DnsCache, Resolve};
 use crate::error::{classify_connect_io, ConnectError, Kind};
+use crate::first_connect::FirstConnect;
 use crate::meter::{Counters, Metered};
 
 /// What one connection knows about itself.
@@ -95,6 +96,13 @@ impl H2Registry {
         conns.push(Arc::downgrade(meta));
     }
 
+    /// Whether some HTTP/2 connection to `origin` is still open.
+    pub fn has_live(&self, origin: &str) -> bool {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.get(origin)
+            .is_some_and(|conns| conns.iter().any(|c| c.strong_count() > 0))
+    }
+
     /// The counters of every live HTTP/2 connection to `origin`, now.
     pub fn marks(&self, origin: &str) -> Vec<(Weak<ConnMeta>, CounterMark)> {
         let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
@@ -128,6 +136,7 @@ struct ConnectorInner {
     resolver: Arc<dyn Resolve>,
     dns_cache: Arc<DnsCache>,
     h2: Arc<H2Registry>,
+    first_connect: Arc<FirstConnect>,
 }
 
 impl Connector {
@@ -144,12 +153,17 @@ impl Connector {
                 resolver,
                 dns_cache,
                 h2: Arc::default(),
+                first_connect: Arc::default(),
             }),
         }
     }
 
     pub fn h2_registry(&self) -> Arc<H2Registry> {
         self.inner.h2.clone()
+    }
+
+    pub fn first_connect(&self) -> Arc<FirstConnect> {
+        self.inner.first_connect.clone()
     }
 }
 
@@ -272,11 +286,12 @@ impl ConnectorInner {
             counters,
             uses: AtomicU64::new(0),
         });
-        if h2 {
-            self.h2.register(
-                origin_key(if https { "https" } else { "http" }, &host, port),
-                &meta,
-            );
+        if https {
+            let origin = origin_key("https", &host, port);
+            if h2 {
+                self.h2.register(origin.clone(), &meta);
+            }
+            self.first_connect.learned(&origin, h2);
         }
         Ok(Conn {
             io: TokioIo::new(stream),

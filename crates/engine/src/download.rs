@@ -103,15 +103,20 @@ pub async fn run(
     loop {
         // Only a profile splits HTTP/2 connection bytes among streams: without one, the
         // marks are not taken.
-        let h2_marks = match (
-            request.profile,
+        let https_origin = match (
             hop.url.scheme(),
             hop.url.host_str(),
             hop.url.port_or_known_default(),
         ) {
-            (true, "https", Some(host), Some(port)) => {
-                client.h2.marks(&origin_key("https", host, port))
-            }
+            ("https", Some(host), Some(port)) => Some(origin_key("https", host, port)),
+            _ => None,
+        };
+        let probe = match &https_origin {
+            Some(origin) => client.first_connect.admit(origin, &client.h2).await,
+            None => None,
+        };
+        let h2_marks = match (&https_origin, request.profile) {
+            (Some(origin), true) => client.h2.marks(origin),
             _ => Vec::new(),
         };
         let requested_at = Instant::now();
@@ -120,6 +125,7 @@ pub async fn run(
             .request(build_request(&hop, &headers, request.cookies.as_ref())?)
             .await
             .map_err(|e| classify_request_error(&e))?;
+        drop(probe);
         let head_at = Instant::now();
         let exchange = response
             .extensions()

@@ -9,6 +9,7 @@ mod cookies;
 pub mod dns;
 mod download;
 pub mod error;
+mod first_connect;
 mod meter;
 mod naming;
 mod pool;

@@ -14,15 +14,18 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use crate::connect::{Connector, H2Registry};
 use crate::dns::{DnsCache, Resolve};
 use crate::error::Error;
+use crate::first_connect::FirstConnect;
 use crate::tls;
 
 pub type HttpClient = Client<Connector, Empty<Bytes>>;
 
-/// A client and the registry of its live HTTP/2 connections.
+/// A client, the registry of its live HTTP/2 connections, and the gate that lets a burst to
+/// a new https origin open one connection first.
 #[derive(Clone)]
 pub struct Pooled {
     pub http: HttpClient,
     pub h2: Arc<H2Registry>,
+    pub first_connect: Arc<FirstConnect>,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -75,12 +78,17 @@ impl Pools {
             self.dns_cache.clone(),
         );
         let h2 = connector.h2_registry();
+        let first_connect = connector.first_connect();
         let http = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);
-        let pooled = Pooled { http, h2 };
+        let pooled = Pooled {
+            http,
+            h2,
+            first_connect,
+        };
         clients.insert(key, pooled.clone());
         Ok(pooled)
     }

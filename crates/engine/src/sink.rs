@@ -186,7 +186,8 @@ fn c_string(bytes: &[u8]) -> io::Result<std::ffi::CString> {
 }
 
 #[cfg(unix)]
-const DIR_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+const DIR_FLAGS: libc::c_int =
+    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
 
 #[cfg(unix)]
 fn swapped(what: &str) -> io::Error {
@@ -226,9 +227,7 @@ fn open_dir_without_symlinks(dir: &Path) -> io::Result<std::os::fd::OwnedFd> {
         }
         let err = io::Error::last_os_error();
         match err.raw_os_error() {
-            Some(libc::ELOOP) | Some(libc::ENOTDIR) => {
-                return Err(swapped(&dir.to_string_lossy()))
-            }
+            Some(libc::ELOOP) | Some(libc::ENOTDIR) => return Err(swapped(&dir.to_string_lossy())),
             // Old kernels and seccomp filters that do not know openat2: walk instead.
             Some(libc::ENOSYS) | Some(libc::EPERM) | Some(libc::E2BIG) | Some(libc::EINVAL) => {}
             _ => return Err(err),
@@ -322,6 +321,9 @@ mod tests {
         assert!(rename_without_symlinks(&staged, &root.join("link/inner/file")).is_err());
         assert!(staged.exists());
         rename_without_symlinks(&staged, &root.join("real/inner/file")).unwrap();
-        assert_eq!(std::fs::read(root.join("real/inner/file")).unwrap(), b"body");
+        assert_eq!(
+            std::fs::read(root.join("real/inner/file")).unwrap(),
+            b"body"
+        );
     }
 }

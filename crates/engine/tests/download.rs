@@ -206,6 +206,98 @@ async fn profile_off_returns_no_profile() {
     assert!(done.profile.is_none());
 }
 
+/// Downloads started together to an https origin nobody is connected to yet.
+async fn burst(
+    engine: &Engine,
+    sandbox: &Sandbox,
+    url: &str,
+    ca: &str,
+    count: usize,
+) -> Vec<Result<tt_download_engine::Download, tt_download_engine::Error>> {
+    let requests: Vec<_> = (0..count)
+        .map(|i| {
+            let mut request = sandbox.request(url, &format!("burst-{i}"));
+            request.ca_pems = vec![ca.to_string()];
+            request
+        })
+        .collect();
+    let runs = requests.iter().map(|request| async move {
+        engine
+            .download(request, &Recorder::default(), &CancellationToken::new())
+            .await
+    });
+    futures_util::future::join_all(runs).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_to_a_new_h2_origin_shares_one_connection() {
+    let pki = Pki::new();
+    let sandbox = Sandbox::new();
+    let engine = Engine::new();
+    let server = serve(Some(server_tls(pki.leaf(&["files.test"]), &[b"h2"]))).await;
+    let results = burst(
+        &engine,
+        &sandbox,
+        &server.url("https", "/bytes/2000"),
+        &pki.ca_pem,
+        12,
+    )
+    .await;
+    for (i, result) in results.into_iter().enumerate() {
+        let done = result.unwrap();
+        assert_eq!(done.profile.unwrap().protocol, "h2");
+        assert_eq!(
+            std::fs::read(sandbox.out(&format!("burst-{i}"))).unwrap(),
+            body(2000)
+        );
+    }
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_to_a_new_http1_tls_origin_opens_its_connections() {
+    let pki = Pki::new();
+    let sandbox = Sandbox::new();
+    let engine = Engine::new();
+    let server = serve(Some(server_tls(pki.leaf(&["files.test"]), &[b"http/1.1"]))).await;
+    let url = server.url("https", "/bytes/2000");
+    for round in 0..2 {
+        let results = burst(&engine, &sandbox, &url, &pki.ca_pem, 6).await;
+        for result in results {
+            assert_eq!(
+                result.unwrap().profile.unwrap().protocol,
+                "http/1.1",
+                "round {round}"
+            );
+        }
+    }
+    // The first burst opened a connection per download (after the first one's handshake);
+    // the second reused them.
+    assert!(server.connections() >= 2, "{}", server.connections());
+    assert!(server.connections() <= 6, "{}", server.connections());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_to_a_refusing_https_origin_fails_every_download() {
+    let pki = Pki::new();
+    let sandbox = Sandbox::new();
+    let engine = Engine::new();
+    let url = format!("https://files.test:{}/x", closed_port().await);
+    let results = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        burst(&engine, &sandbox, &url, &pki.ca_pem, 8),
+    )
+    .await
+    .expect("the burst ends");
+    for result in results {
+        assert_eq!(
+            result.unwrap_err().kind(),
+            tt_download_engine::Kind::Connect
+        );
+    }
+    assert!(sandbox.staging_files().is_empty());
+}
+
 #[tokio::test]
 async fn h2_reuse_counts_the_streams_own_bytes() {
     let pki = Pki::new();

@@ -1,0 +1,120 @@
+//! A burst of downloads to an https origin that has no live connection opens one connection
+//! first. Whether the origin speaks HTTP/2 is only known once ALPN ran, and until then the
+//! pool opens a connection per request; an HTTP/2 connection would have carried the whole
+//! burst. So the first download of a burst probes, the others wait until its handshake tells
+//! the protocol: on HTTP/2 they share its connection, on HTTP/1.1 (remembered per origin, so
+//! later bursts do not wait) or a failed probe they open their own connections as before.
+//! A download waits at most once, so a failing origin is never probed one download at a time.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::futures::OwnedNotified;
+use tokio::sync::Notify;
+
+use crate::connect::H2Registry;
+
+/// Origins remembered as HTTP/1.1-only; past this many the memory starts over (it only saves
+/// one wait per burst).
+const HTTP1_ORIGINS_KEPT: usize = 4096;
+
+/// Between the handshake that reveals HTTP/2 and the connection entering the pool, the
+/// prober's task still runs hyper's HTTP/2 handshake; a waiter that looked earlier would
+/// miss the shared connection and open its own.
+const POOLING_GRACE: Duration = Duration::from_millis(1);
+
+#[derive(Default)]
+pub struct FirstConnect {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Origins being probed, with what releases their waiters.
+    probing: HashMap<String, Arc<Notify>>,
+    http1: HashSet<String>,
+}
+
+/// Held by the download whose request opens the origin's first connection; dropping it
+/// (failure, cancellation, or a response without a new connection) releases the waiters if
+/// the handshake has not.
+pub struct Probe<'a> {
+    gate: &'a FirstConnect,
+    origin: String,
+    released: Arc<Notify>,
+}
+
+enum Admission<'a> {
+    Go,
+    Probe(Probe<'a>),
+    Wait(OwnedNotified),
+}
+
+impl FirstConnect {
+    /// Waits, if another download is opening the first connection to `origin` (an
+    /// `origin_key` of an https origin), until it knows the protocol. Returns a `Probe` when
+    /// this download is the one to open it.
+    pub async fn admit(&self, origin: &str, live: &H2Registry) -> Option<Probe<'_>> {
+        match self.admission(origin, live) {
+            Admission::Go => return None,
+            Admission::Probe(probe) => return Some(probe),
+            Admission::Wait(released) => released.await,
+        }
+        if live.has_live(origin) {
+            tokio::time::sleep(POOLING_GRACE).await;
+        }
+        None
+    }
+
+    fn admission(&self, origin: &str, live: &H2Registry) -> Admission<'_> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.http1.contains(origin) || live.has_live(origin) {
+            return Admission::Go;
+        }
+        if let Some(probing) = state.probing.get(origin) {
+            // Created under the lock, the future sees every later notify_waiters().
+            return Admission::Wait(probing.clone().notified_owned());
+        }
+        let released = Arc::new(Notify::new());
+        state.probing.insert(origin.to_string(), released.clone());
+        Admission::Probe(Probe {
+            gate: self,
+            origin: origin.to_string(),
+            released,
+        })
+    }
+
+    /// The connector's handshake with `origin` chose `h2` (the connection is already in
+    /// the live registry) or HTTP/1.1; either way the waiters can go.
+    pub fn learned(&self, origin: &str, h2: bool) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if h2 {
+            state.http1.remove(origin);
+        } else {
+            if state.http1.len() >= HTTP1_ORIGINS_KEPT {
+                state.http1.clear();
+            }
+            state.http1.insert(origin.to_string());
+        }
+        if let Some(released) = state.probing.remove(origin) {
+            released.notify_waiters();
+        }
+    }
+}
+
+impl Drop for Probe<'_> {
+    fn drop(&mut self) {
+        let mut state = self.gate.state.lock().unwrap_or_else(|p| p.into_inner());
+        // Only this probe's own entry: its handshake may have ended it and a new probe begun.
+        if state
+            .probing
+            .get(&self.origin)
+            .is_some_and(|released| Arc::ptr_eq(released, &self.released))
+        {
+            state.probing.remove(&self.origin);
+        }
+        drop(state);
+        self.released.notify_waiters();
+    }
+}
