@@ -585,6 +585,9 @@ function smallMetrics(r, job) {
     dps: job.count / (r.elapsedMs / 1000),
     p50: percentile(r.latencies, 50),
     p99: percentile(r.latencies, 99),
+    // Little's law: the time all downloads spent in flight over the wall time is how many
+    // were in flight on average (C when every lane is always busy).
+    inFlight: r.latencies.reduce((sum, ms) => sum + ms, 0) / r.elapsedMs,
     mainCpuUs: r.mainCpuMs === undefined ? NaN : (r.mainCpuMs * 1000) / job.count,
     procCpuUs: r.procCpuMs === undefined ? NaN : (r.procCpuMs * 1000) / job.count,
     threads: r.threads,
@@ -761,6 +764,7 @@ function tablesAndCharts() {
             range(stat(e.rounds, p, 'p50'), 2),
             range(stat(e.rounds, p, 'p99'), 2),
             p === 'curl' ? '1.00x' : ratio(lat.curl),
+            range(stat(e.rounds, p, 'inFlight'), 1),
             p === 'curl' ? '–' : range(stat(e.rounds, p, 'mainCpuUs'), 0),
             range(stat(e.rounds, p, 'procCpuUs'), 0),
           ])
@@ -771,7 +775,7 @@ function tablesAndCharts() {
       charts.push({ file, svg: barChart({ title: `${opts.count} downloads of ${size === '1k' ? '1 KiB' : '64 KiB'} to disk`, subtitle: `downloads/s, median of ${opts.runs} runs, whiskers min–max; higher is better`, unit: 'downloads/s', groups, digits: 0 }) })
       tables.push({
         caption: `${size === '1k' ? '1 KiB' : '64 KiB'} files`,
-        columns: ['Proto', 'C', 'disk µs/create', 'Peer', 'downloads/s', '× curl', '× best Node', 'p50 ms', 'p99 ms', 'p99 × curl', 'JS main-thread CPU µs/dl', 'process CPU µs/dl'],
+        columns: ['Proto', 'C', 'disk µs/create', 'Peer', 'downloads/s', '× curl', '× best Node', 'p50 ms', 'p99 ms', 'p99 × curl', 'in flight', 'JS main-thread CPU µs/dl', 'process CPU µs/dl'],
         rows,
       })
     }
@@ -808,7 +812,7 @@ function tablesAndCharts() {
     })
     sections.push({
       title: `${opts.count} small downloads`,
-      text: `Each run downloads the same file ${opts.count} times with C concurrent lanes (each lane starts its next download when the previous one is on disk), a new file per download. downloads/s = ${opts.count} / wall time from the first request to the last file closed (curl: spawn to exit, its process start included). Latency: request start to file closed (curl: its time_total); tt-download: download() call to its promise settling. × best Node: against the best of node:http, undici and got in the same round (for p99, lower is better). CPU per download: JS main thread (utime + stime from /proc/self/task/<pid>/stat) and the whole process (all threads; curl via GNU time). *disk µs/create*: what creating one 1 KiB file cost just before the comparison (see Notes): around 30-80 µs on a settled disk; at several hundred µs every peer is bound by file creation and the ratios shrink toward 1.`,
+      text: `Each run downloads the same file ${opts.count} times with C concurrent lanes (each lane starts its next download when the previous one is on disk), a new file per download. downloads/s = ${opts.count} / wall time from the first request to the last file closed (curl: spawn to exit, its process start included). Latency: request start to file closed (curl: its time_total); tt-download: download() call to its promise settling. × best Node: against the best of node:http, undici and got in the same round (for p99, lower is better). *in flight*: the downloads' summed latency over the wall time, the mean number in flight (Little's law); where it is below C, the peer's latency clock leaves out time its downloads waited inside it (curl starts a transfer's time_total only when it takes the transfer up), so its latency is not comparable with a peer that keeps all C lanes timed. CPU per download: JS main thread (utime + stime from /proc/self/task/<pid>/stat) and the whole process (all threads; curl via GNU time). *disk µs/create*: what creating one 1 KiB file cost just before the comparison (see Notes): around 30-80 µs on a settled disk; at several hundred µs every peer is bound by file creation and the ratios shrink toward 1.`,
       tables,
       charts: chartFiles,
     })
