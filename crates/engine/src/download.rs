@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Empty};
@@ -243,13 +244,25 @@ async fn receive(
     if let (Some(reservation), Some(length)) = (reservation.as_mut(), announced) {
         reservation.grow_to(length)?;
     }
-    let mut staging = Staging::create(&request.staging_dir, &request.staging_prefix)?;
+    let mut staging = Staging::new(&request.staging_dir, &request.staging_prefix);
     let counters = exchange.conn.counters.clone();
     let mut body = response.into_body();
     let mut written = 0u64;
     let mut last_byte_at = exchange.head_at;
     let mut last_progress: Option<Instant> = None;
-    while let Some(frame) = body.frame().await {
+    loop {
+        let frame = match body.frame().now_or_never() {
+            Some(frame) => frame,
+            None => {
+                // From the first wait on, the download is running on disk: its named staging
+                // file exists (a body that never waits may skip it, see sink.rs).
+                staging.materialize()?;
+                body.frame().await
+            }
+        };
+        let Some(frame) = frame else {
+            break;
+        };
         let frame = frame.map_err(|e| classify_body_error(&e))?;
         let Ok(data) = frame.into_data() else {
             continue;
@@ -277,7 +290,12 @@ async fn receive(
     }
     let profile = profile(&exchange, last_byte_at, written, protocol);
     let replaced = staging
-        .commit(&target, request.fsync, reservation.is_some())
+        .commit(
+            &target,
+            request.fsync,
+            reservation.is_some(),
+            matches!(request.destination, Destination::Generated { .. }),
+        )
         .await?;
     if let Some(reservation) = reservation {
         reservation.commit(written, replaced);

@@ -1,6 +1,13 @@
 //! Streaming a body to disk safely: a staging file beside the target (same file system, so
 //! the final rename is atomic), removed by a guard on any failure or cancellation, and
 //! renamed onto the target only once every byte is written and flushed.
+//!
+//! A body that arrives whole before the download ever waits for the network is still only in
+//! memory; with a fresh target name it is written to an unnamed file on the staging
+//! directory's file system (`O_TMPFILE`) and linked into place, which skips the staging
+//! directory's entry and the cross-directory rename (a third of a small download's storage
+//! cost with two engine threads, which contend on both directories' locks). A download that
+//! waits has its named staging file from then on.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -16,10 +23,17 @@ use crate::error::{io_error, Error, Kind};
 const WRITE_BUFFER: usize = 256 * 1024;
 
 pub struct Staging {
-    path: PathBuf,
-    file: Option<std::fs::File>,
+    dir: PathBuf,
+    prefix: String,
+    /// The named staging file, once the download waited or filled the buffer.
+    named: Option<Named>,
     buffer: Vec<u8>,
     written: u64,
+}
+
+struct Named {
+    path: PathBuf,
+    file: Option<std::fs::File>,
     /// Until the rename, dropping the staging file removes it. Cancellation can stop the
     /// download at any `.await`; only `Drop` runs reliably then.
     armed: bool,
@@ -39,22 +53,39 @@ fn unique_suffix() -> String {
 }
 
 impl Staging {
+    /// Nothing touches the disk yet: see `materialize`.
+    pub fn new(dir: &Path, prefix: &str) -> Self {
+        Staging {
+            dir: dir.to_path_buf(),
+            prefix: prefix.to_string(),
+            named: None,
+            buffer: Vec::new(),
+            written: 0,
+        }
+    }
+
+    /// Creates the named staging file unless it exists: called before the download waits
+    /// for the network, so a running download is always visible in the staging directory.
     /// Synchronous on purpose: an open on tokio's blocking pool would finish after a
     /// cancellation dropped this future, before any guard existed to remove the file.
-    pub fn create(dir: &Path, prefix: &str) -> Result<Self, Error> {
-        let path = dir.join(format!("{prefix}{}.part", unique_suffix()));
+    pub fn materialize(&mut self) -> Result<(), Error> {
+        if self.named.is_some() {
+            return Ok(());
+        }
+        let path = self
+            .dir
+            .join(format!("{}{}.part", self.prefix, unique_suffix()));
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&path)
             .map_err(|e| io_error(&format!("create {}", path.display()), &e))?;
-        Ok(Staging {
+        self.named = Some(Named {
             path,
             file: Some(file),
-            buffer: Vec::new(),
-            written: 0,
             armed: true,
-        })
+        });
+        Ok(())
     }
 
     /// Buffers `bytes`, writing to the file whenever the buffer fills. Writes are plain
@@ -68,6 +99,7 @@ impl Staging {
         self.buffer.extend_from_slice(bytes);
         self.written += bytes.len() as u64;
         if self.buffer.len() >= WRITE_BUFFER {
+            self.materialize()?;
             self.drain()?;
         }
         Ok(())
@@ -75,8 +107,9 @@ impl Staging {
 
     fn drain(&mut self) -> Result<(), Error> {
         let file = self
-            .file
+            .named
             .as_mut()
+            .and_then(|named| named.file.as_mut())
             .ok_or_else(|| Error::new(Kind::Internal, "staging file closed"))?;
         file.write_all(&self.buffer)
             .map_err(|e| io_error("write", &e))?;
@@ -85,39 +118,38 @@ impl Staging {
     }
 
     /// Writes what is buffered (and with `fsync`, syncs the file), checks its size, and
-    /// renames it onto `target`, replacing any file there. With `measure_replaced`, returns
-    /// the size of the file it replaced (else 0: nobody counts it).
+    /// puts it at `target`, replacing any file there. `fresh_target`: nothing is expected
+    /// at `target` (a generated name), so a body still in memory may be linked into place.
+    /// With `measure_replaced`, returns the size of the file it replaced (else 0: nobody
+    /// counts it).
     pub async fn commit(
         mut self,
         target: &Path,
         fsync: bool,
         measure_replaced: bool,
+        fresh_target: bool,
     ) -> Result<u64, Error> {
+        if self.named.is_none() && fresh_target {
+            match anonymous::store(&self.dir, &self.buffer, self.written, target, fsync).await {
+                Ok(anonymous::Stored::Linked) => return Ok(0),
+                // Still in memory: the named path below stores it as always.
+                Ok(anonymous::Stored::NotPossible) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.materialize()?;
         self.drain()?;
-        let file = self
+        let named = self
+            .named
+            .as_mut()
+            .ok_or_else(|| Error::new(Kind::Internal, "staging file closed"))?;
+        let file = named
             .file
             .take()
             .ok_or_else(|| Error::new(Kind::Internal, "staging file closed"))?;
-        let file = if fsync {
-            // fsync waits for the device: keep it off the runtime's workers.
-            tokio::task::spawn_blocking(move || file.sync_all().map(|_| file))
-                .await
-                .map_err(|e| Error::new(Kind::Internal, format!("fsync task: {e}")))?
-                .map_err(|e| io_error("fsync", &e))?
-        } else {
-            file
-        };
-        let on_disk = file.metadata().map_err(|e| io_error("stat", &e))?.len();
+        let file = if fsync { sync_file(file).await? } else { file };
+        check_size(&file, self.written)?;
         drop(file);
-        if on_disk != self.written {
-            return Err(Error::new(
-                Kind::Io,
-                format!(
-                    "staging file holds {on_disk} bytes, {} were written",
-                    self.written
-                ),
-            ));
-        }
         // Synchronous on purpose: no await between the rename and the success it reports,
         // so a cancellation either happens before it (nothing stored) or not at all.
         let replaced = if measure_replaced {
@@ -125,16 +157,127 @@ impl Staging {
         } else {
             0
         };
-        rename_without_symlinks(&self.path, target).map_err(|e| rename_error(target, &e))?;
-        self.armed = false;
+        rename_without_symlinks(&named.path, target).map_err(|e| rename_error(target, &e))?;
+        named.armed = false;
         if fsync {
-            if let Some(parent) = target.parent() {
-                if let Ok(dir) = std::fs::File::open(parent) {
-                    let _ = dir.sync_all();
-                }
-            }
+            sync_parent(target);
         }
         Ok(replaced)
+    }
+}
+
+/// fsync waits for the device: kept off the runtime's workers.
+async fn sync_file(file: std::fs::File) -> Result<std::fs::File, Error> {
+    tokio::task::spawn_blocking(move || file.sync_all().map(|_| file))
+        .await
+        .map_err(|e| Error::new(Kind::Internal, format!("fsync task: {e}")))?
+        .map_err(|e| io_error("fsync", &e))
+}
+
+fn check_size(file: &std::fs::File, written: u64) -> Result<(), Error> {
+    let on_disk = file.metadata().map_err(|e| io_error("stat", &e))?.len();
+    if on_disk != written {
+        return Err(Error::new(
+            Kind::Io,
+            format!("staging file holds {on_disk} bytes, {written} were written"),
+        ));
+    }
+    Ok(())
+}
+
+/// Makes a new directory entry durable too.
+fn sync_parent(target: &Path) {
+    if let Some(parent) = target.parent() {
+        if let Ok(dir) = std::fs::File::open(parent) {
+            let _ = dir.sync_all();
+        }
+    }
+}
+
+/// A body wholly in memory, stored through an unnamed file linked into place (Linux).
+mod anonymous {
+    use std::path::Path;
+
+    use crate::error::Error;
+
+    pub enum Stored {
+        Linked,
+        /// This system, file system or target cannot take it this way; nothing was stored.
+        NotPossible,
+    }
+
+    #[cfg(target_os = "linux")]
+    pub async fn store(
+        staging_dir: &Path,
+        body: &[u8],
+        written: u64,
+        target: &Path,
+        fsync: bool,
+    ) -> Result<Stored, Error> {
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::OpenOptionsExt;
+
+        use super::{c_string, check_size, open_dir_without_symlinks, sync_parent};
+        use crate::error::io_error;
+
+        let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
+            return Ok(Stored::NotPossible);
+        };
+        // O_TMPFILE needs support from the file system; without it the named path is used.
+        let Ok(mut file) = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_TMPFILE)
+            .open(staging_dir)
+        else {
+            return Ok(Stored::NotPossible);
+        };
+        file.write_all(body).map_err(|e| io_error("write", &e))?;
+        let file = if fsync {
+            super::sync_file(file).await?
+        } else {
+            file
+        };
+        check_size(&file, written)?;
+        let dir = open_dir_without_symlinks(parent).map_err(|e| super::rename_error(target, &e))?;
+        let (Ok(from), Ok(to)) = (
+            c_string(format!("/proc/self/fd/{}", file.as_raw_fd()).as_bytes()),
+            c_string(name.as_bytes()),
+        ) else {
+            return Ok(Stored::NotPossible);
+        };
+        // SAFETY: valid C strings and an open directory fd. Linking through /proc follows
+        // the descriptor to the unnamed inode (AT_EMPTY_PATH would need a capability).
+        let linked = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                dir.as_raw_fd(),
+                to.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+        if linked != 0 {
+            // Taken (never replaced), no /proc, another file system: the named path handles
+            // each as it always did.
+            return Ok(Stored::NotPossible);
+        }
+        if fsync {
+            sync_parent(target);
+        }
+        Ok(Stored::Linked)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub async fn store(
+        _staging_dir: &Path,
+        _body: &[u8],
+        _written: u64,
+        _target: &Path,
+        _fsync: bool,
+    ) -> Result<Stored, Error> {
+        Ok(Stored::NotPossible)
     }
 }
 
@@ -275,7 +418,7 @@ fn rename_error(target: &Path, err: &io::Error) -> Error {
     io_error(&format!("rename to {}", target.display()), err)
 }
 
-impl Drop for Staging {
+impl Drop for Named {
     fn drop(&mut self) {
         if self.armed {
             let _ = std::fs::remove_file(&self.path);
@@ -325,5 +468,98 @@ mod tests {
             std::fs::read(root.join("real/inner/file")).unwrap(),
             b"body"
         );
+    }
+
+    fn staged(dir: &Path, bytes: &[u8]) -> Staging {
+        let mut staging = Staging::new(dir, "1-test-");
+        staging.write(bytes).unwrap();
+        staging
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn a_body_in_memory_goes_to_a_fresh_name_without_a_staging_entry() {
+        let tmp = tree();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        let staging_dir = root.join("real");
+        let target = root.join("real/inner/fresh.bin");
+        let staging = staged(&staging_dir, b"body");
+        staging.commit(&target, false, false, true).await.unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"body");
+        assert_eq!(entries(&staging_dir), ["inner"]);
+        // On Linux it went the unnamed way, not through the staging directory.
+        #[cfg(target_os = "linux")]
+        {
+            let second = root.join("real/inner/second.bin");
+            let stored = anonymous::store(&staging_dir, b"12345", 5, &second, false).await;
+            assert!(matches!(stored, Ok(anonymous::Stored::Linked)));
+            assert_eq!(std::fs::read(&second).unwrap(), b"12345");
+            let taken = anonymous::store(&staging_dir, b"123", 3, &second, false).await;
+            assert!(matches!(taken, Ok(anonymous::Stored::NotPossible)));
+            assert_eq!(std::fs::read(&second).unwrap(), b"12345");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_taken_fresh_name_is_replaced_as_a_rename_would() {
+        let tmp = tree();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        let target = root.join("real/inner/taken.bin");
+        std::fs::write(&target, b"old").unwrap();
+        let staging = staged(&root.join("real"), b"new body");
+        staging.commit(&target, true, false, true).await.unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new body");
+        assert_eq!(entries(&root.join("real")), ["inner"]);
+    }
+
+    #[tokio::test]
+    async fn a_fresh_name_behind_a_symlink_is_refused_and_nothing_is_left() {
+        let tmp = tree();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        let staging = staged(&root.join("real"), b"body");
+        assert!(staging
+            .commit(&root.join("link/inner/x.bin"), false, false, true)
+            .await
+            .is_err());
+        assert_eq!(entries(&root.join("real")), ["inner"]);
+        assert!(entries(&root.join("real/inner")).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_download_that_waited_is_a_named_staging_file_until_its_rename() {
+        let tmp = tree();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        let staging_dir = root.join("real");
+        let mut staging = staged(&staging_dir, b"part one, ");
+        staging.materialize().unwrap();
+        staging.write(b"part two").unwrap();
+        let names = entries(&staging_dir);
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names
+            .iter()
+            .any(|n| n.starts_with("1-test-") && n.ends_with(".part")));
+        let target = root.join("real/inner/waited.bin");
+        staging.commit(&target, false, false, true).await.unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"part one, part two");
+        assert_eq!(entries(&staging_dir), ["inner"]);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_download_leaves_no_staging_file() {
+        let tmp = tree();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        let mut staging = staged(&root.join("real"), b"body");
+        staging.materialize().unwrap();
+        assert_eq!(entries(&root.join("real")).len(), 2);
+        drop(staging);
+        assert_eq!(entries(&root.join("real")), ["inner"]);
     }
 }
