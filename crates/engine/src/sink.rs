@@ -130,7 +130,7 @@ impl Staging {
         fresh_target: bool,
     ) -> Result<u64, Error> {
         if self.named.is_none() && fresh_target {
-            match anonymous::store(&self.dir, &self.buffer, self.written, target, fsync).await {
+            match anonymous::store(&self.dir, &self.buffer, target, fsync).await {
                 Ok(anonymous::Stored::Linked) => return Ok(0),
                 // Still in memory: the named path below stores it as always.
                 Ok(anonymous::Stored::NotPossible) => {}
@@ -210,16 +210,14 @@ mod anonymous {
     pub async fn store(
         staging_dir: &Path,
         body: &[u8],
-        written: u64,
         target: &Path,
         fsync: bool,
     ) -> Result<Stored, Error> {
         use std::io::Write;
-        use std::os::fd::AsRawFd;
         use std::os::unix::ffi::OsStrExt;
         use std::os::unix::fs::OpenOptionsExt;
 
-        use super::{c_string, check_size, open_dir_without_symlinks, sync_parent};
+        use super::{c_string, open_dir_without_symlinks, sync_parent};
         use crate::error::io_error;
 
         let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
@@ -233,32 +231,18 @@ mod anonymous {
         else {
             return Ok(Stored::NotPossible);
         };
+        // No size check as on the named path: nothing but this descriptor reaches the file.
         file.write_all(body).map_err(|e| io_error("write", &e))?;
         let file = if fsync {
             super::sync_file(file).await?
         } else {
             file
         };
-        check_size(&file, written)?;
         let dir = open_dir_without_symlinks(parent).map_err(|e| super::rename_error(target, &e))?;
-        let (Ok(from), Ok(to)) = (
-            c_string(format!("/proc/self/fd/{}", file.as_raw_fd()).as_bytes()),
-            c_string(name.as_bytes()),
-        ) else {
+        let Ok(to) = c_string(name.as_bytes()) else {
             return Ok(Stored::NotPossible);
         };
-        // SAFETY: valid C strings and an open directory fd. Linking through /proc follows
-        // the descriptor to the unnamed inode (AT_EMPTY_PATH would need a capability).
-        let linked = unsafe {
-            libc::linkat(
-                libc::AT_FDCWD,
-                from.as_ptr(),
-                dir.as_raw_fd(),
-                to.as_ptr(),
-                libc::AT_SYMLINK_FOLLOW,
-            )
-        };
-        if linked != 0 {
+        if !link_fd(&file, &dir, &to) {
             // Taken (never replaced), no /proc, another file system: the named path handles
             // each as it always did.
             return Ok(Stored::NotPossible);
@@ -269,11 +253,71 @@ mod anonymous {
         Ok(Stored::Linked)
     }
 
+    /// Links the unnamed `file` as `to` in `dir`. `AT_EMPTY_PATH` names the descriptor itself
+    /// but needs CAP_DAC_READ_SEARCH; without it, `/proc/self/fd/<n>` leads to the same inode
+    /// (a path walk through procfs, a few µs more).
+    #[cfg(target_os = "linux")]
+    fn link_fd(file: &std::fs::File, dir: &std::os::fd::OwnedFd, to: &std::ffi::CStr) -> bool {
+        use std::os::fd::AsRawFd;
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        static EMPTY_PATH_REFUSED: AtomicBool = AtomicBool::new(false);
+        if !EMPTY_PATH_REFUSED.load(Ordering::Relaxed) {
+            // SAFETY: an open file, an empty C string, an open directory fd, a C string.
+            let linked = unsafe {
+                libc::linkat(
+                    file.as_raw_fd(),
+                    c"".as_ptr(),
+                    dir.as_raw_fd(),
+                    to.as_ptr(),
+                    libc::AT_EMPTY_PATH,
+                )
+            };
+            if linked == 0 {
+                return true;
+            }
+            match std::io::Error::last_os_error().raw_os_error() {
+                // How the kernel refuses AT_EMPTY_PATH to a caller without the capability.
+                Some(libc::ENOENT) | Some(libc::EPERM) | Some(libc::EINVAL) => {}
+                _ => return false,
+            }
+        }
+        let linked = link_through_proc(file, dir, to);
+        if linked {
+            // The same link through /proc worked: AT_EMPTY_PATH was refused, not the link.
+            EMPTY_PATH_REFUSED.store(true, Ordering::Relaxed);
+        }
+        linked
+    }
+
+    #[cfg(target_os = "linux")]
+    pub(super) fn link_through_proc(
+        file: &std::fs::File,
+        dir: &std::os::fd::OwnedFd,
+        to: &std::ffi::CStr,
+    ) -> bool {
+        use std::os::fd::AsRawFd;
+
+        let Ok(from) = super::c_string(format!("/proc/self/fd/{}", file.as_raw_fd()).as_bytes())
+        else {
+            return false;
+        };
+        // SAFETY: valid C strings and an open directory fd.
+        unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                dir.as_raw_fd(),
+                to.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            ) == 0
+        }
+    }
+
     #[cfg(not(target_os = "linux"))]
     pub async fn store(
         _staging_dir: &Path,
         _body: &[u8],
-        _written: u64,
         _target: &Path,
         _fsync: bool,
     ) -> Result<Stored, Error> {
@@ -499,12 +543,28 @@ mod tests {
         #[cfg(target_os = "linux")]
         {
             let second = root.join("real/inner/second.bin");
-            let stored = anonymous::store(&staging_dir, b"12345", 5, &second, false).await;
+            let stored = anonymous::store(&staging_dir, b"12345", &second, false).await;
             assert!(matches!(stored, Ok(anonymous::Stored::Linked)));
             assert_eq!(std::fs::read(&second).unwrap(), b"12345");
-            let taken = anonymous::store(&staging_dir, b"123", 3, &second, false).await;
+            let taken = anonymous::store(&staging_dir, b"123", &second, false).await;
             assert!(matches!(taken, Ok(anonymous::Stored::NotPossible)));
             assert_eq!(std::fs::read(&second).unwrap(), b"12345");
+
+            // Without CAP_DAC_READ_SEARCH the link goes through /proc.
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut unnamed = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_TMPFILE)
+                .open(&staging_dir)
+                .unwrap();
+            unnamed.write_all(b"via proc").unwrap();
+            let dir = open_dir_without_symlinks(&root.join("real/inner")).unwrap();
+            assert!(anonymous::link_through_proc(&unnamed, &dir, c"third.bin"));
+            assert_eq!(
+                std::fs::read(root.join("real/inner/third.bin")).unwrap(),
+                b"via proc"
+            );
         }
     }
 
