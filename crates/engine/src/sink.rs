@@ -546,6 +546,10 @@ mod tests {
             let stored = anonymous::store(&staging_dir, b"12345", &second, false).await;
             assert!(matches!(stored, Ok(anonymous::Stored::Linked)));
             assert_eq!(std::fs::read(&second).unwrap(), b"12345");
+            let durable = root.join("real/inner/durable.bin");
+            let stored = anonymous::store(&staging_dir, b"synced", &durable, true).await;
+            assert!(matches!(stored, Ok(anonymous::Stored::Linked)));
+            assert_eq!(std::fs::read(&durable).unwrap(), b"synced");
             let taken = anonymous::store(&staging_dir, b"123", &second, false).await;
             assert!(matches!(taken, Ok(anonymous::Stored::NotPossible)));
             assert_eq!(std::fs::read(&second).unwrap(), b"12345");
