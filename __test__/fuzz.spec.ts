@@ -474,7 +474,9 @@ test('downloadFile never throws for any options value; objects end in one succes
   t.log(`outcomes: ${JSON.stringify(Object.fromEntries(outcomes))}`)
   t.true((outcomes.get('success') ?? 0) > 20, 'many options did download')
   t.true((outcomes.get('nothing') ?? 0) > 5, 'some options were not objects')
-  t.true(outcomes.size > 5, 'a spread of outcomes')
+  // success, not an object, and at least three fail codes (121599 and 121501 are the common
+  // ones; which rarer codes a random run meets varies, so more would make this flaky).
+  t.true(outcomes.size >= 5, 'a spread of outcomes')
 })
 
 test('headers: any invalid name or value fails 121599 before any request; valid ones go out exactly as given, and nothing else', async (t) => {
