@@ -145,11 +145,7 @@ impl BindingRequest {
                 dir: settings.temp_dir.clone(),
                 stem,
             },
-            _ => {
-                return Err(invalid(
-                    "either targetPath or tempStem is required".into(),
-                ))
-            }
+            _ => return Err(invalid("either targetPath or tempStem is required".into())),
         };
         let mut headers = header_pairs(self.headers)?;
         headers.extend(settings.trailing_headers.iter().cloned());
@@ -244,7 +240,6 @@ pub fn profile_numbers_order() -> Vec<&'static str> {
     PROFILE_NUMBERS.to_vec()
 }
 
-
 /// One message of the engine's mailbox. A batch's messages cross as a JSON array of these
 /// (camelCase keys, absent fields left out): one string instead of a napi call per property,
 /// and `JSON.parse` builds the objects.
@@ -331,7 +326,11 @@ impl BindingMessage {
                 expected,
             } => BindingMessage {
                 written: Some(written),
-                expected: Some(expected.map(|e| e.min(i64::MAX as u64) as i64).unwrap_or(-1)),
+                expected: Some(
+                    expected
+                        .map(|e| e.min(i64::MAX as u64) as i64)
+                        .unwrap_or(-1),
+                ),
                 ..BindingMessage::empty(id, "progress")
             },
             Message::Done {
