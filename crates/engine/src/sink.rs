@@ -129,13 +129,15 @@ impl Staging {
         measure_replaced: bool,
         fresh_target: bool,
     ) -> Result<u64, Error> {
-        if self.named.is_none() && fresh_target {
-            match anonymous::store(&self.dir, &self.buffer, target, fsync).await {
-                Ok(anonymous::Stored::Linked) => return Ok(0),
-                // Still in memory: the named path below stores it as always.
-                Ok(anonymous::Stored::NotPossible) => {}
-                Err(e) => return Err(e),
-            }
+        // A body still in memory that cannot take the unnamed way goes the named way below.
+        if self.named.is_none()
+            && fresh_target
+            && matches!(
+                anonymous::store(&self.dir, &self.buffer, target, fsync).await?,
+                anonymous::Stored::Linked
+            )
+        {
+            return Ok(0);
         }
         self.materialize()?;
         self.drain()?;
