@@ -57,8 +57,11 @@ export interface HostConfig {
   client?: ClientInfo
   /** Extra trusted root certificates (PEM) on top of the system roots. */
   tls?: { ca?: string | string[] }
-  /** Host name -> IP address overrides, like curl `--resolve`. */
-  resolve?: Record<string, string>
+  /**
+   * Host name -> one or more IP addresses used in place of DNS answers, like curl
+   * `--resolve host:port:a,b`; still subject to `egress` (SPEC 11).
+   */
+  resolve?: Record<string, string | string[]>
   /** How long after `setBackground(true)` downloads keep working, ms; default 5000. */
   backgroundGraceMs?: number
   /** fsync stored files before the rename; default false. */
@@ -67,6 +70,23 @@ export interface HostConfig {
   onError?: ErrorReporter
   /** A shared engine from `createEngine()`; default: the host creates and owns one. */
   engine?: Engine
+  /** Which IP addresses downloads may connect to; private and special ranges are refused by default (SPEC 11). */
+  egress?: EgressConfig
+  /**
+   * Send every download through this HTTP proxy: `'http://[user:password@]host[:port]'`, or
+   * `'env'` to read `https_proxy`/`http_proxy`/`no_proxy` once, now (SPEC 11). Default: direct.
+   */
+  proxy?: string
+}
+
+/** The egress policy, set by the operator (never by the mini-program), SPEC 11. */
+export interface EgressConfig {
+  /** CIDRs or single addresses always allowed; they win over everything else. */
+  allow?: string[]
+  /** More CIDRs or single addresses to refuse. */
+  deny?: string[]
+  /** Turn the built-in list of private and special ranges off (loopback and metadata included); `deny` still applies. Default false. */
+  allowPrivate?: boolean
 }
 
 /**

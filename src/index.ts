@@ -4,7 +4,7 @@ export { createEngine } from './engine.js'
 export type { Engine, EngineOptions } from './engine.js'
 export { DownloadError } from './errors.js'
 export type { DownloadFail, ErrorType } from './errors.js'
-export type { CallbackSource, ClientInfo, ErrorReporter, HostConfig } from './config.js'
+export type { CallbackSource, ClientInfo, EgressConfig, ErrorReporter, HostConfig } from './config.js'
 export type { EstimateNetType, Profile } from './profile.js'
 export type {
   Download,
