@@ -33,6 +33,10 @@ export interface BindingMessage {
   /** `done` when it failed: the engine's error kind (errors.ts maps it) and message. */
   errorKind?: string
   errorMessage?: string
+  /** `done` with `addressNotAllowed`: the addresses the egress policy refused (for operators only). */
+  refused?: string[]
+  /** `done` with `proxyRefused`: the status the proxy answered. */
+  proxyStatus?: number
   /** `done` on success: absolute path of the stored file and its size. */
   path?: string
   dataLength?: number

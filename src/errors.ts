@@ -60,6 +60,10 @@ export const ERRORS = {
   dns: row(121524, 'U', () => 'dns error'),
   ssl: row(121525, 'U', () => 'ssl error'),
   connection: row(121526, 'U', () => 'connection error'),
+  // SPEC 11: the policy refused every address; the fail object never names them.
+  addressNotAllowed: row(121526, 'U', () => 'connection error: address not allowed'),
+  proxyUnreachable: row(121526, 'U', () => 'connection error: proxy unreachable'),
+  proxyRefused: row(121526, 'U', (status: number) => `connection error: proxy refused (${status})`),
   interrupted: row(121527, 'U', () => 'interrupted'),
   // The seed writes `network error:%s`; SPEC 10 adds the space after the colon.
   network: row(121591, 'F', (cause: string) => `network error: ${cause}`),
@@ -91,7 +95,7 @@ export function detailOf(fail: DownloadFail): string {
 export function failFromEngine(
   kind: string,
   message: string | undefined,
-  context: { url: string; maxFileSize: number },
+  context: { url: string; maxFileSize: number; proxyStatus?: number | undefined },
 ): DownloadFail {
   // Messages are the engine's own words; a missing one falls back to the kind so the
   // "<cause>" rows never read as an empty string.
@@ -101,6 +105,12 @@ export function failFromEngine(
       return failOf('dns')
     case 'connect':
       return failOf('connection')
+    case 'addressNotAllowed':
+      return failOf('addressNotAllowed')
+    case 'proxyUnreachable':
+      return failOf('proxyUnreachable')
+    case 'proxyRefused':
+      return context.proxyStatus === undefined ? failOf('proxyUnreachable') : failOf('proxyRefused', context.proxyStatus)
     case 'tlsCertificate':
       return failOf('certificate')
     case 'tls':

@@ -304,6 +304,7 @@ class HostImpl implements Host {
           failFromEngine(outcome.errorKind, this.#sandbox.hidePaths(outcome.errorMessage ?? ''), {
             url: job.plan.url,
             maxFileSize: this.#config.maxFileSize,
+            proxyStatus: outcome.proxyStatus,
           })
         job.run.failNow(fail, outcome.headers === undefined ? undefined : headerObject(outcome.headers))
       }
