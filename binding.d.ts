@@ -69,9 +69,31 @@ export declare class BindingSettings {
   constructor(init: BindingSettingsInit)
 }
 
+/** The egress policy (SPEC 11): CIDRs or addresses; a malformed entry makes the settings throw. */
+export interface BindingEgress {
+  allow: Array<string>
+  deny: Array<string>
+  allowPrivate: boolean
+}
+
 export interface BindingEngineOptions {
   /** Runtime worker threads; default: the number of cores. */
   threads?: number
+}
+
+/** The proxies of a host by scheme, and the `NO_PROXY` text that bypasses them. */
+export interface BindingProxy {
+  http?: BindingProxyEndpoint
+  https?: BindingProxyEndpoint
+  noProxy: string
+}
+
+/** One proxy, already parsed and decoded by the caller. */
+export interface BindingProxyEndpoint {
+  host: string
+  port: number
+  /** The whole `Proxy-Authorization` value (`Basic ...`), when the proxy URL had credentials. */
+  authorization?: string
 }
 
 /** One download; the rest comes from its host's `BindingSettings`. */
@@ -93,7 +115,8 @@ export interface BindingRequest {
 
 export interface BindingResolve {
   host: string
-  ip: string
+  /** One or more IP addresses, tried in this order (after the egress policy). */
+  ips: Array<string>
 }
 
 /** What every download of one host shares, converted once (`new BindingSettings(...)`). */
@@ -115,9 +138,14 @@ export interface BindingSettingsInit {
   /** Extra trusted root certificates, PEM. */
   caPems: Array<string>
   resolve: Array<BindingResolve>
+  egress: BindingEgress
+  proxy?: BindingProxy
   /** Sent after each download's own headers, as given: name, value, name, value... */
   trailingHeaders: Array<string>
 }
+
+/** Throws what `new BindingSettings` would throw for this policy, before anything is on disk. */
+export declare function checkEgress(egress: BindingEgress): void
 
 /** Epoch milliseconds on the engine's clock (monotonic, anchored to wall time once). */
 export declare function now(): number

@@ -839,5 +839,6 @@ module.exports.BindingCookieJar = nativeBinding.BindingCookieJar
 module.exports.BindingEngine = nativeBinding.BindingEngine
 module.exports.BindingQuota = nativeBinding.BindingQuota
 module.exports.BindingSettings = nativeBinding.BindingSettings
+module.exports.checkEgress = nativeBinding.checkEgress
 module.exports.now = nativeBinding.now
 module.exports.profileNumbersOrder = nativeBinding.profileNumbersOrder

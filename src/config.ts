@@ -6,7 +6,8 @@ import { parseDomains } from './domains.js'
 import { isFieldValue } from './headers.js'
 import type { DomainEntry, HostEnv } from './domains.js'
 import type { Engine } from './engine.js'
-import type { BindingResolve } from './native.js'
+import type { BindingEgress, BindingProxy, BindingResolve } from './native.js'
+import { resolveProxy } from './proxy.js'
 
 export type CallbackSource = 'success' | 'fail' | 'complete' | 'progress' | 'headers'
 
@@ -128,6 +129,9 @@ export interface ResolvedConfig {
   userAgent: string
   caPems: string[]
   resolve: BindingResolve[]
+  /** Type-checked here; the engine parses the entries (a malformed one: TypeError from createHost). */
+  egress: BindingEgress
+  proxy: BindingProxy | undefined
   backgroundGraceMs: number
   fsync: boolean
   onError: ErrorReporter
@@ -182,6 +186,8 @@ export function resolveConfig(config: HostConfig): ResolvedConfig {
       (client.platform === 'ios' ? `webview/${client.pluginVersion}` : `PluginVersion/${client.pluginVersion}`),
     caPems: resolveCa(config.tls),
     resolve: resolveOverrides(config.resolve),
+    egress: resolveEgress(config.egress),
+    proxy: resolveProxy(config.proxy),
     backgroundGraceMs: optionalNumber(config.backgroundGraceMs, 'backgroundGraceMs', 0) ?? 5000,
     fsync: optionalBoolean(config.fsync, 'fsync') ?? false,
     onError,
@@ -241,17 +247,37 @@ function resolveOverrides(resolve: HostConfig['resolve']): BindingResolve[] {
   if (typeof resolve !== 'object' || resolve === null) {
     throw new TypeError('createHost: resolve must be an object of host name -> IP address')
   }
-  return Object.entries(resolve).map(([name, ip]) => {
-    if (typeof ip !== 'string' || isIP(ip) === 0) {
-      throw new TypeError(`createHost: resolve[${JSON.stringify(name)}] must be an IP address`)
+  return Object.entries(resolve).map(([name, value]) => {
+    const ips = Array.isArray(value) ? [...(value as unknown[])] : [value]
+    if (ips.length === 0 || !ips.every((ip) => typeof ip === 'string' && isIP(ip) !== 0)) {
+      throw new TypeError(`createHost: resolve[${JSON.stringify(name)}] must be an IP address or a non-empty array of them`)
     }
     // Keyed by the host as URLs carry it (lower-case punycode), which is what the engine sees.
     const host = URL.canParse(`http://${name}/`) ? new URL(`http://${name}/`).hostname : undefined
     if (host === undefined || /[:/?#@\\]/.test(name)) {
       throw new TypeError(`createHost: resolve has an invalid host name ${JSON.stringify(name)}`)
     }
-    return { host, ip }
+    return { host, ips: ips as string[] }
   })
+}
+
+function resolveEgress(egress: HostConfig['egress']): BindingEgress {
+  if (egress === undefined) return { allow: [], deny: [], allowPrivate: false }
+  if (typeof egress !== 'object' || egress === null || Array.isArray(egress)) {
+    throw new TypeError('createHost: egress must be { allow?: string[], deny?: string[], allowPrivate?: boolean }')
+  }
+  const list = (value: unknown, name: string): string[] => {
+    if (value === undefined) return []
+    if (!Array.isArray(value) || !value.every((entry) => typeof entry === 'string')) {
+      throw new TypeError(`createHost: egress.${name} must be an array of CIDRs or IP addresses`)
+    }
+    return [...(value as string[])]
+  }
+  return {
+    allow: list(egress.allow, 'allow'),
+    deny: list(egress.deny, 'deny'),
+    allowPrivate: optionalBoolean(egress.allowPrivate, 'egress.allowPrivate') ?? false,
+  }
 }
 
 /** A string that becomes part of a fixed header value (`referer`, `user-agent`). */

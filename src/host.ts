@@ -9,7 +9,7 @@ import type { BindingMessage } from './engine.js'
 import { DownloadError, failFromEngine, failOf } from './errors.js'
 import type { DownloadFail } from './errors.js'
 import { headerObject } from './headers.js'
-import { BindingCookieJar, BindingQuota, BindingSettings, now } from './native.js'
+import { BindingCookieJar, BindingQuota, BindingSettings, checkEgress, now } from './native.js'
 import type { BindingRequest } from './native.js'
 import { planDownload, sharedEngineSettings, typeName } from './options.js'
 import type { DownloadPlan } from './options.js'
@@ -72,16 +72,21 @@ class HostImpl implements Host {
       throw new TypeError('createHost: engine must come from createEngine()')
     }
     this.#config = config
+    // A malformed policy is a bad config: refused before anything is on disk.
+    asTypeError(() => checkEgress(config.egress))
     this.#sandbox = new Sandbox(config.dataDir)
     this.#sandbox.removeStaleStaging()
     this.#userQuota = new BindingQuota(config.userDataQuota, this.#sandbox.userUsage())
     this.#cookies = config.cookieStore ? new BindingCookieJar(this.#sandbox.cookieFile) : undefined
-    this.#settings = new BindingSettings({
-      ...sharedEngineSettings(config),
-      stagingDir: this.#sandbox.stagingDir,
-      stagingPrefix: this.#sandbox.stagingPrefix,
-      tempDir: this.#sandbox.tempDir,
-    })
+    this.#settings = asTypeError(
+      () =>
+        new BindingSettings({
+          ...sharedEngineSettings(config),
+          stagingDir: this.#sandbox.stagingDir,
+          stagingPrefix: this.#sandbox.stagingPrefix,
+          tempDir: this.#sandbox.tempDir,
+        }),
+    )
     this.#ownsEngine = config.engine === undefined
     this.#engine = (config.engine ?? createEngine()) as NativeEngine
 
@@ -365,6 +370,15 @@ class HostImpl implements Host {
       if (signal?.aborted) task.abort()
       else signal?.addEventListener('abort', onAbort, { once: true })
     })
+  }
+}
+
+/** The engine parses what it owns (egress entries); what it refuses is a bad config. */
+function asTypeError<T>(make: () => T): T {
+  try {
+    return make()
+  } catch (error) {
+    throw new TypeError(`createHost: ${errorText(error)}`)
   }
 }
 

@@ -63,9 +63,13 @@ export type BindingQuota = Binding.BindingQuota
 export const BindingSettings = binding.BindingSettings
 export type BindingSettings = Binding.BindingSettings
 export const now = binding.now
+export const checkEgress = binding.checkEgress
 export const profileNumbersOrder = binding.profileNumbersOrder
 export type {
+  BindingEgress,
   BindingEngineOptions,
+  BindingProxy,
+  BindingProxyEndpoint,
   BindingRequest,
   BindingResolve,
   BindingSettingsInit,

@@ -38,6 +38,8 @@ export function sharedEngineSettings(config: ResolvedConfig): Omit<
     fsync: config.fsync,
     caPems: config.caPems,
     resolve: config.resolve,
+    egress: config.egress,
+    ...(config.proxy === undefined ? {} : { proxy: config.proxy }),
     // SPEC 3: always these values, after the caller's own headers.
     trailingHeaders: ['referer', config.referer, 'user-agent', config.userAgent],
   }

@@ -3,8 +3,8 @@
 // `<dataDir>/user` or `<dataDir>/temp`, and the private `<dataDir>/.tt-download/` is never
 // reachable at all.
 import { randomBytes, randomFillSync } from 'node:crypto'
-import { lstatSync, mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs'
-import { basename, join, resolve, sep } from 'node:path'
+import { chmodSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs'
+import { basename, dirname, join, resolve, sep } from 'node:path'
 import { detailOf, failOf } from './errors.js'
 import type { DownloadFail } from './errors.js'
 
@@ -56,6 +56,8 @@ export class Sandbox {
     for (const dir of [this.#dirs.user, this.#dirs.temp, this.stagingDir]) {
       mkdirSync(dir, { recursive: true })
     }
+    // SPEC 12: private state (the cookie jar, staging files) is the process user's alone.
+    chmodSync(dirname(this.stagingDir), 0o700)
     // Containment is checked on real paths, so a dataDir under a symlink (macOS /tmp) works.
     this.#realDirs = { user: realpathSync(this.#dirs.user), temp: realpathSync(this.#dirs.temp) }
   }

@@ -8,7 +8,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -16,13 +16,16 @@ use http::Uri;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use crate::dns::{DnsCache, Resolve};
+use crate::egress::EgressPolicy;
 use crate::error::{classify_connect_io, ConnectError, Kind};
 use crate::first_connect::FirstConnect;
+use crate::h2_registry::H2Registry;
+use crate::happy_eyeballs;
 use crate::meter::{Counters, Metered};
+use crate::proxy::{self, ProxySettings};
 
 /// What one connection knows about itself.
 pub struct ConnMeta {
@@ -62,64 +65,6 @@ pub fn origin_key(scheme: &str, host: &str, port: u16) -> String {
     format!("{scheme}://{host}:{port}")
 }
 
-/// The live HTTP/2 connections of a pool, by origin. An HTTP/2 stream shares its connection,
-/// so a download notes the counters of the connections it might be multiplexed onto when
-/// it hands its request over; its share starts there.
-#[derive(Default)]
-pub struct H2Registry {
-    live: Mutex<HashMap<String, Vec<Weak<ConnMeta>>>>,
-}
-
-/// Counter values of one connection at one moment.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CounterMark {
-    pub sent: u64,
-    pub received: u64,
-    pub data: u64,
-}
-
-impl CounterMark {
-    pub fn of(counters: &Counters) -> Self {
-        CounterMark {
-            sent: counters.sent(),
-            received: counters.received(),
-            data: counters.data_delivered(),
-        }
-    }
-}
-
-impl H2Registry {
-    fn register(&self, origin: String, meta: &Arc<ConnMeta>) {
-        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        let conns = live.entry(origin).or_default();
-        conns.retain(|c| c.strong_count() > 0);
-        conns.push(Arc::downgrade(meta));
-    }
-
-    /// Whether some HTTP/2 connection to `origin` is still open.
-    pub fn has_live(&self, origin: &str) -> bool {
-        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        live.get(origin)
-            .is_some_and(|conns| conns.iter().any(|c| c.strong_count() > 0))
-    }
-
-    /// The counters of every live HTTP/2 connection to `origin`, now.
-    pub fn marks(&self, origin: &str) -> Vec<(Weak<ConnMeta>, CounterMark)> {
-        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        live.get(origin)
-            .map(|conns| {
-                conns
-                    .iter()
-                    .filter_map(|weak| {
-                        weak.upgrade()
-                            .map(|meta| (weak.clone(), CounterMark::of(&meta.counters)))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
 /// The per-connection metadata hyper-util copies onto every response.
 #[derive(Clone)]
 pub struct ConnInfo(pub Arc<ConnMeta>);
@@ -129,10 +74,21 @@ pub struct Connector {
     inner: Arc<ConnectorInner>,
 }
 
+/// How a host's connections are opened: the parts of its settings that decide which
+/// connections it may share (SPEC 8), fixed for the life of its pool.
+pub struct ConnectSettings {
+    pub tls: Arc<rustls::ClientConfig>,
+    /// Host name (lower-case) -> addresses used in place of DNS answers.
+    pub overrides: HashMap<String, Vec<IpAddr>>,
+    pub egress: Arc<EgressPolicy>,
+    pub proxy: Option<Arc<ProxySettings>>,
+}
+
 struct ConnectorInner {
     tls: tokio_rustls::TlsConnector,
-    /// Host name (lower-case) -> address overrides; they bypass DNS entirely.
-    overrides: HashMap<String, IpAddr>,
+    overrides: HashMap<String, Vec<IpAddr>>,
+    egress: Arc<EgressPolicy>,
+    proxy: Option<Arc<ProxySettings>>,
     resolver: Arc<dyn Resolve>,
     dns_cache: Arc<DnsCache>,
     h2: Arc<H2Registry>,
@@ -140,16 +96,13 @@ struct ConnectorInner {
 }
 
 impl Connector {
-    pub fn new(
-        tls: Arc<rustls::ClientConfig>,
-        overrides: HashMap<String, IpAddr>,
-        resolver: Arc<dyn Resolve>,
-        dns_cache: Arc<DnsCache>,
-    ) -> Self {
+    pub fn new(settings: ConnectSettings, resolver: Arc<dyn Resolve>, dns_cache: Arc<DnsCache>) -> Self {
         Connector {
             inner: Arc::new(ConnectorInner {
-                tls: tokio_rustls::TlsConnector::from(tls),
-                overrides,
+                tls: tokio_rustls::TlsConnector::from(settings.tls),
+                overrides: settings.overrides,
+                egress: settings.egress,
+                proxy: settings.proxy,
                 resolver,
                 dns_cache,
                 h2: Arc::default(),
@@ -168,20 +121,16 @@ impl Connector {
 }
 
 fn fail(kind: Kind, cause: impl Into<String>) -> ConnectError {
-    ConnectError {
-        kind,
-        cause: cause.into(),
-    }
+    ConnectError::new(kind, cause)
 }
 
+/// Addresses and, when a lookup was made, its start and end.
+type Lookup = (Vec<SocketAddr>, Option<(Instant, Instant)>);
+
 impl ConnectorInner {
-    async fn resolve(
-        &self,
-        host: &str,
-        port: u16,
-    ) -> Result<(Vec<SocketAddr>, Option<(Instant, Instant)>), ConnectError> {
-        if let Some(ip) = self.overrides.get(&host.to_ascii_lowercase()) {
-            return Ok((vec![SocketAddr::new(*ip, port)], None));
+    async fn lookup(&self, host: &str, port: u16) -> Result<Lookup, ConnectError> {
+        if let Some(ips) = self.overrides.get(&host.to_ascii_lowercase()) {
+            return Ok((ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect(), None));
         }
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok((vec![SocketAddr::new(ip, port)], None));
@@ -204,6 +153,34 @@ impl ConnectorInner {
         Ok((addrs, Some((start, end))))
     }
 
+    /// The addresses the egress policy lets us dial, in the order to try them; none at all
+    /// is a refusal that names them for the operator.
+    fn permitted(&self, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, ConnectError> {
+        let (allowed, refused): (Vec<SocketAddr>, Vec<SocketAddr>) =
+            addrs.into_iter().partition(|addr| self.egress.permits(addr.ip()));
+        if allowed.is_empty() {
+            return Err(refusal(refused.iter().map(SocketAddr::ip).collect()));
+        }
+        Ok(happy_eyeballs::interleave(allowed))
+    }
+
+    /// Through a proxy the destination is not resolved here; what can be judged without a
+    /// lookup (an IP literal, `localhost`) is still checked before anything reaches the proxy.
+    fn check_unresolved(&self, host: &str) -> Result<(), ConnectError> {
+        let literal: Vec<IpAddr> = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) if host.eq_ignore_ascii_case("localhost") => {
+                vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from(std::net::Ipv6Addr::LOCALHOST)]
+            }
+            Err(_) => return Ok(()),
+        };
+        if literal.iter().any(|ip| self.egress.permits(*ip)) {
+            Ok(())
+        } else {
+            Err(refusal(literal))
+        }
+    }
+
     async fn connect(&self, uri: Uri) -> Result<Conn, ConnectError> {
         let https = match uri.scheme_str() {
             Some("https") => true,
@@ -222,36 +199,49 @@ impl ConnectorInner {
             .trim_end_matches(']')
             .to_string();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let scheme = if https { "https" } else { "http" };
+        let via = self
+            .proxy
+            .as_deref()
+            .and_then(|proxy| proxy.for_target(scheme, &host));
 
-        let (addrs, dns) = self.resolve(&host, port).await?;
-
-        let connect_start = Instant::now();
-        let mut last_error: Option<io::Error> = None;
-        let mut connected = None;
-        for addr in &addrs {
-            match TcpStream::connect(addr).await {
-                Ok(stream) => {
-                    connected = Some((stream, *addr));
-                    break;
-                }
-                Err(e) => last_error = Some(e),
-            }
-        }
-        let (tcp, peer) = match connected {
-            Some(found) => found,
+        let (dns, attempt) = match via {
             None => {
-                let err =
-                    last_error.unwrap_or_else(|| io::Error::other("no address to connect to"));
-                return Err(fail(
-                    classify_connect_io(&err, false),
-                    format!("connect {host}:{port}: {err}"),
-                ));
+                let (addrs, dns) = self.lookup(&host, port).await?;
+                let addrs = self.permitted(addrs)?;
+                let attempt = happy_eyeballs::connect(&addrs).await.map_err(|e| {
+                    fail(
+                        classify_connect_io(&e, false),
+                        format!("connect {host}:{port}: {e}"),
+                    )
+                })?;
+                (dns, attempt)
+            }
+            Some(endpoint) => {
+                self.check_unresolved(&host)?;
+                let unreachable = |cause: String| fail(Kind::ProxyUnreachable, cause);
+                let (addrs, dns) = self
+                    .lookup(&endpoint.host, endpoint.port)
+                    .await
+                    .map_err(|e| unreachable(format!("proxy {}: {}", endpoint.host, e.cause)))?;
+                let attempt = happy_eyeballs::connect(&happy_eyeballs::interleave(addrs))
+                    .await
+                    .map_err(|e| unreachable(format!("proxy {}: {e}", endpoint.host)))?;
+                (dns, attempt)
             }
         };
+        let happy_eyeballs::Connected {
+            stream: tcp,
+            peer,
+            started: connect_start,
+        } = attempt;
         // Request heads are small; Nagle would only delay them.
         let _ = tcp.set_nodelay(true);
         let counters = Arc::new(Counters::new());
-        let metered = Metered::new(tcp, counters.clone());
+        let mut metered = Metered::new(tcp, counters.clone());
+        if let (Some(endpoint), true) = (via, https) {
+            proxy::open_tunnel(&mut metered, endpoint, &host, port).await?;
+        }
 
         let (stream, tls, h2) = if https {
             let server_name = rustls_pki_types::ServerName::try_from(host.clone())
@@ -296,8 +286,14 @@ impl ConnectorInner {
         Ok(Conn {
             io: TokioIo::new(stream),
             meta,
+            // hyper sends absolute-form requests on a connection marked proxied.
+            proxied: via.is_some() && !https,
         })
     }
+}
+
+fn refusal(refused: Vec<IpAddr>) -> ConnectError {
+    fail(Kind::AddressNotAllowed, "address not allowed").with_refused(refused)
 }
 
 impl tower_service::Service<Uri> for Connector {
@@ -382,11 +378,14 @@ impl AsyncWrite for Stream {
 pub struct Conn {
     io: TokioIo<Stream>,
     meta: Arc<ConnMeta>,
+    proxied: bool,
 }
 
 impl Connection for Conn {
     fn connected(&self) -> Connected {
-        let connected = Connected::new().extra(ConnInfo(self.meta.clone()));
+        let connected = Connected::new()
+            .proxy(self.proxied)
+            .extra(ConnInfo(self.meta.clone()));
         if self.meta.h2 {
             connected.negotiated_h2()
         } else {

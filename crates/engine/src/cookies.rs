@@ -102,7 +102,19 @@ impl CookieJar {
             return Ok(());
         };
         let staging = file.with_extension(format!("tmp-{}", std::process::id()));
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&staging)?);
+        // Cookies are credentials: only the process's user may read them (SPEC 12).
+        let created = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&staging)?
+        };
+        // A staging file left by a crash keeps its old mode through `mode()`: set it anyway.
+        created.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        let mut out = std::io::BufWriter::new(created);
         cookie_store::serde::json::save(&state.store, &mut out).map_err(std::io::Error::other)?;
         out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         std::fs::rename(&staging, &file)?;

@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use crate::connect::{origin_key, ConnInfo};
 use crate::error::{classify_body_error, classify_request_error, Error, Kind};
 use crate::pool::Pooled;
+use crate::proxy::ProxyEndpoint;
 use crate::profile::{Assembly, Exchange};
 use crate::redirect::{is_followed, Hop, Policy};
 use crate::sink::{self, Staging};
@@ -51,8 +52,14 @@ fn build_request(
     hop: &Hop,
     headers: &[(String, String)],
     jar: Option<&CookieJar>,
+    proxy: Option<&ProxyEndpoint>,
 ) -> Result<Request<Empty<Bytes>>, Error> {
     let mut builder = Request::get(hop.url.as_str());
+    // Plain http goes to the proxy in absolute form and authenticates on each request; an
+    // https hop's tunnel authenticated when the connector opened it.
+    if let Some(authorization) = proxy.and_then(|p| p.authorization.as_deref()) {
+        builder = builder.header(http::header::PROXY_AUTHORIZATION, authorization);
+    }
     let mut caller_cookie = None;
     for (name, value) in headers {
         if name == "cookie" && jar.is_some() {
@@ -120,13 +127,29 @@ pub async fn run(
             (Some(origin), true) => client.h2.marks(origin),
             _ => Vec::new(),
         };
+        let http_proxy = match hop.url.scheme() {
+            "http" => client
+                .proxy
+                .as_deref()
+                .and_then(|proxy| proxy.for_target("http", hop.url.host_str().unwrap_or(""))),
+            _ => None,
+        };
         let requested_at = Instant::now();
         let response = client
             .http
-            .request(build_request(&hop, &headers, request.cookies.as_ref())?)
+            .request(build_request(
+                &hop,
+                &headers,
+                request.cookies.as_ref(),
+                http_proxy,
+            )?)
             .await
             .map_err(|e| classify_request_error(&e))?;
         drop(probe);
+        if http_proxy.is_some() && response.status() == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+            return Err(Error::new(Kind::ProxyRefused, "the proxy asked for authentication")
+                .with_proxy_status(407));
+        }
         let head_at = Instant::now();
         let exchange = response
             .extensions()
@@ -147,7 +170,9 @@ pub async fn run(
                     ));
                 }
                 let next = policy.next_hop(&hop, &location)?;
-                if !next.same_origin(&hop) {
+                let downgrade = hop.url.scheme() == "https" && next.url.scheme() == "http";
+                // Removed for the rest of the chain, even if it comes back to this origin.
+                if downgrade || !next.same_origin(&hop) {
                     headers.retain(|(name, _)| !ORIGIN_BOUND_HEADERS.contains(&name.as_str()));
                 }
                 // The redirect body is not wanted; dropping it gives up the connection.

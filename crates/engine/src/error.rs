@@ -4,6 +4,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
+use std::net::IpAddr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -11,6 +12,13 @@ pub enum Kind {
     Dns,
     /// TCP connect refused, reset or unreachable, or the connection closed before any response.
     Connect,
+    /// The egress policy refused every address of the destination; nothing was sent.
+    AddressNotAllowed,
+    /// The proxy could not be reached, closed, or answered something that is not HTTP
+    /// before the tunnel was up.
+    ProxyUnreachable,
+    /// The proxy answered `CONNECT` with a non-2xx status, or 407 to a request.
+    ProxyRefused,
     /// The server certificate is untrusted, expired, not yet valid or for another name.
     TlsCertificate,
     /// Any other TLS handshake failure.
@@ -43,6 +51,9 @@ impl Kind {
         match self {
             Kind::Dns => "dns",
             Kind::Connect => "connect",
+            Kind::AddressNotAllowed => "addressNotAllowed",
+            Kind::ProxyUnreachable => "proxyUnreachable",
+            Kind::ProxyRefused => "proxyRefused",
             Kind::TlsCertificate => "tlsCertificate",
             Kind::Tls => "tls",
             Kind::Timeout => "timeout",
@@ -63,6 +74,10 @@ impl Kind {
 pub struct Error {
     kind: Kind,
     message: String,
+    /// `AddressNotAllowed`: the addresses refused, for the operator (never the app).
+    refused: Vec<IpAddr>,
+    /// `ProxyRefused`: what the proxy answered.
+    proxy_status: Option<u16>,
 }
 
 impl Error {
@@ -70,6 +85,8 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            refused: Vec::new(),
+            proxy_status: None,
         }
     }
 
@@ -79,6 +96,19 @@ impl Error {
 
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    pub fn refused(&self) -> &[IpAddr] {
+        &self.refused
+    }
+
+    pub fn proxy_status(&self) -> Option<u16> {
+        self.proxy_status
+    }
+
+    pub fn with_proxy_status(mut self, status: u16) -> Self {
+        self.proxy_status = Some(status);
+        self
     }
 }
 
@@ -96,6 +126,38 @@ impl StdError for Error {}
 pub struct ConnectError {
     pub kind: Kind,
     pub cause: String,
+    pub refused: Vec<IpAddr>,
+    pub proxy_status: Option<u16>,
+}
+
+impl ConnectError {
+    pub fn new(kind: Kind, cause: impl Into<String>) -> Self {
+        ConnectError {
+            kind,
+            cause: cause.into(),
+            refused: Vec::new(),
+            proxy_status: None,
+        }
+    }
+
+    pub fn with_refused(mut self, refused: Vec<IpAddr>) -> Self {
+        self.refused = refused;
+        self
+    }
+
+    pub fn with_proxy_status(mut self, status: u16) -> Self {
+        self.proxy_status = Some(status);
+        self
+    }
+
+    fn to_error(&self) -> Error {
+        Error {
+            kind: self.kind,
+            message: self.cause.clone(),
+            refused: self.refused.clone(),
+            proxy_status: self.proxy_status,
+        }
+    }
 }
 
 impl fmt::Display for ConnectError {
@@ -174,7 +236,7 @@ pub fn classify_request_error(err: &(dyn StdError + 'static)) -> Error {
     let message = describe(err);
     let chain = causes(err);
     if let Some(connect) = chain.iter().find_map(|c| c.downcast_ref::<ConnectError>()) {
-        return Error::new(connect.kind, connect.cause.clone());
+        return connect.to_error();
     }
     if let Some(kind) = tls_kind_in(err) {
         return Error::new(kind, message);

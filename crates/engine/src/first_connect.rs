@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::Notify;
 
-use crate::connect::H2Registry;
+use crate::h2_registry::H2Registry;
 
 /// Origins remembered as HTTP/1.1-only; past this many the memory starts over (it only saves
 /// one wait per burst).

@@ -8,12 +8,16 @@ mod connect;
 mod cookies;
 pub mod dns;
 mod download;
+pub mod egress;
 pub mod error;
 mod first_connect;
+mod h2_registry;
+mod happy_eyeballs;
 mod meter;
 mod naming;
 mod pool;
 pub mod profile;
+pub mod proxy;
 mod quota;
 mod redirect;
 mod sink;
@@ -26,7 +30,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use cookies::CookieJar;
+pub use egress::EgressPolicy;
 pub use error::{Error, Kind};
+pub use proxy::{NoProxy, ProxyEndpoint, ProxySettings};
 pub use profile::Profile;
 pub use quota::Quota;
 pub use tokio_util::sync::CancellationToken;
@@ -58,7 +64,12 @@ pub struct DownloadRequest {
     pub destination: Destination,
     pub fsync: bool,
     pub ca_pems: Vec<String>,
-    pub resolve: Vec<(String, IpAddr)>,
+    /// Host name -> addresses used in place of DNS answers (still subject to `egress`).
+    pub resolve: Vec<(String, Vec<IpAddr>)>,
+    /// Which addresses may be dialled, on every hop, whatever the URL checks said.
+    pub egress: Arc<EgressPolicy>,
+    /// The proxies hops go through, by scheme; `None`: every hop goes direct.
+    pub proxy: Option<Arc<ProxySettings>>,
     pub profile: bool,
     /// A budget the stored file must fit in (with the other downloads holding it), counting
     /// a file it replaces at the destination as free.
@@ -120,7 +131,12 @@ impl Engine {
         if request.url.contains("__engine_panic__") {
             panic!("test-panic: panic requested by the URL");
         }
-        let client = self.pools.client(&request.ca_pems, &request.resolve)?;
+        let client = self.pools.client(pool::PoolSettings {
+            ca_pems: &request.ca_pems,
+            resolve: &request.resolve,
+            egress: &request.egress,
+            proxy: request.proxy.as_ref(),
+        })?;
         let run = download::run(&client, request, observer);
         let deadline = async {
             match request.timeout {

@@ -4,7 +4,8 @@ use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use crate::clock::epoch_ms;
-use crate::connect::{ConnMeta, CounterMark};
+use crate::connect::ConnMeta;
+use crate::h2_registry::CounterMark;
 use crate::meter::Burst;
 
 /// Every time is epoch milliseconds on the engine clock.

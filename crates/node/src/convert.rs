@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use napi_derive::napi;
+use std::sync::Arc;
+
 use tt_download_engine::{
-    CookieJar, Destination, DownloadRequest, Error as EngineError, Kind, Profile, Quota,
+    CookieJar, Destination, DownloadRequest, EgressPolicy, Error as EngineError, Kind, NoProxy,
+    Profile, ProxyEndpoint, ProxySettings, Quota,
 };
 
 use crate::mailbox::Message;
@@ -14,7 +17,33 @@ use crate::mailbox::Message;
 #[napi(object, object_to_js = false)]
 pub struct BindingResolve {
     pub host: String,
-    pub ip: String,
+    /// One or more IP addresses, tried in this order (after the egress policy).
+    pub ips: Vec<String>,
+}
+
+/// One proxy, already parsed and decoded by the caller.
+#[napi(object, object_to_js = false)]
+pub struct BindingProxyEndpoint {
+    pub host: String,
+    pub port: u32,
+    /// The whole `Proxy-Authorization` value (`Basic ...`), when the proxy URL had credentials.
+    pub authorization: Option<String>,
+}
+
+/// The proxies of a host by scheme, and the `NO_PROXY` text that bypasses them.
+#[napi(object, object_to_js = false)]
+pub struct BindingProxy {
+    pub http: Option<BindingProxyEndpoint>,
+    pub https: Option<BindingProxyEndpoint>,
+    pub no_proxy: String,
+}
+
+/// The egress policy (SPEC 11): CIDRs or addresses; a malformed entry makes the settings throw.
+#[napi(object, object_to_js = false)]
+pub struct BindingEgress {
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+    pub allow_private: bool,
 }
 
 /// What every download of one host shares, converted once (`new BindingSettings(...)`).
@@ -37,6 +66,8 @@ pub struct BindingSettingsInit {
     /// Extra trusted root certificates, PEM.
     pub ca_pems: Vec<String>,
     pub resolve: Vec<BindingResolve>,
+    pub egress: BindingEgress,
+    pub proxy: Option<BindingProxy>,
     /// Sent after each download's own headers, as given: name, value, name, value...
     pub trailing_headers: Vec<String>,
 }
@@ -99,8 +130,44 @@ pub struct Settings {
     temp_dir: PathBuf,
     fsync: bool,
     ca_pems: Vec<String>,
-    resolve: Vec<(String, IpAddr)>,
+    resolve: Vec<(String, Vec<IpAddr>)>,
+    egress: Arc<EgressPolicy>,
+    proxy: Option<Arc<ProxySettings>>,
     trailing_headers: Vec<(String, String)>,
+}
+
+impl BindingEgress {
+    fn policy(&self) -> Result<EgressPolicy, EngineError> {
+        EgressPolicy::new(&self.allow, &self.deny, self.allow_private)
+            .map_err(|e| EngineError::new(Kind::Internal, format!("egress: {e}")))
+    }
+}
+
+/// Throws what `new BindingSettings` would throw for this policy, before anything is on disk.
+#[napi]
+pub fn check_egress(egress: BindingEgress) -> napi::Result<()> {
+    egress
+        .policy()
+        .map(drop)
+        .map_err(|e| napi::Error::from_reason(e.message().to_string()))
+}
+
+fn endpoint_of(binding: Option<BindingProxyEndpoint>) -> Result<Option<ProxyEndpoint>, EngineError> {
+    binding
+        .map(|endpoint| {
+            let port = u16::try_from(endpoint.port)
+                .map_err(|_| invalid(format!("proxy port {} out of range", endpoint.port)))?;
+            Ok(ProxyEndpoint {
+                host: endpoint
+                    .host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_ascii_lowercase(),
+                port,
+                authorization: endpoint.authorization,
+            })
+        })
+        .transpose()
 }
 
 impl BindingSettingsInit {
@@ -109,13 +176,28 @@ impl BindingSettingsInit {
             .resolve
             .into_iter()
             .map(|entry| {
-                entry
-                    .ip
-                    .parse::<IpAddr>()
-                    .map(|ip| (entry.host, ip))
-                    .map_err(|_| invalid(format!("resolve: {} is not an IP address", entry.ip)))
+                let ips = entry
+                    .ips
+                    .iter()
+                    .map(|ip| {
+                        ip.parse::<IpAddr>()
+                            .map_err(|_| invalid(format!("resolve: {ip} is not an IP address")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((entry.host, ips))
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        let egress = self.egress.policy()?;
+        let proxy = self
+            .proxy
+            .map(|proxy| {
+                Ok::<_, EngineError>(ProxySettings {
+                    http: endpoint_of(proxy.http)?,
+                    https: endpoint_of(proxy.https)?,
+                    no_proxy: NoProxy::parse(&proxy.no_proxy),
+                })
+            })
+            .transpose()?;
         Ok(Settings {
             allow_http: self.allow_http,
             redirect_hosts: self.redirect_hosts.map(|hosts| hosts.into_iter().collect()),
@@ -127,6 +209,8 @@ impl BindingSettingsInit {
             fsync: self.fsync,
             ca_pems: self.ca_pems,
             resolve,
+            egress: Arc::new(egress),
+            proxy: proxy.map(Arc::new),
             trailing_headers: header_pairs(self.trailing_headers)?,
         })
     }
@@ -165,6 +249,8 @@ impl BindingRequest {
             fsync: settings.fsync,
             ca_pems: settings.ca_pems.clone(),
             resolve: settings.resolve.clone(),
+            egress: settings.egress.clone(),
+            proxy: settings.proxy.clone(),
             profile: self.profile,
             quota,
             cookies,
@@ -263,13 +349,20 @@ pub struct BindingMessage {
     /// `progress`: the announced length, -1 when unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected: Option<i64>,
-    /// `done` when it failed. One of: `dns`, `connect`, `tlsCertificate`, `tls`, `timeout`,
+    /// `done` when it failed. One of: `dns`, `connect`, `addressNotAllowed`,
+    /// `proxyUnreachable`, `proxyRefused`, `tlsCertificate`, `tls`, `timeout`,
     /// `interrupted`, `network`, `tooLarge`, `quota`, `cancelled`, `io`, `redirect`,
     /// `redirectHost`, `internal`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+    /// `done` with `addressNotAllowed`: the addresses the egress policy refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Vec<String>>,
+    /// `done` with `proxyRefused`: the status the proxy answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_status: Option<u16>,
     /// `done` on success: absolute path of the stored file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -297,6 +390,8 @@ impl BindingMessage {
             expected: None,
             error_kind: None,
             error_message: None,
+            refused: None,
+            proxy_status: None,
             path: None,
             data_length: None,
             profile: None,
@@ -363,6 +458,9 @@ impl BindingMessage {
                 BindingMessage {
                     error_kind: Some(err.kind().as_str()),
                     error_message: Some(err.message().into()),
+                    refused: (!err.refused().is_empty())
+                        .then(|| err.refused().iter().map(ToString::to_string).collect()),
+                    proxy_status: err.proxy_status(),
                     status_code,
                     headers,
                     ..BindingMessage::empty(id, "done")

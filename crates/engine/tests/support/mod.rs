@@ -19,7 +19,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair,
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
-use tt_download_engine::{Destination, DownloadRequest, Observer};
+use tt_download_engine::{Destination, DownloadRequest, Observer, EgressPolicy};
 
 /// Deterministic body bytes for `/bytes/<n>`.
 pub fn body(n: usize) -> Vec<u8> {
@@ -357,12 +357,23 @@ impl Sandbox {
             destination: Destination::Exact(self.out(target)),
             fsync: false,
             ca_pems: Vec::new(),
-            resolve: vec![("files.test".to_string(), "127.0.0.1".parse().unwrap())],
+            resolve: vec![(
+                "files.test".to_string(),
+                vec!["127.0.0.1".parse().unwrap()],
+            )],
+            egress: Arc::new(loopback_allowed()),
+            proxy: None,
             profile: true,
             quota: None,
             cookies: None,
         }
     }
+}
+
+/// The policy a host that talks to this machine's test servers needs: loopback allowed
+/// explicitly, everything else as by default.
+pub fn loopback_allowed() -> EgressPolicy {
+    EgressPolicy::new(&["127.0.0.0/8".into(), "::1/128".into()], &[], false).unwrap()
 }
 
 /// A TLS server that hands each handshaken stream to `behave`, which speaks HTTP/2 (or

@@ -1,0 +1,66 @@
+//! The live HTTP/2 connections of a pool and the counter marks an HTTP/2 download's share of
+//! socket bytes starts from.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use crate::connect::ConnMeta;
+use crate::meter::Counters;
+
+/// The live HTTP/2 connections of a pool, by origin. An HTTP/2 stream shares its connection,
+/// so a download notes the counters of the connections it might be multiplexed onto when
+/// it hands its request over; its share starts there.
+#[derive(Default)]
+pub struct H2Registry {
+    live: Mutex<HashMap<String, Vec<Weak<ConnMeta>>>>,
+}
+
+/// Counter values of one connection at one moment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CounterMark {
+    pub sent: u64,
+    pub received: u64,
+    pub data: u64,
+}
+
+impl CounterMark {
+    pub fn of(counters: &Counters) -> Self {
+        CounterMark {
+            sent: counters.sent(),
+            received: counters.received(),
+            data: counters.data_delivered(),
+        }
+    }
+}
+
+impl H2Registry {
+    pub fn register(&self, origin: String, meta: &Arc<ConnMeta>) {
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        let conns = live.entry(origin).or_default();
+        conns.retain(|c| c.strong_count() > 0);
+        conns.push(Arc::downgrade(meta));
+    }
+
+    /// Whether some HTTP/2 connection to `origin` is still open.
+    pub fn has_live(&self, origin: &str) -> bool {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.get(origin)
+            .is_some_and(|conns| conns.iter().any(|c| c.strong_count() > 0))
+    }
+
+    /// The counters of every live HTTP/2 connection to `origin`, now.
+    pub fn marks(&self, origin: &str) -> Vec<(Weak<ConnMeta>, CounterMark)> {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.get(origin)
+            .map(|conns| {
+                conns
+                    .iter()
+                    .filter_map(|weak| {
+                        weak.upgrade()
+                            .map(|meta| (weak.clone(), CounterMark::of(&meta.counters)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}

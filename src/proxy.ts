@@ -1,0 +1,77 @@
+// `HostConfig.proxy` (SPEC 11): an http:// proxy URL, or 'env' read once from the proxy
+// variables, turned into the engine's per-scheme proxies. Which hop goes through which proxy
+// (and NO_PROXY matching) is decided by the engine, hop by hop.
+import type { BindingProxy, BindingProxyEndpoint } from './native.js'
+
+type Env = Record<string, string | undefined>
+
+export function resolveProxy(value: unknown, env: Env = process.env): BindingProxy | undefined {
+  if (value === undefined) return undefined
+  if (value === 'env') return fromEnv(env)
+  if (typeof value !== 'string') throw new TypeError(`createHost: proxy must be a string (an http:// URL or 'env')`)
+  const endpoint = parseProxyUrl(value, 'proxy')
+  return { http: endpoint, https: endpoint, noProxy: '' }
+}
+
+/** The lower-case spelling wins when both are set (curl, Go); an empty value is unset. */
+function variable(env: Env, lower: string): { name: string; value: string } | undefined {
+  for (const name of [lower, lower.toUpperCase()]) {
+    const value = env[name]
+    if (value !== undefined && value.trim() !== '') return { name, value: value.trim() }
+  }
+  return undefined
+}
+
+function fromEnv(env: Env): BindingProxy | undefined {
+  const endpointOf = (lower: string): BindingProxyEndpoint | undefined => {
+    const found = variable(env, lower)
+    // A value without a scheme means http://, as curl reads it.
+    return found === undefined
+      ? undefined
+      : parseProxyUrl(/^[a-z][a-z0-9+.-]*:\/\//i.test(found.value) ? found.value : `http://${found.value}`, found.name)
+  }
+  // ALL_PROXY is not read (SPEC 11): only the per-scheme variables.
+  const https = endpointOf('https_proxy')
+  const http = endpointOf('http_proxy')
+  if (https === undefined && http === undefined) return undefined
+  return {
+    ...(http === undefined ? {} : { http }),
+    ...(https === undefined ? {} : { https }),
+    noProxy: variable(env, 'no_proxy')?.value ?? '',
+  }
+}
+
+/** `http://[user:password@]host[:port]`, port 80 by default, credentials percent-decoded. */
+function parseProxyUrl(text: string, name: string): BindingProxyEndpoint {
+  const bad = (why: string): TypeError =>
+    new TypeError(`createHost: ${name} must be 'http://[user:password@]host[:port]' (${why}), got ${JSON.stringify(redact(text))}`)
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw bad('not a URL')
+  }
+  if (url.protocol !== 'http:') throw bad(`only http:// proxies are supported, not ${url.protocol}//`)
+  if (url.hostname === '') throw bad('no host')
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '') {
+    throw bad('a proxy URL has no path, query or fragment')
+  }
+  let user: string
+  let password: string
+  try {
+    user = decodeURIComponent(url.username)
+    password = decodeURIComponent(url.password)
+  } catch {
+    throw bad('credentials are not valid percent-encoding')
+  }
+  const endpoint: BindingProxyEndpoint = { host: url.hostname, port: url.port === '' ? 80 : Number(url.port) }
+  if (url.username !== '' || url.password !== '') {
+    endpoint.authorization = `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`
+  }
+  return endpoint
+}
+
+/** A proxy URL as it may appear in an error message: never with its password. */
+export function redact(text: string): string {
+  return text.replace(/\/\/([^/@]*)@/, (_, credentials: string) => `//${credentials.split(':')[0]}:***@`)
+}
