@@ -223,7 +223,7 @@ const IDLE_CHILDREN: [string, string][] = [
   [
     'a host with its own engine, after one download',
     `${SERVER_PRELUDE}
-const host = createHost({ appId: 'ttidle', env: 'test', dataDir: dataDir + '/a' })
+const host = createHost({ appId: 'ttidle', env: 'test', dataDir: dataDir + '/a', egress: { allow: ['127.0.0.0/8'] } })
 const result = await host.download({ url })
 stopServer()
 console.log('DONE ' + result.statusCode)`,
@@ -232,8 +232,8 @@ console.log('DONE ' + result.statusCode)`,
     'hosts on a shared engine after downloads, with a background grace period pending',
     `${SERVER_PRELUDE}
 const engine = createEngine()
-const first = createHost({ appId: 'ttidle1', env: 'test', dataDir: dataDir + '/b', engine })
-const second = createHost({ appId: 'ttidle2', env: 'test', dataDir: dataDir + '/c', engine })
+const first = createHost({ appId: 'ttidle1', env: 'test', dataDir: dataDir + '/b', engine, egress: { allow: ['127.0.0.0/8'] } })
+const second = createHost({ appId: 'ttidle2', env: 'test', dataDir: dataDir + '/c', engine, egress: { allow: ['127.0.0.0/8'] } })
 const results = await Promise.all([first.download({ url }), second.download({ url })])
 stopServer()
 second.setBackground(true)
@@ -265,7 +265,7 @@ test('a download in flight keeps the process alive until its callbacks ran, then
   t.teardown(() => dir.cleanup())
   const code = `
 const { createHost } = await import(${JSON.stringify(INDEX_URL)})
-const host = createHost({ appId: 'ttalive', env: 'test', dataDir: process.env.TT_DATA_DIR })
+const host = createHost({ appId: 'ttalive', env: 'test', dataDir: process.env.TT_DATA_DIR, egress: { allow: ['127.0.0.0/8', '::1/128'] } })
 const url = process.env.TT_URL
 host.downloadFile({
   url,

@@ -112,7 +112,7 @@ function stage(t: ExecutionContext): Promise<Staged> {
 const CJS_CHECK = `
 const { createHost, createEngine, DownloadError } = require('tt-download')
 const [url, dataDir] = process.argv.slice(2)
-const host = createHost({ appId: 'ttinstall000000000', env: 'test', dataDir })
+const host = createHost({ appId: 'ttinstall000000000', env: 'test', dataDir, egress: { allow: ['127.0.0.0/8', '::1/128'] } })
 host.download({ url }).then(async (res) => {
   const path = host.realPath(res.tempFilePath)
   await host.close()
@@ -125,7 +125,7 @@ const ESM_CHECK = `
 import { createHost, createEngine, DownloadError } from 'tt-download'
 const [url, dataDir] = process.argv.slice(2)
 const engine = createEngine()
-const host = createHost({ appId: 'ttinstall000000000', env: 'test', dataDir, engine })
+const host = createHost({ appId: 'ttinstall000000000', env: 'test', dataDir, engine, egress: { allow: ['127.0.0.0/8', '::1/128'] } })
 const res = await host.download({ url, filePath: 'ttfile://user/esm.bin' })
 const path = host.realPath(res.filePath)
 await host.close()

@@ -12,7 +12,7 @@ import { assertFailedRun, assertNoLeftovers, assertSucceededRun } from './helper
 import { patternBytes } from './helpers/bytes.js'
 import { startContentServer, type ContentServer } from './helpers/content-server.js'
 import { listFiles, makeTmpDir, stagingFiles } from './helpers/fs.js'
-import { closeAfter, makeHost, record, type Run } from './helpers/host.js'
+import { closeAfter, LOOPBACK_EGRESS, makeHost, record, type Run } from './helpers/host.js'
 import { certKit, startTlsServer, TEST_HOST } from './helpers/tls.js'
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
@@ -66,7 +66,7 @@ test('hosts sharing one dataDir never remove each other\'s staging files: close(
   const server = closeAfter(t, await startContentServer())
   const tmp = await makeTmpDir()
   t.teardown(() => tmp.cleanup())
-  const config = { appId: 'tt0123456789abcdef', env: 'test' as const, dataDir: tmp.dir }
+  const config = { appId: 'tt0123456789abcdef', env: 'test' as const, dataDir: tmp.dir, egress: LOOPBACK_EGRESS }
   const first = createHost(config)
   const second = createHost(config)
   t.teardown(() => first.close())

@@ -5,6 +5,9 @@ import { createHost, type DownloadFail, type Host, type HostConfig } from '../..
 import { makeTmpDir } from './fs.js'
 import { certKit, TEST_HOST } from './tls.js'
 
+/** What every host the tests create against their own loopback servers sets. */
+export const LOOPBACK_EGRESS = { allow: ['127.0.0.0/8', '::1/128'] }
+
 export type DownloadOptions = Parameters<Host['downloadFile']>[0]
 export type Success = {
   errMsg: string
@@ -40,6 +43,8 @@ export async function makeHost(
     dataDir: tmp.dir,
     resolve: { [TEST_HOST]: '127.0.0.1' },
     tls: { ca: kit.ca.cert },
+    // The test servers are on this machine: loopback is allowed explicitly, as SPEC 11 asks.
+    egress: LOOPBACK_EGRESS,
     ...overrides,
   })
   t.teardown(() => host.close())

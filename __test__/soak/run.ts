@@ -291,6 +291,7 @@ async function newSlot(role: Role): Promise<Slot> {
     userDataQuota: role === 'quota' ? 100_000 : 64 * 1024 * MiB,
     maxConcurrent: int(2, 8),
     backgroundGraceMs: 20,
+    egress: { allow: ['127.0.0.0/8', '::1/128'] },
     onError: (error, { source }) => violation('onError', `${source}: ${String(error)}`),
   }
   const slot: Slot = {
@@ -819,6 +820,7 @@ async function warmUp(): Promise<void> {
     engine,
     resolve: { [TEST_HOST]: '127.0.0.1' },
     tls: { ca: kit.ca.cert },
+    egress: { allow: ['127.0.0.0/8', '::1/128'] },
   })
   for (const server of [servers.http, servers.https, servers.h2]) {
     const res = await host.download({ url: server.url('/bytes/1000?seed=7') })

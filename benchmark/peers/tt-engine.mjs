@@ -34,6 +34,7 @@ export default async function setup(job) {
     fsync: false,
     caPems: [readFileSync(job.caFile, 'utf8')],
     resolve: [],
+    egress: { allow: ['127.0.0.0/8'], deny: [], allowPrivate: false },
     trailingHeaders: [],
   })
   const profile = job.profile !== false

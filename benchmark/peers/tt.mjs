@@ -21,6 +21,7 @@ export default async function setup(job) {
     maxConcurrent: Math.max(job.concurrency, 1),
     userDataQuota: 2 ** 50,
     tls: { ca: readFileSync(job.caFile, 'utf8') },
+    egress: { allow: ['127.0.0.0/8'] },
   })
   const enableProfile = job.profile !== false
   // Where the time of a download goes, from its profile (one clock: the engine's `now()`):

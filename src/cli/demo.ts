@@ -53,6 +53,9 @@ export async function runDemo(): Promise<number> {
       domains: [origin],
       resolve: { [DEMO_HOST]: '127.0.0.1' },
       tls: { ca: ca.cert },
+      // The demo's server is on this machine, which the egress policy refuses by default:
+      // a user who trusts a loopback origin allows it explicitly, like this.
+      egress: { allow: ['127.0.0.1/32'] },
       dataDir,
     })
     console.log(`tt-download demo: ${files.length} files at ${origin} (127.0.0.1, CA generated for this run)\n`)
