@@ -24,6 +24,7 @@ use crate::error::{classify_connect_io, ConnectError, Kind};
 use crate::first_connect::FirstConnect;
 use crate::h2_registry::H2Registry;
 use crate::happy_eyeballs;
+use crate::head_capture::{Capturing, HeadCapture};
 use crate::meter::{Counters, Metered};
 use crate::proxy::{self, ProxySettings};
 
@@ -38,6 +39,8 @@ pub struct ConnMeta {
     pub peer: SocketAddr,
     pub h2: bool,
     pub counters: Arc<Counters>,
+    /// HTTP/1.1: the raw start of the response being read (see head_capture.rs).
+    pub head: Option<Arc<HeadCapture>>,
     /// Responses this connection has delivered; the first one opened it.
     uses: AtomicU64,
 }
@@ -96,7 +99,11 @@ struct ConnectorInner {
 }
 
 impl Connector {
-    pub fn new(settings: ConnectSettings, resolver: Arc<dyn Resolve>, dns_cache: Arc<DnsCache>) -> Self {
+    pub fn new(
+        settings: ConnectSettings,
+        resolver: Arc<dyn Resolve>,
+        dns_cache: Arc<DnsCache>,
+    ) -> Self {
         Connector {
             inner: Arc::new(ConnectorInner {
                 tls: tokio_rustls::TlsConnector::from(settings.tls),
@@ -130,7 +137,10 @@ type Lookup = (Vec<SocketAddr>, Option<(Instant, Instant)>);
 impl ConnectorInner {
     async fn lookup(&self, host: &str, port: u16) -> Result<Lookup, ConnectError> {
         if let Some(ips) = self.overrides.get(&host.to_ascii_lowercase()) {
-            return Ok((ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect(), None));
+            return Ok((
+                ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect(),
+                None,
+            ));
         }
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok((vec![SocketAddr::new(ip, port)], None));
@@ -156,8 +166,9 @@ impl ConnectorInner {
     /// The addresses the egress policy lets us dial, in the order to try them; none at all
     /// is a refusal that names them for the operator.
     fn permitted(&self, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, ConnectError> {
-        let (allowed, refused): (Vec<SocketAddr>, Vec<SocketAddr>) =
-            addrs.into_iter().partition(|addr| self.egress.permits(addr.ip()));
+        let (allowed, refused): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs
+            .into_iter()
+            .partition(|addr| self.egress.permits(addr.ip()));
         if allowed.is_empty() {
             return Err(refusal(refused.iter().map(SocketAddr::ip).collect()));
         }
@@ -170,7 +181,10 @@ impl ConnectorInner {
         let literal: Vec<IpAddr> = match host.parse::<IpAddr>() {
             Ok(ip) => vec![ip],
             Err(_) if host.eq_ignore_ascii_case("localhost") => {
-                vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from(std::net::Ipv6Addr::LOCALHOST)]
+                vec![
+                    IpAddr::from([127, 0, 0, 1]),
+                    IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+                ]
             }
             Err(_) => return Ok(()),
         };
@@ -265,6 +279,7 @@ impl ConnectorInner {
         };
         let connect_end = Instant::now();
         counters.start_new_burst();
+        let head = (!h2).then(Arc::<HeadCapture>::default);
 
         let meta = Arc::new(ConnMeta {
             dns,
@@ -274,6 +289,7 @@ impl ConnectorInner {
             peer,
             h2,
             counters,
+            head: head.clone(),
             uses: AtomicU64::new(0),
         });
         if https {
@@ -284,7 +300,10 @@ impl ConnectorInner {
             self.first_connect.learned(&origin, h2);
         }
         Ok(Conn {
-            io: TokioIo::new(stream),
+            io: TokioIo::new(match head {
+                Some(capture) => Io::Captured(Capturing::new(stream, capture)),
+                None => Io::Direct(stream),
+            }),
             meta,
             // hyper sends absolute-form requests on a connection marked proxied.
             proxied: via.is_some() && !https,
@@ -374,9 +393,64 @@ impl AsyncWrite for Stream {
     }
 }
 
+/// What hyper reads and writes: HTTP/1.1 streams feed their head capture on the way.
+enum Io {
+    Direct(Stream),
+    Captured(Capturing<Stream>),
+}
+
+macro_rules! each_io {
+    ($self:expr, $s:ident => $body:expr) => {
+        match $self {
+            Io::Direct($s) => $body,
+            Io::Captured($s) => $body,
+        }
+    };
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        each_io!(self.get_mut(), s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        each_io!(self.get_mut(), s => Pin::new(s).poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        each_io!(self.get_mut(), s => Pin::new(s).poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        each_io!(self, s => s.is_write_vectored())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each_io!(self.get_mut(), s => Pin::new(s).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each_io!(self.get_mut(), s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
 /// A pooled connection as hyper sees it.
 pub struct Conn {
-    io: TokioIo<Stream>,
+    io: TokioIo<Io>,
     meta: Arc<ConnMeta>,
     proxied: bool,
 }

@@ -8,12 +8,13 @@ use http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::{capture_connection, CaptureConnection};
 
 use crate::connect::{origin_key, ConnInfo};
 use crate::error::{classify_body_error, classify_request_error, Error, Kind};
 use crate::pool::Pooled;
-use crate::proxy::ProxyEndpoint;
 use crate::profile::{Assembly, Exchange};
+use crate::proxy::ProxyEndpoint;
 use crate::redirect::{is_followed, Hop, Policy};
 use crate::sink::{self, Staging};
 use crate::{naming, CookieJar, Destination, Download, DownloadRequest, Observer};
@@ -78,6 +79,30 @@ fn build_request(
         .map_err(|e| Error::new(Kind::Internal, format!("invalid request: {e}")))
 }
 
+/// A head hyper could not parse, whose raw Content-Length is all digits and over the
+/// limit, is a size problem (SPEC 10: 121521), not a malformed response.
+fn refine_head_error(error: Error, connection: &CaptureConnection, max_bytes: u64) -> Error {
+    if error.kind() != Kind::Network {
+        return error;
+    }
+    let mut extensions = http::Extensions::new();
+    if let Some(connected) = connection.connection_metadata().as_ref() {
+        connected.get_extras(&mut extensions);
+    }
+    let over = extensions
+        .get::<ConnInfo>()
+        .and_then(|info| info.0.head.as_ref())
+        .is_some_and(|head| head.announces_more_than(max_bytes));
+    if over {
+        Error::new(
+            Kind::TooLarge,
+            format!("Content-Length exceeds {max_bytes}: {}", error.message()),
+        )
+    } else {
+        error
+    }
+}
+
 struct Totals {
     sent: u64,
     received: u64,
@@ -134,21 +159,20 @@ pub async fn run(
                 .and_then(|proxy| proxy.for_target("http", hop.url.host_str().unwrap_or(""))),
             _ => None,
         };
+        let mut outgoing = build_request(&hop, &headers, request.cookies.as_ref(), http_proxy)?;
+        let connection = capture_connection(&mut outgoing);
         let requested_at = Instant::now();
-        let response = client
-            .http
-            .request(build_request(
-                &hop,
-                &headers,
-                request.cookies.as_ref(),
-                http_proxy,
-            )?)
-            .await
-            .map_err(|e| classify_request_error(&e))?;
+        let response = client.http.request(outgoing).await.map_err(|e| {
+            refine_head_error(classify_request_error(&e), &connection, request.max_bytes)
+        })?;
         drop(probe);
-        if http_proxy.is_some() && response.status() == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED {
-            return Err(Error::new(Kind::ProxyRefused, "the proxy asked for authentication")
-                .with_proxy_status(407));
+        if http_proxy.is_some()
+            && response.status() == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
+        {
+            return Err(
+                Error::new(Kind::ProxyRefused, "the proxy asked for authentication")
+                    .with_proxy_status(407),
+            );
         }
         let head_at = Instant::now();
         let exchange = response
@@ -170,9 +194,9 @@ pub async fn run(
                     ));
                 }
                 let next = policy.next_hop(&hop, &location)?;
-                let downgrade = hop.url.scheme() == "https" && next.url.scheme() == "http";
-                // Removed for the rest of the chain, even if it comes back to this origin.
-                if downgrade || !next.same_origin(&hop) {
+                // Removed for the rest of the chain, even if it comes back to this origin. The
+                // scheme is part of the origin, so an https -> http downgrade is such a hop.
+                if !next.same_origin(&hop) {
                     headers.retain(|(name, _)| !ORIGIN_BOUND_HEADERS.contains(&name.as_str()));
                 }
                 // The redirect body is not wanted; dropping it gives up the connection.

@@ -133,9 +133,9 @@ pub fn parse_entry(text: &str) -> Result<IpNet, EntryError> {
     let max = if address.is_ipv4() { 32 } else { 128 };
     let prefix = match prefix {
         None => max,
-        Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
-            digits.parse::<u8>().map_err(|_| bad("has a prefix too long"))?
-        }
+        Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => digits
+            .parse::<u8>()
+            .map_err(|_| bad("has a prefix too long"))?,
         Some(_) => return Err(bad("has an invalid prefix")),
     };
     let net = IpNet::new(address, prefix).map_err(|_| bad("has a prefix too long"))?;
@@ -265,8 +265,16 @@ mod tests {
     #[test]
     fn ipv6_spellings_of_ipv4_addresses_are_folded_first() {
         let policy = default_policy();
-        for spelled in ["::ffff:127.0.0.1", "::127.0.0.1", "64:ff9b::7f00:1", "::ffff:10.0.0.1"] {
-            assert!(!policy.permits(ip(spelled)), "{spelled} folds into a refused range");
+        for spelled in [
+            "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::7f00:1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(
+                !policy.permits(ip(spelled)),
+                "{spelled} folds into a refused range"
+            );
         }
         assert!(policy.permits(ip("::ffff:8.8.8.8")));
         assert!(policy.permits(ip("64:ff9b::808:808")));
@@ -311,7 +319,10 @@ mod tests {
         }
         assert_eq!(parse_entry("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
         assert_eq!(parse_entry("::1").unwrap().to_string(), "::1/128");
-        assert_eq!(parse_entry("::ffff:10.0.0.0/104").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(
+            parse_entry("::ffff:10.0.0.0/104").unwrap().to_string(),
+            "10.0.0.0/8"
+        );
     }
 
     #[test]
@@ -323,7 +334,11 @@ mod tests {
         )
         .unwrap();
         let b = EgressPolicy::new(
-            &["::1/128".into(), "::ffff:127.0.0.0/104".into(), "127.0.0.0/8".into()],
+            &[
+                "::1/128".into(),
+                "::ffff:127.0.0.0/104".into(),
+                "127.0.0.0/8".into(),
+            ],
             &["10.0.0.0/8".into()],
             false,
         )

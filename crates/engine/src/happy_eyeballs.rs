@@ -63,8 +63,9 @@ pub async fn connect(addrs: &[SocketAddr]) -> io::Result<Connected> {
             match next.next() {
                 Some(peer) => running.push(attempt(peer)),
                 None => {
-                    return Err(last_error
-                        .unwrap_or_else(|| io::Error::other("no address to connect to")))
+                    return Err(
+                        last_error.unwrap_or_else(|| io::Error::other("no address to connect to"))
+                    )
                 }
             }
         }

@@ -13,6 +13,7 @@ pub mod error;
 mod first_connect;
 mod h2_registry;
 mod happy_eyeballs;
+mod head_capture;
 mod meter;
 mod naming;
 mod pool;
@@ -32,8 +33,8 @@ use std::time::Duration;
 pub use cookies::CookieJar;
 pub use egress::EgressPolicy;
 pub use error::{Error, Kind};
-pub use proxy::{NoProxy, ProxyEndpoint, ProxySettings};
 pub use profile::Profile;
+pub use proxy::{NoProxy, ProxyEndpoint, ProxySettings};
 pub use quota::Quota;
 pub use tokio_util::sync::CancellationToken;
 

@@ -456,3 +456,34 @@ async fn an_h2_protocol_error_our_client_detects_before_the_head_stays_a_network
     let message = fails_with(&sandbox, request, Kind::Network).await;
     assert!(message.contains("connection error detected"), "{message}");
 }
+
+/// A raw server answering every request with `head` and no body.
+async fn answering(head: &'static str) -> TestServer {
+    raw(move |mut socket| async move {
+        read_head(&mut socket).await;
+        let _ = socket.write_all(head.as_bytes()).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_content_length_too_large_for_the_http_stack_is_too_large_not_malformed() {
+    let server = answering("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n").await;
+    let sandbox = Sandbox::new();
+    let recorder = Recorder::default();
+    let request = sandbox.request(&server.url("http", "/huge"), "x");
+    fails_observed(&sandbox, request, Kind::TooLarge, &recorder).await;
+    assert!(
+        recorder.events.lock().unwrap().is_empty(),
+        "no headers event before the failure"
+    );
+}
+
+#[tokio::test]
+async fn a_non_numeric_content_length_stays_a_network_error() {
+    let server = answering("HTTP/1.1 200 OK\r\nContent-Length: 12abc\r\n\r\n").await;
+    let sandbox = Sandbox::new();
+    let request = sandbox.request(&server.url("http", "/odd"), "x");
+    fails_with(&sandbox, request, Kind::Network).await;
+}

@@ -152,7 +152,9 @@ pub fn check_egress(egress: BindingEgress) -> napi::Result<()> {
         .map_err(|e| napi::Error::from_reason(e.message().to_string()))
 }
 
-fn endpoint_of(binding: Option<BindingProxyEndpoint>) -> Result<Option<ProxyEndpoint>, EngineError> {
+fn endpoint_of(
+    binding: Option<BindingProxyEndpoint>,
+) -> Result<Option<ProxyEndpoint>, EngineError> {
     binding
         .map(|endpoint| {
             let port = u16::try_from(endpoint.port)

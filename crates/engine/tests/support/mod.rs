@@ -19,7 +19,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair,
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
-use tt_download_engine::{Destination, DownloadRequest, Observer, EgressPolicy};
+use tt_download_engine::{Destination, DownloadRequest, EgressPolicy, Observer};
 
 /// Deterministic body bytes for `/bytes/<n>`.
 pub fn body(n: usize) -> Vec<u8> {
@@ -357,10 +357,7 @@ impl Sandbox {
             destination: Destination::Exact(self.out(target)),
             fsync: false,
             ca_pems: Vec::new(),
-            resolve: vec![(
-                "files.test".to_string(),
-                vec!["127.0.0.1".parse().unwrap()],
-            )],
+            resolve: vec![("files.test".to_string(), vec!["127.0.0.1".parse().unwrap()])],
             egress: Arc::new(loopback_allowed()),
             proxy: None,
             profile: true,
