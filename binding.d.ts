@@ -74,6 +74,11 @@ export interface BindingEgress {
   allow: Array<string>
   deny: Array<string>
   allowPrivate: boolean
+  /**
+   * Benchmarks only: skip the check (an addon built without the `bench-switches` feature,
+   * which every release is, refuses it).
+   */
+  benchSkipCheck?: boolean
 }
 
 export interface BindingEngineOptions {

@@ -273,11 +273,16 @@ function resolveEgress(egress: HostConfig['egress']): BindingEgress {
     }
     return [...(value as string[])]
   }
-  return {
+  const resolved: BindingEgress = {
     allow: list(egress.allow, 'allow'),
     deny: list(egress.deny, 'deny'),
     allowPrivate: optionalBoolean(egress.allowPrivate, 'egress.allowPrivate') ?? false,
   }
+  // Not part of the public type: the benchmark's switch to price the check, refused by every
+  // addon but the benchmark's own build (feature `bench-switches`).
+  const benchSkipCheck = (egress as { benchSkipCheck?: unknown }).benchSkipCheck
+  if (benchSkipCheck !== undefined) resolved.benchSkipCheck = benchSkipCheck === true
+  return resolved
 }
 
 /** A string that becomes part of a fixed header value (`referer`, `user-agent`). */

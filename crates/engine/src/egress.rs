@@ -151,6 +151,10 @@ pub struct EgressPolicy {
     allow: Vec<IpNet>,
     deny: Vec<IpNet>,
     allow_private: bool,
+    /// Bench builds only (feature `bench-switches`): permit without checking, so a benchmark
+    /// can price the check against its absence. A production build cannot set it.
+    #[cfg(feature = "bench-switches")]
+    skip_check: bool,
 }
 
 impl EgressPolicy {
@@ -170,7 +174,16 @@ impl EgressPolicy {
             allow: parse(allow)?,
             deny: parse(deny)?,
             allow_private,
+            #[cfg(feature = "bench-switches")]
+            skip_check: false,
         })
+    }
+
+    /// The bench-only twin of this policy that permits everything unchecked.
+    #[cfg(feature = "bench-switches")]
+    pub fn skipping_check(mut self) -> Self {
+        self.skip_check = true;
+        self
     }
 
     /// A policy that refuses nothing (the engine's own tests, embedders that filter elsewhere).
@@ -179,10 +192,16 @@ impl EgressPolicy {
             allow: Vec::new(),
             deny: Vec::new(),
             allow_private: true,
+            #[cfg(feature = "bench-switches")]
+            skip_check: false,
         }
     }
 
     pub fn permits(&self, ip: IpAddr) -> bool {
+        #[cfg(feature = "bench-switches")]
+        if self.skip_check {
+            return true;
+        }
         let ip = fold(ip);
         if self.allow.iter().any(|net| net.contains(&ip)) {
             return true;

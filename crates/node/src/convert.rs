@@ -44,6 +44,9 @@ pub struct BindingEgress {
     pub allow: Vec<String>,
     pub deny: Vec<String>,
     pub allow_private: bool,
+    /// Benchmarks only: skip the check (an addon built without the `bench-switches` feature,
+    /// which every release is, refuses it).
+    pub bench_skip_check: Option<bool>,
 }
 
 /// What every download of one host shares, converted once (`new BindingSettings(...)`).
@@ -138,8 +141,17 @@ pub struct Settings {
 
 impl BindingEgress {
     fn policy(&self) -> Result<EgressPolicy, EngineError> {
-        EgressPolicy::new(&self.allow, &self.deny, self.allow_private)
-            .map_err(|e| EngineError::new(Kind::Internal, format!("egress: {e}")))
+        let policy = EgressPolicy::new(&self.allow, &self.deny, self.allow_private)
+            .map_err(|e| EngineError::new(Kind::Internal, format!("egress: {e}")))?;
+        match self.bench_skip_check {
+            #[cfg(feature = "bench-switches")]
+            Some(true) => Ok(policy.skipping_check()),
+            #[cfg(not(feature = "bench-switches"))]
+            Some(true) => Err(invalid(
+                "egress.benchSkipCheck needs an addon built for benchmarks".into(),
+            )),
+            _ => Ok(policy),
+        }
     }
 }
 
