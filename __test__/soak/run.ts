@@ -238,6 +238,25 @@ async function startServers() {
 }
 let servers: Awaited<ReturnType<typeof startServers>>
 let refused: number
+
+/** A name the soak hosts map to the refused tripwire address (and its mapped IPv6 form). */
+const INWARD_HOST = 'inward.test'
+
+/** A listener on an address the soak hosts refuse: any connection to it is a violation. */
+async function startTripwire(): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
+  let connections = 0
+  const server = net.createServer((socket) => {
+    connections++
+    socket.destroy()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.2', resolve))
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    connections: () => connections,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
+let tripwire: Awaited<ReturnType<typeof startTripwire>>
 let kit: CertKit
 
 /** Port 1 when nothing listens there (no other process will bind it meanwhile), else a freed port. */
@@ -283,7 +302,7 @@ async function newSlot(role: Role): Promise<Slot> {
     env: 'test',
     dataDir: tmp.dir,
     engine,
-    resolve: { [TEST_HOST]: '127.0.0.1' },
+    resolve: { [TEST_HOST]: '127.0.0.1', [INWARD_HOST]: ['127.0.0.2', '::ffff:127.0.0.2'] },
     tls: { ca: kit.ca.cert },
     maxFileSize: MAX_FILE_SIZE,
     // Verified files are removed behind the host's back; a large budget keeps that from
@@ -291,7 +310,8 @@ async function newSlot(role: Role): Promise<Slot> {
     userDataQuota: role === 'quota' ? 100_000 : 64 * 1024 * MiB,
     maxConcurrent: int(2, 8),
     backgroundGraceMs: 20,
-    egress: { allow: ['127.0.0.0/8', '::1/128'] },
+    // Only the test servers' address: the tripwire on 127.0.0.2 stays refused.
+    egress: { allow: ['127.0.0.1/32', '::1/128'] },
     onError: (error, { source }) => violation('onError', `${source}: ${String(error)}`),
   }
   const slot: Slot = {
@@ -329,6 +349,7 @@ const FAULTS = {
   resetBefore: 3,
   closeBefore: 2,
   refused: 2,
+  egressRefused: 3,
   garbage: 2,
   plainTls: 2,
   certificate: 4,
@@ -369,6 +390,8 @@ interface Call {
   lastPercent: number
   outcome?: Outcome
   detail?: string
+  /** See Plan.errMsg. */
+  errMsg?: string
   /** The call went to the h2Churn server. */
   h2Churn: boolean
   /** A success's dataLength, for the final-progress check. */
@@ -413,6 +436,8 @@ interface Plan {
   promise?: boolean
   /** Raw options for the invalid-input faults (the url etc. as given). */
   raw?: Record<string, unknown>
+  /** The exact errMsg a fail must carry (a refusal must not pass for a connection error). */
+  errMsg?: string
 }
 
 function good(origin: { url(path: string): string }, n: number, seed: number, route = 'bytes'): Plan {
@@ -484,6 +509,19 @@ function planFor(fault: Fault, call: { id: number }): Plan {
       return { url: servers.closeBefore.url(`/cb${seed}`), allowed: [121526] }
     case 'refused':
       return { url: `http://127.0.0.1:${refused}/x${seed}`, allowed: [121526] }
+    case 'egressRefused': {
+      // Addresses the policy refuses, spelled every way a mini-program could: a literal, a
+      // mapped literal, a name resolving inward, a redirect hop. The tripwire listening there
+      // must never see a connection.
+      const port = tripwire.port
+      const url = pick([
+        `http://127.0.0.2:${port}/e${seed}`,
+        `http://[::ffff:127.0.0.2]:${port}/e${seed}`,
+        `https://${INWARD_HOST}:${port}/e${seed}`,
+        goodServer().url(`/redirect-to?url=${encodeURIComponent(`http://0x7f000002:${port}/e${seed}`)}`),
+      ])
+      return { url, allowed: [121526], errMsg: 'downloadFile:fail connection error: address not allowed' }
+    }
     case 'garbage':
       return { url: servers.garbage.url(`/g${seed}`), allowed: [121591] }
     case 'plainTls':
@@ -549,13 +587,16 @@ function launch(slot: Slot, fault: Fault): Call {
     finalized: false,
   }
   if (plan.expectedSha !== undefined) call.expectedSha = plan.expectedSha
+  if (plan.errMsg !== undefined) call.errMsg = plan.errMsg
   if (plan.expectedLength !== undefined) call.expectedLength = plan.expectedLength
   pending.add(call)
   stats.downloads++
   bump(stats.launched, fault)
 
   // Host state at the call: a closed host fails with 121522 first; an unavailable network or
-  // an expired background with their code, after the input checks (SPEC 10's order).
+  // an expired background with their code, after the input checks (SPEC 10's order); then
+  // the fault's own message no longer applies.
+  if (slot.closed || (fault !== 'invalid' && (slot.networkOff || slot.background))) delete call.errMsg
   if (slot.closed) call.allowed = [121522]
   else if (fault !== 'invalid' && slot.networkOff) call.allowed = [121585]
   else if (fault !== 'invalid' && slot.background) addChaos(call, 121594) // the grace may or may not have passed
@@ -733,6 +774,8 @@ function finalize(call: Call): void {
   }
   if (!call.allowed.includes(outcome) && !call.chaos.includes(outcome as number)) {
     violation('outcome', `${label}: ended in ${outcome} (${call.detail ?? ''}), allowed ${[...call.allowed, ...call.chaos].join('/')}`)
+  } else if (call.errMsg !== undefined && !call.chaos.includes(outcome as number) && call.detail !== call.errMsg) {
+    violation('outcome', `${label}: ended in "${call.detail ?? ''}", expected "${call.errMsg}"`)
   }
   // A success ends with progress 100 (unless the listener was removed or never called).
   if (outcome === 'success' && call.lastPercent !== -2 && call.lastWritten >= 0) {
@@ -847,6 +890,7 @@ async function main(): Promise<void> {
   kit = await certKit()
   servers = await startServers()
   refused = await refusedPortOnce()
+  tripwire = await startTripwire()
   await warmUp()
   await collect()
   await sleep(200)
@@ -926,6 +970,10 @@ async function main(): Promise<void> {
     const closedInTime = await within(slot.host.close(), DRAIN_MS)
     if (!closedInTime) violation('hang', `host ${slot.id}: close() did not settle`)
   }
+  if (tripwire.connections() > 0) {
+    violation('egress', `${tripwire.connections()} connection(s) reached the refused tripwire on 127.0.0.2`)
+  }
+  await tripwire.close()
   let strayFiles = 0
   let stagingFiles = 0
   for (const tmp of dataDirs) {
