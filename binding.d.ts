@@ -15,6 +15,15 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  */
 export declare class BindingCookieJar {
   constructor(file?: string | undefined | null)
+  /**
+   * The `Cookie` value a request to `url` (an http(s) URL, checked by the caller) would
+   * send; `''` when none.
+   */
+  header(url: string): string
+  /** What a response from `url` set; saved like a download's cookies. */
+  store(url: string, setCookies: Array<string>): void
+  /** Forgets every cookie and empties the saved file. */
+  clear(): void
 }
 
 /** A shared download engine: its own tokio runtime, connection pools and DNS cache. */
@@ -48,6 +57,8 @@ export declare class BindingEngine {
    * A message's `profile` is where its numbers start.
    */
   takeMessages(scratch: Float64Array): { messages: string; profiles?: ArrayBuffer }
+  /** Connections held (in use or pooled), those carrying no response, those on HTTP/2. */
+  connectionStats(): { open: number; idle: number; h2: number }
   /** Stops the runtime: in-flight downloads end with `cancelled`. */
   close(): void
 }
@@ -60,13 +71,29 @@ export declare class BindingQuota {
   get used(): number
   /** Bytes held by downloads in flight. */
   get reserved(): number
-  /** Re-bases the stored total after the caller re-measured it. */
-  setUsed(used: number): void
+  /**
+   * Measures `dir` again (every regular file below it) as the stored total; a download
+   * committing meanwhile is counted once. Returns the new total.
+   */
+  remeasure(dir: string): number
 }
 
 /** A host's settings, shared by the downloads it is passed to: converted once, not per download. */
 export declare class BindingSettings {
   constructor(init: BindingSettingsInit)
+  /** Bytes of the files the host counts under `temp/` (reservations not included). */
+  get tempUsed(): number
+  /** Files removed from `temp/` to make room since the host started. */
+  get tempEvicted(): number
+  /**
+   * The success of the download that stored `path` in `temp/` was delivered: from now on
+   * the file may be evicted.
+   */
+  tempDelivered(path: string): void
+  /** Measures `temp/` again (all of it, or the file or directory at `path`). */
+  refreshTemp(path?: string | undefined | null): void
+  /** Removes every file in `temp/` stored so far, but those whose success is undelivered. */
+  clearTemp(): void
 }
 
 /** The egress policy (SPEC 11): CIDRs or addresses; a malformed entry makes the settings throw. */
@@ -139,6 +166,8 @@ export interface BindingSettingsInit {
   stagingPrefix: string
   /** Directory of generated names: `<tempDir>/<tempStem>[.ext]`, ext from the response. */
   tempDir: string
+  /** Byte budget of `tempDir`: the oldest files are evicted to make room (measured now). */
+  tempQuota: number
   fsync: boolean
   /** Extra trusted root certificates, PEM. */
   caPems: Array<string>

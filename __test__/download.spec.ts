@@ -6,7 +6,7 @@ import { expectedSha256, patternBytes, sha256, sha256File } from './helpers/byte
 import { startContentServer, type ContentMode } from './helpers/content-server.js'
 import { sandboxFiles } from './helpers/fs.js'
 import { assertNoLeftovers, assertProfile } from './helpers/assert.js'
-import { assertSucceededRun, assertSuccessShape } from './helpers/assert.js'
+import { assertFailedRun, assertSucceededRun, assertSuccessShape } from './helpers/assert.js'
 import { closeAfter, makeHost, record } from './helpers/host.js'
 import { startTlsServer, TEST_HOST } from './helpers/tls.js'
 
@@ -112,16 +112,16 @@ test('filePath in ttfile://user stores the file there and the result carries fil
   await assertNoLeftovers(t, dataDir, ['user/video.bin'])
 })
 
-test('filePath in ttfile://temp stores the file under that exact name', async (t) => {
+test('filePath in ttfile://temp (read-only to the app), its root included, fails with 121503 and sends nothing', async (t) => {
   const server = closeAfter(t, await startTlsServer('h2'))
   const { host, dataDir } = await makeHost(t)
-  const filePath = 'ttfile://temp/mine.dat'
-  const run = record(host, { url: server.url('/bytes/4096'), filePath })
-  await run.done
-  const res = assertSucceededRun(t, run)
-  assertSuccessShape(t, res, { statusCode: 200, dataLength: 4096, filePath })
-  t.is(await sha256File(host.realPath(filePath)), expectedSha256(4096))
-  await assertNoLeftovers(t, dataDir, ['temp/mine.dat'])
+  for (const filePath of ['ttfile://temp/mine.dat', 'ttfile://temp', 'ttfile://temp/a/b/c.bin']) {
+    const run = record(host, { url: server.url('/bytes/4096'), filePath })
+    await run.done
+    assertFailedRun(t, run, 121503, `file path permission denied, open '${filePath}'`, 'D')
+  }
+  t.is(server.requests.length, 0)
+  await assertNoLeftovers(t, dataDir, [])
 })
 
 test('an existing file at filePath is replaced on success', async (t) => {

@@ -404,7 +404,7 @@ test('121502: a filePath whose parent directory does not exist fails with "no su
   const server = closeAfter(t, await startContentServer())
   const h = await makeHost(t)
   await writeFile(h.host.realPath('ttfile://user/plain.txt'), 'a file, not a directory')
-  for (const filePath of ['ttfile://user/missing/x.bin', 'ttfile://temp/a/b/c.bin', 'ttfile://user/plain.txt/x.bin']) {
+  for (const filePath of ['ttfile://user/missing/x.bin', 'ttfile://user/a/b/c.bin', 'ttfile://user/plain.txt/x.bin']) {
     const run = record(h.host, { url: server.url('/bytes/10'), filePath })
     await run.done
     assertFailedRun(t, run, 121502, `no such file or directory, '${filePath}'`, 'D')

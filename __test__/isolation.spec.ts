@@ -44,7 +44,7 @@ test('hosts on one engine writing the same ttfile:// paths at once each get thei
   const hosts = await Promise.all([1, 2, 3].map(() => makeHost(t, { engine })))
   const runs = hosts.flatMap(({ host }, i) => [
     record(host, { url: server.url(`/slow/5000?seed=${i + 1}&chunks=5&delayMs=20`), filePath: 'ttfile://user/same.bin' }),
-    record(host, { url: server.url(`/slow/5000?seed=${i + 11}&chunks=5&delayMs=20`), filePath: 'ttfile://temp/same.bin' }),
+    record(host, { url: server.url(`/slow/5000?seed=${i + 11}&chunks=5&delayMs=20`), filePath: 'ttfile://user/same-too.bin' }),
     record(host, { url: server.url(`/bytes/5000?seed=${i + 21}`) }),
   ])
   await Promise.all(runs.map((run) => run.done))

@@ -505,7 +505,7 @@ test('a filePath whose last segment is "." names a directory: 121508, nothing st
   const server = closeAfter(t, await startContentServer({ mode: 'http' }))
   const { host, dataDir } = await makeHost(t)
   await mkdir(join(dataDir, 'user', 'a'))
-  for (const filePath of ['ttfile://user/.', 'ttfile://user/a/.', 'ttfile://user/new/.', 'ttfile://temp/x/.']) {
+  for (const filePath of ['ttfile://user/.', 'ttfile://user/a/.', 'ttfile://user/new/.', 'ttfile://user/a/b/.']) {
     const run = record(host, { url: server.url('/bytes/16'), filePath })
     await run.done
     assertFailedRun(t, run, 121508, 'destination path has error', 'D')
@@ -518,7 +518,7 @@ test('a name too long for the file system fails with 121508 before any request, 
   const server = closeAfter(t, await startContentServer({ mode: 'http' }))
   const { host, dataDir } = await makeHost(t)
   const long = 'x'.repeat(256)
-  const cases = [`ttfile://user/${long}`, `ttfile://temp/${'é'.repeat(128)}`, `ttfile://user/${long}/x.bin`]
+  const cases = [`ttfile://user/${long}`, `ttfile://user/${'é'.repeat(128)}`, `ttfile://user/${long}/x.bin`]
   for (const filePath of cases) {
     const run = record(host, { url: server.url('/bytes/16'), filePath })
     await run.done

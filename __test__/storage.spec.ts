@@ -209,7 +209,7 @@ test('HostConfig.fsync: true stores new files, replaces existing ones and names 
   const cases: [url: string, filePath: string | undefined, n: number, seed: number][] = [
     [http.url('/bytes/300000?seed=2'), 'ttfile://user/new.bin', 300_000, 2],
     [h2.url('/chunked/70000?seed=3'), 'ttfile://user/old.bin', 70_000, 3],
-    [http.url('/bytes/0'), 'ttfile://temp/empty.bin', 0, 1],
+    [http.url('/bytes/0'), 'ttfile://user/empty.bin', 0, 1],
     [h2.url('/bytes/5000?seed=4'), undefined, 5000, 4],
   ]
   const kept: string[] = []

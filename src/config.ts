@@ -46,6 +46,11 @@ export interface HostConfig {
   userDataQuota?: number
   /** Byte limit of one download; default 200 MiB from sdkVersion 2.42.0, 50 MiB before. */
   maxFileSize?: number
+  /**
+   * Bytes allowed under `ttfile://temp`; the oldest files are removed to make room (SPEC 12).
+   * Default `Math.max(1024 ** 3, maxFileSize)`; an explicit value must be >= `maxFileSize`.
+   */
+  tempQuota?: number
   /** app.json `networkTimeout.downloadFile`, ms; default 60000. */
   networkTimeout?: number
   /** No timeout may exceed this, ms; default 60000. */
@@ -120,6 +125,7 @@ export interface ResolvedConfig {
   dataDir: string
   userDataQuota: number
   maxFileSize: number
+  tempQuota: number
   networkTimeout: number
   maxTimeout: number
   maxConcurrent: number
@@ -162,6 +168,7 @@ export function resolveConfig(config: HostConfig): ResolvedConfig {
   if (cookie !== undefined && (typeof cookie !== 'object' || cookie === null)) {
     throw new TypeError('createHost: cookie must be { enableStore: boolean }')
   }
+  const maxFileSize = optionalNumber(config.maxFileSize, 'maxFileSize', 0) ?? (from2_42 ? 200 * MIB : 50 * MIB)
   const onError = config.onError ?? defaultOnError
   if (typeof onError !== 'function') throw new TypeError('createHost: onError must be a function')
 
@@ -175,7 +182,8 @@ export function resolveConfig(config: HostConfig): ResolvedConfig {
     checkRedirectDomain: optionalBoolean(config.checkRedirectDomain, 'checkRedirectDomain') ?? true,
     dataDir,
     userDataQuota: optionalNumber(config.userDataQuota, 'userDataQuota', 0) ?? 10 * MIB,
-    maxFileSize: optionalNumber(config.maxFileSize, 'maxFileSize', 0) ?? (from2_42 ? 200 * MIB : 50 * MIB),
+    maxFileSize,
+    tempQuota: resolveTempQuota(config.tempQuota, maxFileSize),
     networkTimeout: optionalNumber(config.networkTimeout, 'networkTimeout', 1) ?? 60000,
     maxTimeout: optionalNumber(config.maxTimeout, 'maxTimeout', 1) ?? 60000,
     maxConcurrent: optionalInteger(config.maxConcurrent, 'maxConcurrent') ?? 10,
@@ -259,6 +267,15 @@ function resolveOverrides(resolve: HostConfig['resolve']): BindingResolve[] {
     }
     return { host, ips: ips as string[] }
   })
+}
+
+function resolveTempQuota(value: unknown, maxFileSize: number): number {
+  if (value === undefined) return Math.max(1024 ** 3, maxFileSize)
+  // Below maxFileSize a download the size limit admits could never be stored in temp/.
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value < maxFileSize) {
+    throw new TypeError(`createHost: tempQuota must be a positive finite number >= maxFileSize (${maxFileSize})`)
+  }
+  return value
 }
 
 function resolveEgress(egress: HostConfig['egress']): BindingEgress {

@@ -1,3 +1,4 @@
+import { DownloadError, failOf } from './errors.js'
 import { BindingEngine } from './native.js'
 import { ENGINE_PROFILE_ORDER } from './profile.js'
 import type { BindingCookieJar, BindingQuota, BindingRequest, BindingSettings } from './native.js'
@@ -14,6 +15,22 @@ export interface EngineOptions {
 export interface Engine {
   /** Stops the engine: in-flight downloads of every host using it fail with 121522. */
   close(): Promise<void>
+  /** Hosts on this engine not closed, and the connections it holds (SPEC 12). */
+  stats(): EngineStats
+}
+
+/** `engine.stats()`: for operators. */
+export interface EngineStats {
+  /** Hosts using this engine that are not closed. */
+  hosts: number
+  connections: {
+    /** Held: in use or pooled. */
+    open: number
+    /** Of those, carrying no request. */
+    idle: number
+    /** Of those, on HTTP/2. */
+    h2: number
+  }
 }
 
 /**
@@ -37,6 +54,8 @@ export interface BindingMessage {
   refused?: string[]
   /** `done` with `proxyRefused`: the status the proxy answered. */
   proxyStatus?: number
+  /** `done` when it failed: body bytes of the final response that had arrived. */
+  received?: number
   /** `done` on success: absolute path of the stored file and its size. */
   path?: string
   dataLength?: number
@@ -63,6 +82,8 @@ export class NativeEngine implements Engine {
   /** Where the engine writes a batch's profile numbers (room for 256 profiles). */
   readonly #scratch = new Float64Array(256 * ENGINE_PROFILE_ORDER.length)
   #closed = false
+  /** Hosts using this engine, added by the host and removed by its close(). */
+  readonly hosts = new Set<object>()
 
   constructor(options: EngineOptions) {
     this.#binding = new BindingEngine(options.threads === undefined ? {} : { threads: options.threads }, () =>
@@ -124,6 +145,11 @@ export class NativeEngine implements Engine {
       }
     }
     if (failure !== undefined) throw failure.error
+  }
+
+  stats(): EngineStats {
+    if (this.#closed) throw new DownloadError(failOf('abort'))
+    return { hosts: this.hosts.size, connections: this.#binding.connectionStats() }
   }
 
   async close(): Promise<void> {

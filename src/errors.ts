@@ -68,6 +68,7 @@ export const ERRORS = {
   // The seed writes `network error:%s`; SPEC 10 adds the space after the colon.
   network: row(121591, 'F', (cause: string) => `network error: ${cause}`),
   io: row(121507, 'F', (cause: string) => cause),
+  tempQuota: row(121507, 'F', () => 'temp quota exceeded'),
   internal: row(121592, 'F', (cause: string) => cause),
 } as const
 
@@ -129,6 +130,8 @@ export function failFromEngine(
       return failOf('abort')
     case 'io':
       return failOf('io', cause)
+    case 'tempQuota':
+      return failOf('tempQuota')
     case 'redirect':
       return failOf('urlError')
     case 'redirectHost':

@@ -24,7 +24,11 @@ import type {
   DownloadOptions,
   DownloadSuccess,
   Host,
+  HostStats,
+  Usage,
 } from './types.js'
+import type { CookieJar } from './types.js'
+import { cookieJarOf } from './cookies.js'
 
 export function createHost(config: HostConfig): Host {
   return new HostImpl(resolveConfig(config))
@@ -45,6 +49,7 @@ class HostImpl implements Host {
   readonly downloadFile: DownloadFile
   readonly download: Download
   readonly tt: Host['tt']
+  readonly cookies: CookieJar
 
   readonly #config: ResolvedConfig
   readonly #sandbox: Sandbox
@@ -66,6 +71,9 @@ class HostImpl implements Host {
   #networkAvailable = true
   #backgroundTimer: NodeJS.Timeout | undefined
   #backgroundExpired = false
+  /** SPEC 12 counters; queued and running are the queue and the running set themselves. */
+  readonly #counts = { started: 0, succeeded: 0, failed: 0, egressRefused: 0, bytesReceived: 0 }
+  readonly #failedByErrNo: Record<number, number> = {}
 
   constructor(config: ResolvedConfig) {
     if (config.engine !== undefined && !(config.engine instanceof NativeEngine)) {
@@ -89,6 +97,8 @@ class HostImpl implements Host {
     )
     this.#ownsEngine = config.engine === undefined
     this.#engine = (config.engine ?? createEngine()) as NativeEngine
+    this.#engine.hosts.add(this)
+    this.cookies = cookieJarOf(this.#cookies, () => this.#closing !== undefined)
 
     // Bound once so `const { downloadFile } = host` and `tt.downloadFile(...)` both work.
     this.downloadFile = ((options: unknown) => this.#downloadFile(options)) as DownloadFile
@@ -136,6 +146,51 @@ class HostImpl implements Host {
     return this.#closing
   }
 
+  usage(): Usage {
+    this.#throwIfClosed()
+    return { user: this.#userQuota.used, temp: this.#settings.tempUsed }
+  }
+
+  async refreshUsage(ttfilePath?: string): Promise<Usage> {
+    this.#throwIfClosed()
+    const path = ttfilePath === undefined ? undefined : this.#sandbox.realPath(ttfilePath)
+    // Each budget measures under its own lock, so a download committing meanwhile counts once.
+    if (path === undefined || this.#sandbox.isUnder('user', path)) this.#userQuota.remeasure(this.#sandbox.userDir)
+    if (path === undefined || this.#sandbox.isUnder('temp', path)) this.#settings.refreshTemp(path)
+    return this.usage()
+  }
+
+  async clearTemp(): Promise<void> {
+    this.#throwIfClosed()
+    this.#settings.clearTemp()
+  }
+
+  stats(): HostStats {
+    this.#throwIfClosed()
+    return {
+      started: this.#counts.started,
+      queued: this.#queue.length,
+      running: this.#running.size,
+      succeeded: this.#counts.succeeded,
+      failed: this.#counts.failed,
+      failedByErrNo: { ...this.#failedByErrNo },
+      egressRefused: this.#counts.egressRefused,
+      tempEvicted: this.#settings.tempEvicted,
+      bytesReceived: this.#counts.bytesReceived,
+    }
+  }
+
+  #throwIfClosed(): void {
+    if (this.#closing !== undefined) throw new DownloadError(failOf('abort'))
+  }
+
+  /** A call that ended in `fail` (counted when decided, so the totals always add up). */
+  #countFail(fail: DownloadFail): void {
+    this.#counts.failed++
+    this.#failedByErrNo[fail.errNo] = (this.#failedByErrNo[fail.errNo] ?? 0) + 1
+    if (fail.errMsg === ADDRESS_NOT_ALLOWED) this.#counts.egressRefused++
+  }
+
   async #close(): Promise<void> {
     clearTimeout(this.#backgroundTimer)
     this.#backgroundTimer = undefined
@@ -143,6 +198,7 @@ class HostImpl implements Host {
     // Running jobs end when the engine reports them (SPEC 10: a file already stored wins).
     if (this.#running.size > 0) await new Promise<void>((resolve) => (this.#allStopped = resolve))
     this.#sandbox.removeOwnStaging()
+    this.#engine.hosts.delete(this)
     if (this.#ownsEngine) await this.#engine.close()
   }
 
@@ -168,20 +224,17 @@ class HostImpl implements Host {
     invokeStart: number,
   ): TaskRun['task'] {
     const run = new TaskRun(callbacks, this.#config.onError)
-    if (this.#closing !== undefined || this.#engine.closed) {
-      run.failSoon(failOf('abort'))
+    this.#counts.started++
+    const failed = (fail: DownloadFail): TaskRun['task'] => {
+      this.#countFail(fail)
+      run.failSoon(fail)
       return run.task
     }
+    if (this.#closing !== undefined || this.#engine.closed) return failed(failOf('abort'))
     const planned = planDownload(input, this.#config, this.#sandbox)
-    if (!planned.ok) {
-      run.failSoon(planned.fail)
-      return run.task
-    }
+    if (!planned.ok) return failed(planned.fail)
     const stateFail = this.#stateFail()
-    if (stateFail !== undefined) {
-      run.failSoon(stateFail)
-      return run.task
-    }
+    if (stateFail !== undefined) return failed(stateFail)
 
     const queueStart = now()
     const job: Job = {
@@ -221,6 +274,7 @@ class HostImpl implements Host {
     const index = this.#queue.indexOf(job)
     if (index !== -1) {
       this.#queue.splice(index, 1)
+      this.#countFail(reason)
       job.run.failSoon(reason)
       return
     }
@@ -300,9 +354,14 @@ class HostImpl implements Host {
     this.#running.delete(job)
     if (this.#running.size === 0) this.#allStopped?.()
     this.#pump()
+    this.#counts.bytesReceived += outcome.errorKind === undefined ? (outcome.dataLength ?? 0) : (outcome.received ?? 0)
     try {
       if (outcome.errorKind === undefined) {
-        job.run.succeed(this.#success(job, outcome))
+        const result = this.#success(job, outcome)
+        this.#counts.succeeded++
+        job.run.succeed(result)
+        // SPEC 12: a temp file may be evicted only once its success was delivered.
+        if (job.plan.target.kind === 'temp' && outcome.path !== undefined) this.#settings.tempDelivered(outcome.path)
       } else {
         const fail =
           job.reason ??
@@ -311,11 +370,14 @@ class HostImpl implements Host {
             maxFileSize: this.#config.maxFileSize,
             proxyStatus: outcome.proxyStatus,
           })
+        this.#countFail(fail)
         job.run.failNow(fail, outcome.headers === undefined ? undefined : headerObject(outcome.headers))
       }
     } catch (error) {
       // A malformed outcome (missing fields) is an engine bug: fail this download only.
-      job.run.failNow(failOf('internal', errorText(error)))
+      const fail = failOf('internal', errorText(error))
+      this.#countFail(fail)
+      job.run.failNow(fail)
     }
   }
 
@@ -381,6 +443,8 @@ function asTypeError<T>(make: () => T): T {
     throw new TypeError(`createHost: ${errorText(error)}`)
   }
 }
+
+const ADDRESS_NOT_ALLOWED = failOf('addressNotAllowed').errMsg
 
 function asFunction<T>(value: unknown): T | undefined {
   return typeof value === 'function' ? (value as T) : undefined

@@ -1,7 +1,7 @@
 // The package's public surface (SPEC section 1). CommonJS; `index.mts` re-exports it for ESM.
 export { createHost } from './host.js'
 export { createEngine } from './engine.js'
-export type { Engine, EngineOptions } from './engine.js'
+export type { Engine, EngineOptions, EngineStats } from './engine.js'
 export { DownloadError } from './errors.js'
 export type { DownloadFail, ErrorType } from './errors.js'
 export type { CallbackSource, ClientInfo, EgressConfig, ErrorReporter, HostConfig } from './config.js'
@@ -18,9 +18,12 @@ export type {
   DownloadTask,
   HeadersListener,
   HeadersReceived,
+  CookieJar,
   Host,
+  HostStats,
   ProgressListener,
   ProgressUpdate,
   SavedFileSuccess,
   TempFileSuccess,
+  Usage,
 } from './types.js'

@@ -35,6 +35,7 @@ export function sharedEngineSettings(config: ResolvedConfig): Omit<
     ...(redirectHosts === undefined ? {} : { redirectHosts }),
     maxRedirects: MAX_REDIRECTS,
     maxBytes: config.maxFileSize,
+    tempQuota: config.tempQuota,
     fsync: config.fsync,
     caPems: config.caPems,
     resolve: config.resolve,

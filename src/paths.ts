@@ -85,6 +85,16 @@ export class Sandbox {
     return join(this.dataDir, '.tt-download', 'cookies.json')
   }
 
+  /** `user/` as the quota measures it (real path). */
+  get userDir(): string {
+    return this.#realDirs.user
+  }
+
+  /** Whether an absolute path from `realPath()` lies in `root` (the root itself included). */
+  isUnder(root: Root, absPath: string): boolean {
+    return isInside(absPath, this.#dirs[root]) || isInside(absPath, this.#realDirs[root])
+  }
+
   get tempDir(): string {
     return this.#realDirs.temp
   }
@@ -132,6 +142,9 @@ export class Sandbox {
     const parsed = parse(filePath)
     if (!parsed.ok) return parsed
     const { root, parts } = parsed
+    // SPEC 3: temp/ is read-only to the app ("临时目录…开发者拥有读权限，无写权限"), its root
+    // included; only the syntactic 121508 cases come before this, and the disk is not touched.
+    if (root === 'temp') return { ok: false, fail: failOf('permissionDenied', filePath) }
     const name = parts[parts.length - 1]
     // `a/.` names the directory `a` (open(2) never creates `a` through it), like a trailing `/`.
     if (name === undefined || filePath.endsWith('/.')) return { ok: false, fail: failOf('destinationPath') }

@@ -118,4 +118,46 @@ export interface Host {
   setBackground(background: boolean): void
   /** Aborts in-flight and queued work (121522), releases the engine if owned. */
   close(): Promise<void>
+  /** The host's cookie jar, shared with its other network APIs (`tt.request`, `uploadFile`). */
+  readonly cookies: CookieJar
+  /** Bytes the host counts under `user/` and `temp/` now (running downloads not included). */
+  usage(): Usage
+  /** Measures again on disk (everything, or one ttfile:// path), after the host's own file APIs changed files. */
+  refreshUsage(ttfilePath?: string): Promise<Usage>
+  /** Removes every file in `temp/` stored before the call (the app exited). */
+  clearTemp(): Promise<void>
+  /** Counters since the host was created, for operators. */
+  stats(): HostStats
+}
+
+export interface Usage {
+  user: number
+  temp: number
+}
+
+/** RFC 6265 cookies of one app; persistent ones are saved (mode 0600) like a download's. */
+export interface CookieJar {
+  /** The `Cookie` value a request to `url` would send; `''` when none. */
+  header(url: string): string
+  /** What a response from `url` set (its `Set-Cookie` values); malformed ones are ignored. */
+  store(url: string, setCookie: string[]): void
+  /** Forgets every cookie, the saved file too. */
+  clear(): void
+}
+
+export interface HostStats {
+  /** Calls with an options object: `started = queued + running + succeeded + failed`. */
+  started: number
+  queued: number
+  running: number
+  succeeded: number
+  /** Every `fail`, validation failures and aborts included. */
+  failed: number
+  failedByErrNo: Record<number, number>
+  /** Downloads failed with `address not allowed`. */
+  egressRefused: number
+  /** Files removed from `temp/` to make room. */
+  tempEvicted: number
+  /** Body bytes of every download whatever its outcome, redirect bodies excluded. */
+  bytesReceived: number
 }

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -43,6 +43,8 @@ pub struct ConnMeta {
     pub head: Option<Arc<HeadCapture>>,
     /// Responses this connection has delivered; the first one opened it.
     uses: AtomicU64,
+    /// Exchanges reading a response on it now (`Engine::stats`: idle when 0).
+    pub busy: AtomicUsize,
 }
 
 impl ConnMeta {
@@ -87,6 +89,44 @@ pub struct ConnectSettings {
     pub proxy: Option<Arc<ProxySettings>>,
 }
 
+/// Every connection an engine holds, for `Engine::stats`.
+#[derive(Default)]
+pub struct LiveConnections {
+    conns: std::sync::Mutex<Vec<std::sync::Weak<ConnMeta>>>,
+}
+
+/// Connections held (in use or pooled), of those the ones carrying no response, and of the
+/// held ones those on HTTP/2.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    pub open: usize,
+    pub idle: usize,
+    pub h2: usize,
+}
+
+impl LiveConnections {
+    fn add(&self, meta: &Arc<ConnMeta>) {
+        let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        conns.retain(|c| c.strong_count() > 0);
+        conns.push(Arc::downgrade(meta));
+    }
+
+    pub fn stats(&self) -> ConnectionStats {
+        let conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stats = ConnectionStats::default();
+        for meta in conns.iter().filter_map(std::sync::Weak::upgrade) {
+            stats.open += 1;
+            if meta.busy.load(Ordering::Relaxed) == 0 {
+                stats.idle += 1;
+            }
+            if meta.h2 {
+                stats.h2 += 1;
+            }
+        }
+        stats
+    }
+}
+
 struct ConnectorInner {
     tls: tokio_rustls::TlsConnector,
     overrides: HashMap<String, Vec<IpAddr>>,
@@ -94,6 +134,7 @@ struct ConnectorInner {
     proxy: Option<Arc<ProxySettings>>,
     resolver: Arc<dyn Resolve>,
     dns_cache: Arc<DnsCache>,
+    live: Arc<LiveConnections>,
     h2: Arc<H2Registry>,
     first_connect: Arc<FirstConnect>,
 }
@@ -103,6 +144,7 @@ impl Connector {
         settings: ConnectSettings,
         resolver: Arc<dyn Resolve>,
         dns_cache: Arc<DnsCache>,
+        live: Arc<LiveConnections>,
     ) -> Self {
         Connector {
             inner: Arc::new(ConnectorInner {
@@ -112,6 +154,7 @@ impl Connector {
                 proxy: settings.proxy,
                 resolver,
                 dns_cache,
+                live,
                 h2: Arc::default(),
                 first_connect: Arc::default(),
             }),
@@ -291,7 +334,9 @@ impl ConnectorInner {
             counters,
             head: head.clone(),
             uses: AtomicU64::new(0),
+            busy: AtomicUsize::new(0),
         });
+        self.live.add(&meta);
         if https {
             let origin = origin_key("https", &host, port);
             if h2 {

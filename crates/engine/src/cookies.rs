@@ -80,18 +80,36 @@ impl CookieJar {
 
     /// Stores the `Set-Cookie` headers of a response to `url`.
     pub fn store_from(&self, url: &Url, headers: &HeaderMap) {
-        let mut values = headers.get_all(http::header::SET_COOKIE).iter().peekable();
-        if values.peek().is_none() {
+        let values: Vec<&str> = headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        self.store(url, &values);
+    }
+
+    /// Stores `Set-Cookie` values a response from `url` carried (the host's other network
+    /// APIs share the jar this way).
+    pub fn store(&self, url: &Url, set_cookies: &[&str]) {
+        if set_cookies.is_empty() {
             return;
         }
         let mut state = self.lock();
-        for value in values {
-            if let Ok(text) = value.to_str() {
-                // A malformed or refused cookie is ignored, as browsers do.
-                let _ = state.store.parse(text, url);
-            }
+        for text in set_cookies {
+            // A malformed or refused cookie is ignored, as browsers do.
+            let _ = state.store.parse(text, url);
         }
         state.dirty = true;
+    }
+
+    /// Forgets every cookie, and empties the saved file too.
+    pub fn clear(&self) -> std::io::Result<()> {
+        {
+            let mut state = self.lock();
+            state.store.clear();
+            state.dirty = true;
+        }
+        self.persist()
     }
 
     /// Writes the persistent cookies to the jar's file if anything changed: a temporary

@@ -15,8 +15,10 @@ use crate::error::{classify_body_error, classify_request_error, Error, Kind};
 use crate::pool::Pooled;
 use crate::profile::{Assembly, Exchange};
 use crate::proxy::ProxyEndpoint;
+use crate::quota::Reservation;
 use crate::redirect::{is_followed, Hop, Policy};
 use crate::sink::{self, Staging};
+use crate::temp_store::TempReservation;
 use crate::{naming, CookieJar, Destination, Download, DownloadRequest, Observer};
 
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
@@ -210,12 +212,14 @@ pub async fn run(
             }
             None => {
                 let redirects = redirect_end.map(|end| (fetch_start, end));
+                let mut received_body = 0u64;
                 return receive(
                     response,
                     exchange,
                     &hop,
                     request,
                     observer,
+                    &mut received_body,
                     |ex, end, body, protocol| {
                         let (sent, received) = ex.bytes(body);
                         request.profile.then(|| {
@@ -234,8 +238,24 @@ pub async fn run(
                         })
                     },
                 )
-                .await;
+                .await
+                .map_err(|e| e.with_body_bytes(received_body));
             }
+        }
+    }
+}
+
+/// The budget a download's bytes count against while they arrive.
+enum Held {
+    User(Reservation),
+    Temp(TempReservation),
+}
+
+impl Held {
+    fn grow_to(&mut self, total: u64) -> Result<(), Error> {
+        match self {
+            Held::User(r) => r.grow_to(total),
+            Held::Temp(r) => r.grow_to(total),
         }
     }
 }
@@ -247,6 +267,7 @@ async fn receive(
     hop: &Hop,
     request: &DownloadRequest,
     observer: &dyn Observer,
+    written: &mut u64,
     profile: impl FnOnce(&Exchange, Instant, u64, &'static str) -> Option<crate::Profile>,
 ) -> Result<Download, Error> {
     let status = response.status().as_u16();
@@ -286,17 +307,17 @@ async fn receive(
 
     // The quota counts a file this download would replace as free: measured now for the
     // reservation, and again at the rename for the final usage.
-    let mut reservation = request.quota.as_ref().map(|quota| {
-        let replaced = sink::replaced_size(&target);
-        quota.reservation(replaced)
-    });
+    let mut reservation = match (&request.destination, &request.temp, &request.quota) {
+        (Destination::Generated { .. }, Some(temp), _) => Some(Held::Temp(temp.reservation())),
+        (_, _, Some(quota)) => Some(Held::User(quota.reservation(sink::replaced_size(&target)))),
+        _ => None,
+    };
     if let (Some(reservation), Some(length)) = (reservation.as_mut(), announced) {
         reservation.grow_to(length)?;
     }
     let mut staging = Staging::new(&request.staging_dir, &request.staging_prefix);
     let counters = exchange.conn.counters.clone();
     let mut body = response.into_body();
-    let mut written = 0u64;
     let mut last_byte_at = exchange.head_at;
     let mut last_progress: Option<Instant> = None;
     loop {
@@ -321,33 +342,36 @@ async fn receive(
         }
         last_byte_at = Instant::now();
         counters.add_data_delivered(data.len() as u64);
-        written += data.len() as u64;
-        if written > request.max_bytes {
+        *written += data.len() as u64;
+        if *written > request.max_bytes {
             return Err(Error::new(
                 Kind::TooLarge,
                 format!("body exceeds {} bytes", request.max_bytes),
             ));
         }
         if let Some(reservation) = reservation.as_mut() {
-            reservation.grow_to(written)?;
+            reservation.grow_to(*written)?;
         }
         staging.write(&data)?;
         if last_progress.is_none_or(|at| last_byte_at.duration_since(at) >= PROGRESS_INTERVAL) {
             last_progress = Some(last_byte_at);
-            observer.progress(written, announced);
+            observer.progress(*written, announced);
         }
     }
+    let written = *written;
     let profile = profile(&exchange, last_byte_at, written, protocol);
     let replaced = staging
         .commit(
             &target,
             request.fsync,
-            reservation.is_some(),
+            matches!(reservation, Some(Held::User(_))),
             matches!(request.destination, Destination::Generated { .. }),
         )
         .await?;
-    if let Some(reservation) = reservation {
-        reservation.commit(written, replaced);
+    match reservation {
+        Some(Held::User(reservation)) => reservation.commit(written, replaced),
+        Some(Held::Temp(reservation)) => reservation.commit(&target, written),
+        None => {}
     }
     Ok(Download {
         status,

@@ -33,6 +33,8 @@ pub enum Kind {
     TooLarge,
     /// Storing the body would pass the destination's quota.
     Quota,
+    /// Running downloads into `temp/` alone would pass its budget.
+    TempQuota,
     /// The caller cancelled.
     Cancelled,
     /// Local storage failed (disk full, write error...).
@@ -61,6 +63,7 @@ impl Kind {
             Kind::Network => "network",
             Kind::TooLarge => "tooLarge",
             Kind::Quota => "quota",
+            Kind::TempQuota => "tempQuota",
             Kind::Cancelled => "cancelled",
             Kind::Io => "io",
             Kind::Redirect => "redirect",
@@ -78,6 +81,8 @@ pub struct Error {
     refused: Vec<IpAddr>,
     /// `ProxyRefused`: what the proxy answered.
     proxy_status: Option<u16>,
+    /// Body bytes of the final response that arrived before the failure.
+    body_bytes: u64,
 }
 
 impl Error {
@@ -87,6 +92,7 @@ impl Error {
             message: message.into(),
             refused: Vec::new(),
             proxy_status: None,
+            body_bytes: 0,
         }
     }
 
@@ -108,6 +114,15 @@ impl Error {
 
     pub fn with_proxy_status(mut self, status: u16) -> Self {
         self.proxy_status = Some(status);
+        self
+    }
+
+    pub fn body_bytes(&self) -> u64 {
+        self.body_bytes
+    }
+
+    pub fn with_body_bytes(mut self, bytes: u64) -> Self {
+        self.body_bytes = bytes;
         self
     }
 }
@@ -156,6 +171,7 @@ impl ConnectError {
             message: self.cause.clone(),
             refused: self.refused.clone(),
             proxy_status: self.proxy_status,
+            body_bytes: 0,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod proxy;
 mod quota;
 mod redirect;
 mod sink;
+mod temp_store;
 mod tls;
 
 use std::collections::HashSet;
@@ -30,13 +31,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use connect::ConnectionStats;
 pub use cookies::CookieJar;
 pub use egress::EgressPolicy;
 pub use error::{Error, Kind};
 pub use profile::Profile;
 pub use proxy::{NoProxy, ProxyEndpoint, ProxySettings};
 pub use quota::Quota;
+pub use temp_store::{measure as measure_dir, TempStore};
 pub use tokio_util::sync::CancellationToken;
+pub use url::Url;
 
 /// Where the body goes once complete.
 #[derive(Clone, Debug)]
@@ -77,6 +81,8 @@ pub struct DownloadRequest {
     pub quota: Option<Quota>,
     /// The app's cookie jar: sent on matching requests, fed by every response.
     pub cookies: Option<CookieJar>,
+    /// The budget of generated names (`Destination::Generated`), oldest files evicted.
+    pub temp: Option<TempStore>,
 }
 
 /// Events of a running download, called on an engine thread; implementations must not block.
@@ -118,6 +124,11 @@ impl Engine {
         Engine {
             pools: pool::Pools::new(resolver),
         }
+    }
+
+    /// The connections this engine holds now.
+    pub fn connection_stats(&self) -> ConnectionStats {
+        self.pools.live.stats()
     }
 
     /// Runs one download until it completes, fails, times out or `cancel` fires. Whatever

@@ -13,7 +13,7 @@ use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::connect::{ConnectSettings, Connector};
+use crate::connect::{ConnectSettings, Connector, LiveConnections};
 use crate::dns::{DnsCache, Resolve};
 use crate::egress::EgressPolicy;
 use crate::error::Error;
@@ -54,6 +54,7 @@ pub struct Pools {
     clients: Mutex<HashMap<PoolKey, Pooled>>,
     resolver: Arc<dyn Resolve>,
     dns_cache: Arc<DnsCache>,
+    pub live: Arc<LiveConnections>,
 }
 
 /// How long a looked-up name is reused by every pool of an engine.
@@ -65,6 +66,7 @@ impl Pools {
             clients: Mutex::default(),
             resolver,
             dns_cache: Arc::new(DnsCache::new(DNS_TTL)),
+            live: Arc::default(),
         }
     }
 }
@@ -98,6 +100,7 @@ impl Pools {
             },
             self.resolver.clone(),
             self.dns_cache.clone(),
+            self.live.clone(),
         );
         let h2 = connector.h2_registry();
         let first_connect = connector.first_connect();

@@ -49,6 +49,14 @@ pub struct Exchange {
     burst: Burst,
 }
 
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        self.conn
+            .busy
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 impl Exchange {
     /// Called when the response head arrives. HTTP/1.1 holds the connection exclusively,
     /// so this exchange began with the write burst that carried its request head (or with
@@ -63,6 +71,7 @@ impl Exchange {
         h2_marks: &[(Weak<ConnMeta>, CounterMark)],
     ) -> Exchange {
         let first_use = conn.claim_use() == 0;
+        conn.busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // The pool races a checkout against a new connect: a connection this request did not
         // wait for (opened before the request) came from the pool even on its first use.
         let reused = !first_use || conn.opened_at() < requested_at;

@@ -43,9 +43,12 @@ impl Quota {
         self.lock().reserved
     }
 
-    /// Re-bases the stored total (after the caller re-measured the directory).
-    pub fn set_used(&self, used: u64) {
-        self.lock().used = used;
+    /// Measures the stored total with `measure`, holding the budget meanwhile: a download
+    /// committing during the measurement waits, so its file is counted exactly once.
+    pub fn remeasure<E>(&self, measure: impl FnOnce() -> Result<u64, E>) -> Result<u64, E> {
+        let mut state = self.lock();
+        state.used = measure()?;
+        Ok(state.used)
     }
 
     /// Opens a reservation for one download that will replace a file of `replaced` bytes

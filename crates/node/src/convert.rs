@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tt_download_engine::{
     CookieJar, Destination, DownloadRequest, EgressPolicy, Error as EngineError, Kind, NoProxy,
-    Profile, ProxyEndpoint, ProxySettings, Quota,
+    Profile, ProxyEndpoint, ProxySettings, Quota, TempStore,
 };
 
 use crate::mailbox::Message;
@@ -65,6 +65,8 @@ pub struct BindingSettingsInit {
     pub staging_prefix: String,
     /// Directory of generated names: `<tempDir>/<tempStem>[.ext]`, ext from the response.
     pub temp_dir: String,
+    /// Byte budget of `tempDir`: the oldest files are evicted to make room (measured now).
+    pub temp_quota: f64,
     pub fsync: bool,
     /// Extra trusted root certificates, PEM.
     pub ca_pems: Vec<String>,
@@ -131,6 +133,7 @@ pub struct Settings {
     staging_dir: PathBuf,
     staging_prefix: String,
     temp_dir: PathBuf,
+    temp: TempStore,
     fsync: bool,
     ca_pems: Vec<String>,
     resolve: Vec<(String, Vec<IpAddr>)>,
@@ -219,6 +222,11 @@ impl BindingSettingsInit {
             max_bytes: non_negative(self.max_bytes, "maxBytes")?,
             staging_dir: PathBuf::from(self.staging_dir),
             staging_prefix: self.staging_prefix,
+            temp: TempStore::open(
+                PathBuf::from(&self.temp_dir),
+                non_negative(self.temp_quota, "tempQuota")?,
+            )
+            .map_err(|e| EngineError::new(Kind::Io, format!("cannot measure temp/: {e}")))?,
             temp_dir: PathBuf::from(self.temp_dir),
             fsync: self.fsync,
             ca_pems: self.ca_pems,
@@ -268,7 +276,14 @@ impl BindingRequest {
             profile: self.profile,
             quota,
             cookies,
+            temp: Some(settings.temp.clone()),
         })
+    }
+}
+
+impl Settings {
+    pub fn temp(&self) -> &TempStore {
+        &self.temp
     }
 }
 
@@ -377,6 +392,9 @@ pub struct BindingMessage {
     /// `done` with `proxyRefused`: the status the proxy answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy_status: Option<u16>,
+    /// `done` when it failed: body bytes of the final response that had arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received: Option<u64>,
     /// `done` on success: absolute path of the stored file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -406,6 +424,7 @@ impl BindingMessage {
             error_message: None,
             refused: None,
             proxy_status: None,
+            received: None,
             path: None,
             data_length: None,
             profile: None,
@@ -475,6 +494,7 @@ impl BindingMessage {
                     refused: (!err.refused().is_empty())
                         .then(|| err.refused().iter().map(ToString::to_string).collect()),
                     proxy_status: err.proxy_status(),
+                    received: Some(err.body_bytes()),
                     status_code,
                     headers,
                     ..BindingMessage::empty(id, "done")

@@ -93,6 +93,43 @@ impl BindingSettings {
                 .map_err(|e| Error::from_reason(e.message().to_string()))?,
         })
     }
+
+    /// Bytes of the files the host counts under `temp/` (reservations not included).
+    #[napi(getter)]
+    pub fn temp_used(&self) -> f64 {
+        self.settings.temp().used() as f64
+    }
+
+    /// Files removed from `temp/` to make room since the host started.
+    #[napi(getter)]
+    pub fn temp_evicted(&self) -> f64 {
+        self.settings.temp().evicted() as f64
+    }
+
+    /// The success of the download that stored `path` in `temp/` was delivered: from now on
+    /// the file may be evicted.
+    #[napi]
+    pub fn temp_delivered(&self, path: String) {
+        self.settings.temp().delivered(std::path::Path::new(&path));
+    }
+
+    /// Measures `temp/` again (all of it, or the file or directory at `path`).
+    #[napi]
+    pub fn refresh_temp(&self, path: Option<String>) -> Result<()> {
+        self.settings
+            .temp()
+            .refresh(path.as_deref().map(std::path::Path::new))
+            .map_err(|e| Error::from_reason(format!("cannot measure temp/: {e}")))
+    }
+
+    /// Removes every file in `temp/` stored so far, but those whose success is undelivered.
+    #[napi]
+    pub fn clear_temp(&self) -> Result<()> {
+        self.settings
+            .temp()
+            .clear()
+            .map_err(|e| Error::from_reason(format!("cannot clear temp/: {e}")))
+    }
 }
 
 /// A byte budget shared by the downloads it is passed to (a host's user-directory quota).
@@ -123,10 +160,14 @@ impl BindingQuota {
         self.quota.reserved() as f64
     }
 
-    /// Re-bases the stored total after the caller re-measured it.
+    /// Measures `dir` again (every regular file below it) as the stored total; a download
+    /// committing meanwhile is counted once. Returns the new total.
     #[napi]
-    pub fn set_used(&self, used: f64) {
-        self.quota.set_used(used.max(0.0) as u64);
+    pub fn remeasure(&self, dir: String) -> Result<f64> {
+        self.quota
+            .remeasure(|| tt_download_engine::measure_dir(std::path::Path::new(&dir)))
+            .map(|used| used as f64)
+            .map_err(|e| Error::from_reason(format!("cannot measure {dir}: {e}")))
     }
 }
 
@@ -145,6 +186,39 @@ impl BindingCookieJar {
             jar: CookieJar::open(file.map(Into::into)),
         }
     }
+
+    /// The `Cookie` value a request to `url` (an http(s) URL, checked by the caller) would
+    /// send; `''` when none.
+    #[napi]
+    pub fn header(&self, url: String) -> Result<String> {
+        Ok(self
+            .jar
+            .header_for(&parse_url(&url)?, None)
+            .unwrap_or_default())
+    }
+
+    /// What a response from `url` set; saved like a download's cookies.
+    #[napi]
+    pub fn store(&self, url: String, set_cookies: Vec<String>) -> Result<()> {
+        let values: Vec<&str> = set_cookies.iter().map(String::as_str).collect();
+        self.jar.store(&parse_url(&url)?, &values);
+        self.jar
+            .persist()
+            .map_err(|e| Error::from_reason(format!("cannot save cookies: {e}")))
+    }
+
+    /// Forgets every cookie and empties the saved file.
+    #[napi]
+    pub fn clear(&self) -> Result<()> {
+        self.jar
+            .clear()
+            .map_err(|e| Error::from_reason(format!("cannot save cookies: {e}")))
+    }
+}
+
+fn parse_url(url: &str) -> Result<tt_download_engine::Url> {
+    tt_download_engine::Url::parse(url)
+        .map_err(|e| Error::from_reason(format!("invalid URL {url}: {e}")))
 }
 
 /// Turns engine events into mailbox messages, only those someone listens to.
@@ -384,6 +458,17 @@ impl BindingEngine {
             batch.set("profiles", ArrayBuffer::copy_from(env, bytes)?)?;
         }
         Ok(batch)
+    }
+
+    /// Connections held (in use or pooled), those carrying no response, those on HTTP/2.
+    #[napi(ts_return_type = "{ open: number; idle: number; h2: number }")]
+    pub fn connection_stats<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        let stats = self.engine.connection_stats();
+        let mut out = Object::new(env)?;
+        out.set("open", stats.open as u32)?;
+        out.set("idle", stats.idle as u32)?;
+        out.set("h2", stats.h2 as u32)?;
+        Ok(out)
     }
 
     /// Stops the runtime: in-flight downloads end with `cancelled`.

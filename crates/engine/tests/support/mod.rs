@@ -363,6 +363,7 @@ impl Sandbox {
             profile: true,
             quota: None,
             cookies: None,
+            temp: None,
         }
     }
 }

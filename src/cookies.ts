@@ -1,0 +1,39 @@
+// `host.cookies` (SPEC 12): the host's one RFC 6265 jar, the one its downloads use, so the
+// host's `tt.request` and `uploadFile` share it as the platform's cookie mechanism does.
+// The jar lives in the engine; this checks arguments and the store switch (SPEC 6).
+import { DownloadError, failOf } from './errors.js'
+import type { BindingCookieJar } from './native.js'
+import type { CookieJar } from './types.js'
+
+export function cookieJarOf(binding: BindingCookieJar | undefined, isClosed: () => boolean): CookieJar {
+  const open = (): void => {
+    if (isClosed()) throw new DownloadError(failOf('abort'))
+  }
+  return Object.freeze({
+    header(url: string): string {
+      open()
+      const href = httpUrl(url, 'header')
+      return binding === undefined ? '' : binding.header(href)
+    },
+    store(url: string, setCookie: string[]): void {
+      open()
+      const href = httpUrl(url, 'store')
+      if (!Array.isArray(setCookie) || !setCookie.every((value) => typeof value === 'string')) {
+        throw new TypeError('cookies.store: setCookie must be an array of Set-Cookie strings')
+      }
+      binding?.store(href, [...setCookie])
+    },
+    clear(): void {
+      open()
+      binding?.clear()
+    },
+  })
+}
+
+function httpUrl(url: unknown, method: string): string {
+  const parsed = typeof url === 'string' && URL.canParse(url) ? new URL(url) : undefined
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new TypeError(`cookies.${method}: url must be an http(s) URL, got ${JSON.stringify(String(url))}`)
+  }
+  return parsed.href
+}
