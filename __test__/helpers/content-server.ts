@@ -58,6 +58,10 @@ export interface ContentServerOptions {
    * connection need more.
    */
   maxSessionMemory?: number
+  /** The loopback address to listen on (default 127.0.0.1), e.g. '::1' or '127.0.0.2'. */
+  listenHost?: string
+  /** The port to listen on (default 0: any free one). */
+  listenPort?: number
 }
 
 export interface ContentServer {
@@ -328,7 +332,7 @@ export async function startContentServer(opts: ContentServerOptions = {}): Promi
   server.on('tlsClientError', () => {})
   server.on('sessionError', () => {})
 
-  const port = await listenLocal(server)
+  const port = await listenLocal(server, opts.listenPort ?? 0, opts.listenHost ?? '127.0.0.1')
   const origin = `${scheme}://${hostname}:${port}`
 
   return {

@@ -1,0 +1,567 @@
+// HTTP proxies for the SPEC 11 tests: Debian's real `tinyproxy` for the happy paths (CONNECT
+// tunnels and absolute-form requests as a deployed proxy handles them), and a scripted proxy on
+// node:net for everything a real proxy does only when misconfigured: refusing a tunnel with a
+// chosen status, asking for credentials, closing or answering garbage before the tunnel is up,
+// or saying nothing at all. Both listen on loopback only and are stopped in teardown.
+import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import * as net from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { listenLocal } from './listen.js'
+
+// ---------------------------------------------------------------------------------------------
+// tinyproxy
+
+export interface TinyproxyOptions {
+  /**
+   * `BasicAuth user password` (tinyproxy >= 1.10): requests without them get 407. tinyproxy's
+   * config accepts only letters, digits, '-', '.' and '_' in both.
+   */
+  auth?: { user: string; password: string }
+}
+
+export interface Tinyproxy {
+  readonly port: number
+  /** `http://127.0.0.1:<port>` (with `user:password@` when `auth` was given, percent-encoded). */
+  readonly url: string
+  /** The process id of the tinyproxy started for this test. */
+  readonly pid: number
+  /** What tinyproxy logged so far (stdout and stderr, bounded). */
+  log(): string
+  stop(): Promise<void>
+}
+
+const TINYPROXY_PACKAGE = 'tinyproxy'
+const TINYPROXY_CANDIDATES = ['/usr/bin/tinyproxy', '/usr/sbin/tinyproxy']
+const START_TIMEOUT_MS = 10_000
+const STOP_TIMEOUT_MS = 3_000
+const MAX_LOG = 256 * 1024
+const INSTALL_TIMEOUT_MS = 5 * 60_000
+
+let installing: Promise<string> | undefined
+
+function findTinyproxy(): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
+    const candidate = join(dir, 'tinyproxy')
+    if (existsSync(candidate)) return candidate
+  }
+  return TINYPROXY_CANDIDATES.find((path) => existsSync(path))
+}
+
+function exec(file: string, args: string[], timeoutMs: number): Promise<{ ok: boolean; output: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      file,
+      args,
+      {
+        timeout: timeoutMs,
+        maxBuffer: 16 * 1024 * 1024,
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      },
+      (error, stdout, stderr) => resolve({ ok: error === null, output: `${stdout}${stderr}` }),
+    )
+  })
+}
+
+/**
+ * The path of the tinyproxy binary. When it is missing: as root with apt-get, installs Debian's
+ * package (once per test process, `apt-get update` first only if the plain install fails);
+ * otherwise throws an error naming the package. Never skips.
+ */
+export function ensureTinyproxy(): Promise<string> {
+  installing ??= (async () => {
+    const found = findTinyproxy()
+    if (found !== undefined) return found
+    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
+    const aptGet = ['/usr/bin/apt-get', '/bin/apt-get'].find((path) => existsSync(path))
+    if (!isRoot || aptGet === undefined) {
+      throw new Error(
+        `the proxy tests need Debian's "${TINYPROXY_PACKAGE}" package, which is not installed: ` +
+          `run \`apt-get install -y --no-install-recommends ${TINYPROXY_PACKAGE}\` as root` +
+          (isRoot ? ' (apt-get was not found)' : ' (this test process is not root)'),
+      )
+    }
+    const install = ['install', '-y', '--no-install-recommends', TINYPROXY_PACKAGE]
+    let attempt = await exec(aptGet, install, INSTALL_TIMEOUT_MS)
+    if (!attempt.ok) {
+      const update = await exec(aptGet, ['update'], INSTALL_TIMEOUT_MS)
+      if (!update.ok) throw new Error(`apt-get update failed while installing ${TINYPROXY_PACKAGE}:\n${update.output}`)
+      attempt = await exec(aptGet, install, INSTALL_TIMEOUT_MS)
+    }
+    const installed = findTinyproxy()
+    if (!attempt.ok || installed === undefined) {
+      throw new Error(`could not install Debian's "${TINYPROXY_PACKAGE}" package:\n${attempt.output}`)
+    }
+    return installed
+  })()
+  // A failed install is reported to every caller of this process, never retried in a loop.
+  return installing
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer()
+  await listenLocal(server)
+  const port = (server.address() as AddressInfo).port
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+function connectsWithin(port: number, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resolve(false)
+    }, ms)
+    socket.once('connect', () => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(false)
+    })
+  })
+}
+
+/**
+ * The config of a test's own tinyproxy. What matters:
+ * - `Listen 127.0.0.1` and the chosen `Port`: loopback only.
+ * - No `ConnectPort` line: tinyproxy then allows CONNECT to every port (Debian's stock config
+ *   allows only 443 and 563, and the test origins listen on ephemeral ports).
+ * - No `Allow` line: every client (all of them on loopback) may use it.
+ * - No `LogFile`, no `Syslog`, no `PidFile`: in the foreground (`-d`) tinyproxy logs to stdout,
+ *   so after it drops privileges (as root it switches to `User`/`Group`) it needs to write no
+ *   file at all; the test knows its PID from the spawn.
+ * - `User nobody` / `Group nogroup` when running as root: said explicitly, not left to the
+ *   build's defaults.
+ * - `BasicAuth user password` when asked.
+ */
+export function tinyproxyConfig(port: number, opts: TinyproxyOptions = {}): string {
+  const lines = [
+    `Port ${port}`,
+    'Listen 127.0.0.1',
+    'Timeout 60',
+    'MaxClients 64',
+    'LogLevel Info',
+    // (The Via header is on by default: absolute-form requests reach the origin with
+    // `Via: 1.1 <hostname> (tinyproxy/1.11.1)`, so a test can tell they went through it.)
+  ]
+  if (typeof process.getuid === 'function' && process.getuid() === 0) {
+    lines.push('User nobody', 'Group nogroup')
+  }
+  if (opts.auth !== undefined) {
+    // tinyproxy's config grammar takes only [-a-z0-9._] here (conf.c: ALNUM); anything else is
+    // "Syntax error" and tinyproxy does not start.
+    for (const part of [opts.auth.user, opts.auth.password]) {
+      if (!/^[-a-z0-9._]+$/i.test(part)) {
+        throw new TypeError(`tinyproxy BasicAuth: ${JSON.stringify(part)} may only use letters, digits, '-', '.' and '_'`)
+      }
+    }
+    lines.push(`BasicAuth ${opts.auth.user} ${opts.auth.password}`)
+  }
+  return lines.join('\n') + '\n'
+}
+
+/**
+ * Starts `tinyproxy -d -c <own config>` on 127.0.0.1 at a free port, waits until it accepts
+ * connections, and returns it; `stop()` signals that PID (SIGTERM, then SIGKILL) and waits for
+ * it to exit. Register `stop` in the test's teardown (`closeAfter` does not apply: use
+ * `t.teardown(() => proxy.stop())`).
+ */
+export async function startTinyproxy(opts: TinyproxyOptions = {}): Promise<Tinyproxy> {
+  const binary = await ensureTinyproxy()
+  const dir = await mkdtemp(join(tmpdir(), 'tt-download-tinyproxy-'))
+  // tinyproxy reads its config before it drops privileges; the directory stays root-only.
+  await chmod(dir, 0o700)
+  let lastError = ''
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort()
+    const configPath = join(dir, 'tinyproxy.conf')
+    await writeFile(configPath, tinyproxyConfig(port, opts))
+    const { child, direct } = spawnSupervised(binary, configPath)
+    let log = ''
+    let tinyproxyPid: number | undefined = direct ? child.pid : undefined
+    const append = (chunk: Buffer) => {
+      if (log.length < MAX_LOG) log += chunk.toString('utf8')
+      tinyproxyPid ??= Number(/^tinyproxy-pid (\d+)$/m.exec(log)?.[1]) || undefined
+    }
+    child.stdout!.on('data', append)
+    child.stderr!.on('data', append)
+    let exited = false
+    const exit = new Promise<void>((resolve) => {
+      child.once('exit', () => {
+        exited = true
+        resolve()
+      })
+      child.once('error', (error) => {
+        exited = true
+        log += `\nspawn error: ${error.message}`
+        resolve()
+      })
+    })
+    const stop = stopper(child, () => tinyproxyPid, exit, () => exited, dir)
+
+    const deadline = performance.now() + START_TIMEOUT_MS
+    let ready = false
+    while (!exited && performance.now() < deadline) {
+      if (tinyproxyPid !== undefined && (await connectsWithin(port, 200))) {
+        ready = true
+        break
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    if (ready && !exited && tinyproxyPid !== undefined) {
+      const credentials =
+        opts.auth === undefined
+          ? ''
+          : `${encodeURIComponent(opts.auth.user)}:${encodeURIComponent(opts.auth.password)}@`
+      return { port, url: `http://${credentials}127.0.0.1:${port}`, pid: tinyproxyPid, log: () => log, stop }
+    }
+    lastError = exited
+      ? `tinyproxy exited before it listened on 127.0.0.1:${port}:\n${log}`
+      : `tinyproxy did not listen on 127.0.0.1:${port} within ${START_TIMEOUT_MS} ms:\n${log}`
+    await stop(true)
+    // The port may have been taken between freePort() and tinyproxy's bind: only then try again.
+    if (!/already in use/i.test(log)) break
+  }
+  await rm(dir, { recursive: true, force: true })
+  throw new Error(lastError)
+}
+
+/**
+ * tinyproxy under a small supervisor: `/bin/sh` starts it in the background, prints its PID
+ * (`tinyproxy-pid N`) and waits for it. The shell runs under `setpriv --pdeathsig SIGTERM`, so if
+ * the test process dies without its teardown (a crash, a kill), the kernel signals the shell,
+ * whose trap stops tinyproxy: no proxy outlives its test process. (The death signal cannot be
+ * put on tinyproxy itself: the kernel clears it when tinyproxy switches to `User nobody`.)
+ * Without setpriv, tinyproxy is spawned directly.
+ */
+function spawnSupervised(binary: string, configPath: string): { child: ChildProcess; direct: boolean } {
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe']
+  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path))
+  if (setpriv === undefined || !existsSync('/bin/sh')) {
+    return { child: spawn(binary, ['-d', '-c', configPath], { stdio }), direct: true }
+  }
+  const script =
+    '"$1" -d -c "$2" & p=$!; echo "tinyproxy-pid $p"; ' +
+    'trap \'kill -TERM "$p" 2>/dev/null; wait "$p"; exit 0\' TERM INT HUP; wait "$p"'
+  const args = ['--pdeathsig', 'SIGTERM', '--', '/bin/sh', '-c', script, 'sh', binary, configPath]
+  return { child: spawn(setpriv, args, { stdio }), direct: false }
+}
+
+function stopper(
+  supervisor: ChildProcess,
+  tinyproxyPid: () => number | undefined,
+  exit: Promise<void>,
+  exited: () => boolean,
+  dir: string,
+): (keepDir?: boolean) => Promise<void> {
+  let stopping: Promise<void> | undefined
+  // By their own PIDs only, never by name.
+  const signal = (pid: number | undefined, name: NodeJS.Signals) => {
+    if (pid === undefined) return
+    try {
+      process.kill(pid, name)
+    } catch {
+      // already gone
+    }
+  }
+  return (keepDir = false) => {
+    stopping ??= (async () => {
+      if (!exited()) {
+        // tinyproxy first (the supervisor exits once it has); the supervisor too if it is
+        // still starting and printed no PID yet.
+        if (tinyproxyPid() !== undefined) signal(tinyproxyPid(), 'SIGTERM')
+        else signal(supervisor.pid, 'SIGTERM')
+        const timer = setTimeout(() => {
+          if (exited()) return
+          signal(tinyproxyPid(), 'SIGKILL')
+          signal(supervisor.pid, 'SIGKILL')
+        }, STOP_TIMEOUT_MS)
+        await exit
+        clearTimeout(timer)
+      }
+      if (!keepDir) await rm(dir, { recursive: true, force: true })
+    })()
+    return stopping
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scripted proxy
+
+/**
+ * What the scripted proxy does with a request once its head arrived:
+ * - `'forward'`: CONNECT: dial the target, answer `200 Connection established` and tunnel;
+ *   absolute form: dial the target, send the request in origin form with `Connection: close`
+ *   and relay the answer, then close;
+ * - `'close'`: close the connection (FIN) without answering a byte;
+ * - `'garbage'`: answer bytes that are not HTTP, then close;
+ * - `'silent'`: keep the connection open and never answer;
+ * - a number: answer that status (empty body, `Connection: close`) and close.
+ */
+export type ProxyAnswer = 'forward' | 'close' | 'garbage' | 'silent' | number
+
+export interface ScriptedProxyBehaviour {
+  /** For every request (default `'forward'`). */
+  answer?: ProxyAnswer
+  /** For CONNECT requests; overrides `answer`. */
+  connect?: ProxyAnswer
+  /** For absolute-form requests; overrides `answer`. */
+  absolute?: ProxyAnswer
+  /**
+   * Answer `407` (with `Proxy-Authenticate: Basic`) to every request that does not carry
+   * `Proxy-Authorization: Basic base64(user:password)`; checked before `answer`.
+   */
+  auth?: { user: string; password: string }
+  /**
+   * Where the proxy itself resolves names when forwarding (name -> IP); IP literals are dialled
+   * as they are; any other name gets `502`. The proxy never asks DNS.
+   */
+  hosts?: Record<string, string>
+  /** The loopback address to listen on (default 127.0.0.1). */
+  listenHost?: string
+}
+
+export interface ProxyRequest {
+  /** 1-based number of the accepted connection that carried it. */
+  connection: number
+  method: string
+  /** The request-target as received: `host:port` for CONNECT, the absolute URL otherwise. */
+  target: string
+  /** The request line, e.g. `CONNECT files.test:443 HTTP/1.1`. */
+  line: string
+  /** Header fields, names lower-case; repeated ones joined with ', '. */
+  headers: Record<string, string>
+  /** The head as received, up to (not including) the blank line. */
+  head: string
+  /** What the proxy did: the answer applied (`407` for an auth refusal, `502` for a bad target). */
+  answered: ProxyAnswer
+}
+
+export interface ScriptedProxy {
+  readonly host: string
+  readonly port: number
+  /** `http://<host>:<port>` */
+  readonly url: string
+  /** The proxy URL with credentials, percent-encoded: `http://user:pa%40ss@host:port`. */
+  urlWith(user: string, password: string): string
+  /** TCP connections accepted. */
+  readonly connections: number
+  /** Every request head received, in order. */
+  readonly requests: ProxyRequest[]
+  /** The CONNECT requests' targets, in order. */
+  connectTargets(): string[]
+  /** The absolute-form requests' targets, in order. */
+  absoluteTargets(): string[]
+  close(): Promise<void>
+}
+
+const MAX_HEAD = 64 * 1024
+const GARBAGE = 'SSH-2.0-OpenSSH_9.6 not an HTTP proxy\r\n\x00\x01\x02\xff garbage\r\n\r\n'
+
+function parseHead(head: string): { method: string; target: string; line: string; headers: Record<string, string> } {
+  const lines = head.split('\r\n')
+  const line = lines[0] ?? ''
+  const [method = '', target = ''] = line.split(' ')
+  const headers: Record<string, string> = {}
+  for (const field of lines.slice(1)) {
+    const colon = field.indexOf(':')
+    if (colon <= 0) continue
+    const name = field.slice(0, colon).trim().toLowerCase()
+    const value = field.slice(colon + 1).trim()
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`
+  }
+  return { method, target, line, headers }
+}
+
+/** `host:port` or `[v6]:port` -> [host, port]; undefined when malformed. */
+function splitAuthority(authority: string): [string, number] | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(authority)
+  if (match === null) return undefined
+  const port = Number(match[3])
+  if (port < 1 || port > 65535) return undefined
+  return [(match[1] ?? match[2])!, port]
+}
+
+function statusText(status: number): string {
+  const texts: Record<number, string> = {
+    200: 'OK',
+    400: 'Bad Request',
+    403: 'Forbidden',
+    407: 'Proxy Authentication Required',
+    502: 'Bad Gateway',
+    503: 'Service Unavailable',
+  }
+  return texts[status] ?? 'Status'
+}
+
+export async function startScriptedProxy(behaviour: ScriptedProxyBehaviour = {}): Promise<ScriptedProxy> {
+  const listenHost = behaviour.listenHost ?? '127.0.0.1'
+  const hosts = new Map(Object.entries(behaviour.hosts ?? {}).map(([k, v]) => [k.toLowerCase(), v]))
+  const expectedAuth =
+    behaviour.auth === undefined
+      ? undefined
+      : `Basic ${Buffer.from(`${behaviour.auth.user}:${behaviour.auth.password}`, 'utf8').toString('base64')}`
+  const sockets = new Set<net.Socket>()
+  const requests: ProxyRequest[] = []
+  let connections = 0
+  let closed = false
+
+  const track = (socket: net.Socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => {}) // a reset on either side just ends the pair
+  }
+
+  const answerStatus = (socket: net.Socket, status: number) => {
+    const extra = status === 407 ? 'Proxy-Authenticate: Basic realm="tt-download test proxy"\r\n' : ''
+    socket.end(
+      `HTTP/1.1 ${status} ${statusText(status)}\r\n${extra}Content-Length: 0\r\nConnection: close\r\n\r\n`,
+    )
+  }
+
+  /** The address to dial for a target host: IP literals as they are, names from `hosts`. */
+  const addressOf = (host: string): string | undefined => {
+    if (net.isIP(host) !== 0) return host
+    return hosts.get(host.toLowerCase())
+  }
+
+  const dial = (ip: string, port: number, onConnect: (upstream: net.Socket) => void, onError: () => void) => {
+    if (closed) return onError()
+    const upstream = net.connect({ host: ip, port })
+    track(upstream)
+    upstream.setNoDelay(true)
+    let connected = false
+    upstream.once('connect', () => {
+      connected = true
+      onConnect(upstream)
+    })
+    upstream.once('error', () => {
+      if (!connected) onError()
+    })
+  }
+
+  const pipePair = (client: net.Socket, upstream: net.Socket) => {
+    client.pipe(upstream)
+    upstream.pipe(client)
+    const destroyBoth = () => {
+      client.destroy()
+      upstream.destroy()
+    }
+    client.once('close', destroyBoth)
+    upstream.once('close', destroyBoth)
+  }
+
+  const handle = (client: net.Socket, head: string, rest: Buffer, connection: number) => {
+    const parsed = parseHead(head)
+    const isConnect = parsed.method.toUpperCase() === 'CONNECT'
+    const isAbsolute = !isConnect && /^[a-z][a-z0-9+.-]*:\/\//i.test(parsed.target)
+    let answer: ProxyAnswer =
+      (isConnect ? behaviour.connect : isAbsolute ? behaviour.absolute : undefined) ?? behaviour.answer ?? 'forward'
+    if (expectedAuth !== undefined && parsed.headers['proxy-authorization'] !== expectedAuth) answer = 407
+    if (answer === 'forward' && !isConnect && !isAbsolute) answer = 400
+    const record: ProxyRequest = { connection, ...parsed, head, answered: answer }
+    requests.push(record)
+
+    if (answer === 'silent') return
+    if (answer === 'close') return void client.end()
+    if (answer === 'garbage') return void client.end(GARBAGE, 'latin1')
+    if (typeof answer === 'number') return answerStatus(client, answer)
+
+    const refuse = () => {
+      record.answered = 502
+      if (!client.destroyed) answerStatus(client, 502)
+    }
+    if (isConnect) {
+      const authority = splitAuthority(parsed.target)
+      const ip = authority && addressOf(authority[0])
+      if (authority === undefined || ip === undefined) return refuse()
+      client.pause()
+      dial(ip, authority[1], (upstream) => {
+        client.write('HTTP/1.1 200 Connection established\r\n\r\n')
+        if (rest.length > 0) upstream.write(rest)
+        pipePair(client, upstream)
+        client.resume()
+      }, refuse)
+      return
+    }
+
+    // Absolute form: one request per connection, relayed in origin form.
+    let url: URL
+    try {
+      url = new URL(parsed.target)
+    } catch {
+      return refuse()
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, '')
+    const ip = url.protocol === 'http:' ? addressOf(host) : undefined
+    if (ip === undefined) return refuse()
+    const port = url.port === '' ? 80 : Number(url.port)
+    const dropped = new Set(['proxy-authorization', 'proxy-connection', 'connection', 'keep-alive'])
+    const fields = head
+      .split('\r\n')
+      .slice(1)
+      .filter((field) => !dropped.has(field.slice(0, field.indexOf(':')).trim().toLowerCase()))
+    const originHead = [`${parsed.method} ${url.pathname}${url.search} HTTP/1.1`, ...fields, 'Connection: close']
+    client.pause()
+    dial(ip, port, (upstream) => {
+      upstream.write(originHead.join('\r\n') + '\r\n\r\n')
+      if (rest.length > 0) upstream.write(rest)
+      pipePair(client, upstream)
+      client.resume()
+    }, refuse)
+  }
+
+  const server = net.createServer((client) => {
+    const connection = ++connections
+    track(client)
+    client.setNoDelay(true)
+    let buffered = Buffer.alloc(0)
+    const onData = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk])
+      const end = buffered.indexOf('\r\n\r\n')
+      if (end === -1) {
+        if (buffered.length > MAX_HEAD) client.destroy()
+        return
+      }
+      client.off('data', onData)
+      const head = buffered.subarray(0, end).toString('latin1')
+      const rest = buffered.subarray(end + 4)
+      handle(client, head, rest, connection)
+      // Whatever else arrives on a connection that is not forwarded is read and dropped.
+      if (client.listenerCount('data') === 0 && !client.isPaused()) client.on('data', () => {})
+    }
+    client.on('data', onData)
+  })
+
+  const port = await listenLocal(server, 0, listenHost)
+  const hostInUrl = net.isIPv6(listenHost) ? `[${listenHost}]` : listenHost
+  const url = `http://${hostInUrl}:${port}`
+  return {
+    host: listenHost,
+    port,
+    url,
+    urlWith: (user, password) =>
+      `http://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${hostInUrl}:${port}`,
+    get connections() {
+      return connections
+    },
+    requests,
+    connectTargets: () => requests.filter((r) => r.method.toUpperCase() === 'CONNECT').map((r) => r.target),
+    absoluteTargets: () => requests.filter((r) => r.method.toUpperCase() !== 'CONNECT').map((r) => r.target),
+    close: () => {
+      if (closed) return Promise.resolve()
+      closed = true
+      const done = new Promise<void>((resolve) => server.close(() => resolve()))
+      for (const socket of sockets) socket.destroy()
+      return done
+    },
+  }
+}
