@@ -37,6 +37,7 @@ import {
   startShortBodyServer,
   startStallServer,
 } from '../helpers/raw-servers.js'
+import { startScriptedProxy, type ScriptedProxy } from '../helpers/proxies.js'
 import { certKit, startBadCertServer, startTlsServer, TEST_HOST, type CertKit } from '../helpers/tls.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -257,6 +258,8 @@ async function startTripwire(): Promise<{ port: number; connections: () => numbe
   }
 }
 let tripwire: Awaited<ReturnType<typeof startTripwire>>
+/** The proxy of the 'proxied' hosts: it resolves the test name itself (SPEC 11: the engine does not). */
+let proxy: ScriptedProxy
 let kit: CertKit
 
 /** Port 1 when nothing listens there (no other process will bind it meanwhile), else a freed port. */
@@ -275,7 +278,7 @@ async function refusedPortOnce(): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // Hosts
 
-type Role = 'stable' | 'chaos' | 'quota'
+type Role = 'stable' | 'chaos' | 'quota' | 'proxied'
 
 interface Slot {
   id: number
@@ -312,6 +315,8 @@ async function newSlot(role: Role): Promise<Slot> {
     backgroundGraceMs: 20,
     // Only the test servers' address: the tripwire on 127.0.0.2 stays refused.
     egress: { allow: ['127.0.0.1/32', '::1/128'] },
+    // Through the proxy every download goes via CONNECT or absolute form (SPEC 11).
+    ...(role === 'proxied' ? { proxy: proxy.url } : {}),
     onError: (error, { source }) => violation('onError', `${source}: ${String(error)}`),
   }
   const slot: Slot = {
@@ -350,6 +355,7 @@ const FAULTS = {
   closeBefore: 2,
   refused: 2,
   egressRefused: 3,
+  proxied: 6,
   garbage: 2,
   plainTls: 2,
   certificate: 4,
@@ -522,6 +528,9 @@ function planFor(fault: Fault, call: { id: number }): Plan {
       ])
       return { url, allowed: [121526], errMsg: 'downloadFile:fail connection error: address not allowed' }
     }
+    case 'proxied':
+      // Any good server, through the proxy host's proxy: hashed like every good download.
+      return good(goodServer(), size(), seed)
     case 'garbage':
       return { url: servers.garbage.url(`/g${seed}`), allowed: [121591] }
     case 'plainTls':
@@ -891,6 +900,7 @@ async function main(): Promise<void> {
   servers = await startServers()
   refused = await refusedPortOnce()
   tripwire = await startTripwire()
+  proxy = await startScriptedProxy({ hosts: { [TEST_HOST]: '127.0.0.1' } })
   await warmUp()
   await collect()
   await sleep(200)
@@ -901,7 +911,7 @@ async function main(): Promise<void> {
   const memoryWarm = memoryBreakdown()
 
   const slots: Slot[] = []
-  const roles: Role[] = ['quota']
+  const roles: Role[] = ['quota', 'proxied']
   for (let i = 1; i < opts.hosts; i++) roles.push(i % 2 === 0 ? 'chaos' : 'stable')
   for (const role of roles) slots.push(await newSlot(role))
   const replace = async (old: Slot) => {
@@ -920,8 +930,10 @@ async function main(): Promise<void> {
   const worker = async () => {
     while (!(stop = stopNow())) {
       const fault = weighted(FAULTS as Record<Fault, number>)
-      // Quota faults go to the quota host; anything else to a stable or chaos host.
-      const candidates = slots.filter((s) => (fault === 'quota') === (s.role === 'quota'))
+      // Quota faults go to the quota host, proxied ones to the proxy host; anything else to a
+      // stable or chaos host.
+      const role = fault === 'quota' ? 'quota' : fault === 'proxied' ? 'proxied' : undefined
+      const candidates = slots.filter((s) => (role === undefined ? s.role === 'stable' || s.role === 'chaos' : s.role === role))
       const call = launch(pick(candidates), fault)
       const settled = await within(call.done, DRAIN_MS)
       if (!settled) return // checked at the end as lost
@@ -940,6 +952,7 @@ async function main(): Promise<void> {
       sweep()
       // The test servers record every request; that is the harness's memory, not the library's.
       for (const server of Object.values(servers)) server.requests.splice(0)
+      proxy.requests.splice(0)
       const fraction = Math.max((Date.now() - started) / (opts.seconds * 1000), stats.downloads / opts.count)
       if (!midTaken && fraction >= 0.5) {
         midTaken = true
@@ -974,6 +987,8 @@ async function main(): Promise<void> {
     violation('egress', `${tripwire.connections()} connection(s) reached the refused tripwire on 127.0.0.2`)
   }
   await tripwire.close()
+  if (proxy.requests.length + proxy.connections === 0) violation('proxy', 'no download went through the proxy')
+  await proxy.close()
   let strayFiles = 0
   let stagingFiles = 0
   for (const tmp of dataDirs) {
