@@ -1,6 +1,10 @@
 // The `tt-download` command (SPEC 9, and the CLI rows of SPEC 10) run as a real process from
 // src/ against local servers: exit status 0/1/2, the JSON documents of `get` and `bench`, the
 // stored file at the printed path, and bad usage rejected before anything is downloaded.
+//
+// Every child gets an explicit environment without proxy variables (`--proxy env` is the
+// default, so a proxy set on the test machine would otherwise carry the downloads), and every
+// run against a server here passes `--allow 127.0.0.0/8`: the egress policy refuses loopback.
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import { rm, writeFile } from 'node:fs/promises'
@@ -10,7 +14,9 @@ import { expectedSha256, sha256File } from './helpers/bytes.js'
 import { startContentServer } from './helpers/content-server.js'
 import { listFiles, makeTmpDir } from './helpers/fs.js'
 import { closeAfter } from './helpers/host.js'
+import { refusedPort } from './helpers/raw-servers.js'
 import { describeRun, runCli } from './helpers/run.js'
+import type { Ran } from './helpers/run.js'
 import { certKit, startTlsServer, TEST_HOST } from './helpers/tls.js'
 
 /** The test CA as a PEM file for `--ca`, in a directory removed at teardown. */
@@ -30,13 +36,30 @@ async function dataDir(t: ExecutionContext): Promise<string> {
 
 const PHASES = ['dns', 'connect', 'tls', 'firstByte', 'transfer']
 
+/** The loopback range every run against a server of this file allows. */
+const ALLOW_LOOPBACK = ['--allow', '127.0.0.0/8']
+
+const PROXY_VARIABLE = /^(https?|all|no)_proxy$/i
+
+/** This process's environment without any proxy variable, plus `extra`. */
+function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [name, value] of Object.entries(process.env)) if (!PROXY_VARIABLE.test(name)) env[name] = value
+  return { ...env, ...extra }
+}
+
+/** `tt-download <args>` in `cliEnv(extra)`. */
+function cli(t: ExecutionContext, args: string[], extra?: Record<string, string>): Promise<Ran> {
+  return runCli(t, args, { env: cliEnv(extra) })
+}
+
 test('get --json over HTTPS in release (--domain, --ca, --resolve): exit 0, success object, file at realPath', async (t) => {
   const server = closeAfter(t, await startTlsServer('h2'))
   const dir = await dataDir(t)
   const url = server.url('/bytes/150000')
-  const ran = await runCli(t, [
+  const ran = await cli(t, [
     'get', url, '--json', '--env', 'release', '--domain', server.origin, '--ca', await caFile(t),
-    '--resolve', `${TEST_HOST}:127.0.0.1`, '--data-dir', dir, '--timeout', '20000',
+    '--resolve', `${TEST_HOST}:127.0.0.1`, '--data-dir', dir, '--timeout', '20000', ...ALLOW_LOOPBACK,
   ])
   t.is(ran.code, 0, describeRun(ran))
   t.is(ran.stderr, '', 'no progress or noise when stderr is not a terminal')
@@ -58,7 +81,7 @@ test('get --json over HTTPS in release (--domain, --ca, --resolve): exit 0, succ
 test('get without --json: readable success, the real path alone on the last line; --file-path saves under user/', async (t) => {
   const server = closeAfter(t, await startContentServer({ mode: 'http' }))
   const dir = await dataDir(t)
-  const ran = await runCli(t, ['get', server.url('/bytes/4096'), '--data-dir', dir, '--file-path', 'ttfile://user/x.bin'])
+  const ran = await cli(t, ['get', server.url('/bytes/4096'), '--data-dir', dir, '--file-path', 'ttfile://user/x.bin', ...ALLOW_LOOPBACK])
   t.is(ran.code, 0, describeRun(ran))
   t.regex(ran.stdout, /^success\n/)
   t.regex(ran.stdout, /errMsg\s+downloadFile:ok/)
@@ -71,7 +94,7 @@ test('get without --json: readable success, the real path alone on the last line
 
 test('get without --data-dir keeps the temporary data dir that holds the file, and prints where', async (t) => {
   const server = closeAfter(t, await startContentServer({ mode: 'http' }))
-  const ran = await runCli(t, ['get', server.url('/bytes/1000'), '--json'])
+  const ran = await cli(t, ['get', server.url('/bytes/1000'), '--json', ...ALLOW_LOOPBACK])
   t.is(ran.code, 0, describeRun(ran))
   const doc = JSON.parse(ran.stdout)
   const root = dirname(dirname(doc.realPath))
@@ -85,7 +108,7 @@ test('get without --data-dir keeps the temporary data dir that holds the file, a
 test('get fail: exit 1 and the fail object (untrusted certificate without --ca: 121528)', async (t) => {
   const server = closeAfter(t, await startTlsServer('https'))
   const dir = await dataDir(t)
-  const ran = await runCli(t, ['get', server.url('/bytes/100'), '--json', '--resolve', `${TEST_HOST}:127.0.0.1`, '--data-dir', dir])
+  const ran = await cli(t, ['get', server.url('/bytes/100'), '--json', '--resolve', `${TEST_HOST}:127.0.0.1`, '--data-dir', dir, ...ALLOW_LOOPBACK])
   t.is(ran.code, 1, describeRun(ran))
   t.deepEqual(JSON.parse(ran.stdout), {
     errMsg: 'downloadFile:fail certificate error',
@@ -99,7 +122,7 @@ test('get fail: exit 1 and the fail object (untrusted certificate without --ca: 
 test('get fail without --json: exit 1, readable fail object; domains are checked once --domain is given (121501)', async (t) => {
   const server = closeAfter(t, await startContentServer({ mode: 'http' }))
   const url = server.url('/bytes/100')
-  const ran = await runCli(t, ['get', url, '--domain', 'http://elsewhere.test', '--data-dir', await dataDir(t)])
+  const ran = await cli(t, ['get', url, '--domain', 'http://elsewhere.test', '--data-dir', await dataDir(t), ...ALLOW_LOOPBACK])
   t.is(ran.code, 1, describeRun(ran))
   t.regex(ran.stdout, /^fail\n/)
   t.true(ran.stdout.includes(`downloadFile:fail url not in domain list, url == ${url}`), ran.stdout)
@@ -108,7 +131,7 @@ test('get fail without --json: exit 1, readable fail object; domains are checked
 })
 
 test('get in release refuses http (121599, exit 1): --env reaches the host', async (t) => {
-  const ran = await runCli(t, ['get', 'http://127.0.0.1:9/x', '--env', 'release', '--json', '--data-dir', await dataDir(t)])
+  const ran = await cli(t, ['get', 'http://127.0.0.1:9/x', '--env', 'release', '--json', '--data-dir', await dataDir(t)])
   t.is(ran.code, 1, describeRun(ran))
   t.is(JSON.parse(ran.stdout).errNo, 121599)
 })
@@ -157,13 +180,75 @@ const badUsage: { name: string; args: string[]; message: RegExp }[] = [
     args: ['bench', 'http://x.test/', '--env', 'dev', '--json'],
     message: /--env must be test or release/,
   },
+  {
+    name: 'get: --resolve with an address that is not one',
+    args: ['get', 'http://x.test/', '--resolve', 'x.test:127.0.0.1,nope'],
+    message: /--resolve must be host:ip\[,ip\.\.\.\], got 'x\.test:127\.0\.0\.1,nope'/,
+  },
+  {
+    name: 'get: --resolve with an empty address after a comma',
+    args: ['get', 'http://x.test/', '--resolve', 'x.test:127.0.0.1,'],
+    message: /--resolve must be host:ip/,
+  },
+  {
+    name: 'get: --resolve naming one host twice',
+    args: ['get', 'http://x.test/', '--resolve', 'x.test:127.0.0.1', '--resolve', 'X.test:127.0.0.2'],
+    message: /--resolve: 'X\.test' given twice; give all its addresses in one --resolve X\.test:ip,ip/,
+  },
+  {
+    name: 'get: --allow that is not an address or CIDR',
+    args: ['get', 'http://x.test/', '--allow', 'localhost'],
+    message: /--allow must be an IP address or CIDR .*"localhost"/,
+  },
+  {
+    name: 'get: --allow with a prefix too long for its family',
+    args: ['get', 'http://x.test/', '--allow', '127.0.0.1/33'],
+    message: /--allow must be an IP address or CIDR .*prefix too long/,
+  },
+  {
+    name: 'get: --allow with host bits set',
+    args: ['get', 'http://x.test/', '--allow', '10.0.0.1/8'],
+    message: /--allow must be an IP address or CIDR .*host bits/,
+  },
+  { name: 'get: --allow without a value', args: ['get', 'http://x.test/', '--allow'], message: /--allow <value>' argument missing/ },
+  {
+    name: 'get: --proxy https://',
+    args: ['get', 'http://x.test/', '--proxy', 'https://proxy.test:3128'],
+    message: /--proxy must be http:\/\/\[user:password@\]host\[:port\], env or none, got 'https:\/\/proxy\.test:3128'/,
+  },
+  {
+    name: 'get: --proxy socks5://',
+    args: ['get', 'http://x.test/', '--proxy', 'socks5://proxy.test:1080'],
+    message: /--proxy must be http:\/\/.*, env or none/,
+  },
+  {
+    name: 'get: --proxy with a path',
+    args: ['get', 'http://x.test/', '--proxy', 'http://proxy.test:3128/path'],
+    message: /--proxy must be http:\/\/.*, env or none/,
+  },
+  {
+    name: 'get: --proxy that is neither a URL, env nor none',
+    args: ['get', 'http://x.test/', '--proxy', 'direct'],
+    message: /--proxy must be http:\/\/.*, env or none, got 'direct'/,
+  },
+  {
+    name: 'bench: --allow that is not an address or CIDR',
+    args: ['bench', 'http://x.test/', '--allow', '127.0.0.0/8x'],
+    message: /--allow must be an IP address or CIDR/,
+  },
+  {
+    name: 'bench: bad --proxy',
+    args: ['bench', 'http://x.test/', '--proxy', 'ftp://proxy.test'],
+    message: /--proxy must be http:\/\/.*, env or none/,
+  },
+  { name: 'bench: bad --resolve', args: ['bench', 'http://x.test/', '--resolve', ':127.0.0.1'], message: /--resolve must be host:ip/ },
   { name: 'demo: extra argument', args: ['demo', 'now'], message: /unexpected argument 'now'/ },
   { name: 'demo: unknown option', args: ['demo', '--json'], message: /Unknown option '--json'/ },
 ]
 
 for (const { name, args, message } of badUsage) {
   test(`bad usage exits 2 with a message on stderr and nothing on stdout: ${name}`, async (t) => {
-    const ran = await runCli(t, args)
+    const ran = await cli(t, args)
     t.is(ran.code, 2, describeRun(ran))
     t.regex(ran.stderr, message)
     t.regex(ran.stderr, /Usage: tt-download/, 'the usage follows the message')
@@ -173,7 +258,7 @@ for (const { name, args, message } of badUsage) {
 
 for (const args of [['--help'], ['-h'], ['demo', '--help'], ['get', '--help'], ['bench', '--help'], ['get', '-h']]) {
   test(`${args.join(' ')} prints the usage on stdout and exits 0`, async (t) => {
-    const ran = await runCli(t, args)
+    const ran = await cli(t, args)
     t.is(ran.code, 0, describeRun(ran))
     const command = args.length > 1 ? `${args[0]} ` : ''
     t.true(ran.stdout.startsWith(`Usage: tt-download ${command}`), ran.stdout)
@@ -182,7 +267,7 @@ for (const args of [['--help'], ['-h'], ['demo', '--help'], ['get', '--help'], [
 }
 
 test('get --help wins over a missing <url>', async (t) => {
-  const ran = await runCli(t, ['get', '--json', '--help'])
+  const ran = await cli(t, ['get', '--json', '--help'])
   t.is(ran.code, 0, describeRun(ran))
   t.regex(ran.stdout, /^Usage: tt-download get <url>/)
 })
@@ -190,9 +275,9 @@ test('get --help wins over a missing <url>', async (t) => {
 test('bench --json: one object with count, concurrency, throughput, latency percentiles and phase medians', async (t) => {
   const server = closeAfter(t, await startTlsServer('https'))
   const dir = await dataDir(t)
-  const ran = await runCli(t, [
+  const ran = await cli(t, [
     'bench', server.url('/bytes/20000'), '-n', '6', '-c', '2', '--json', '--ca', await caFile(t),
-    '--resolve', `${TEST_HOST}:127.0.0.1`, '--env', 'release', '--domain', server.origin, '--data-dir', dir,
+    '--resolve', `${TEST_HOST}:127.0.0.1`, '--env', 'release', '--domain', server.origin, '--data-dir', dir, ...ALLOW_LOOPBACK,
   ])
   t.is(ran.code, 0, describeRun(ran))
   const lines = ran.stdout.trimEnd().split('\n')
@@ -200,7 +285,9 @@ test('bench --json: one object with count, concurrency, throughput, latency perc
   const doc = JSON.parse(lines[0]!)
   t.is(doc.count, 6)
   t.is(doc.concurrency, 2)
+  t.is(doc.proxy, null, 'no proxy variable, so direct')
   t.is(doc.failed, 0)
+  t.deepEqual(doc.failedByErrNo, {})
   t.is(doc.bytes, 6 * 20000)
   for (const key of ['downloadsPerSec', 'mbPerSec']) {
     t.true(Number.isFinite(doc[key]) && doc[key] > 0, `${key} = ${doc[key]}`)
@@ -220,7 +307,7 @@ test('bench --json: one object with count, concurrency, throughput, latency perc
 
 test('bench without --json: the readable report; exit 1 when downloads fail', async (t) => {
   const server = closeAfter(t, await startContentServer({ mode: 'http' }))
-  const ok = await runCli(t, ['bench', server.url('/bytes/1000'), '-n', '3'])
+  const ok = await cli(t, ['bench', server.url('/bytes/1000'), '-n', '3', ...ALLOW_LOOPBACK])
   t.is(ok.code, 0, describeRun(ok))
   const lines = [
     /succeeded\s+3 of 3/,
@@ -233,10 +320,124 @@ test('bench without --json: the readable report; exit 1 when downloads fail', as
   }
   t.regex(ok.stdout, /dns\s+connect\s+tls\s+first byte\s+transfer/)
 
-  const failed = await runCli(t, ['bench', server.url('/bytes/1000'), '-n', '2', '--domain', 'http://elsewhere.test', '--json'])
+  const failed = await cli(t, ['bench', server.url('/bytes/1000'), '-n', '2', '--domain', 'http://elsewhere.test', '--json', ...ALLOW_LOOPBACK])
   t.is(failed.code, 1, describeRun(failed))
   const doc = JSON.parse(failed.stdout)
   t.is(doc.failed, 2)
+  t.deepEqual(doc.failedByErrNo, { 121501: 2 })
   t.deepEqual(doc.latencyMs, { p50: null, p90: null, p99: null })
   t.regex(failed.stderr, /2 of 2 failed, first: downloadFile:fail url not in domain list/)
+})
+
+test('bad usage never echoes proxy credentials', async (t) => {
+  const ran = await cli(t, ['get', 'http://x.test/', '--proxy', 'https://alice:s3cret@proxy.test:3128'])
+  t.is(ran.code, 2, describeRun(ran))
+  t.regex(ran.stderr, /--proxy must be http:\/\/\[user:password@\]host\[:port\], env or none/)
+  t.false(ran.stderr.includes('s3cret') || ran.stderr.includes('alice'), ran.stderr)
+})
+
+test('a malformed proxy variable is bad usage naming the variable (read as --proxy env)', async (t) => {
+  const ran = await cli(t, ['get', 'http://x.test/', '--json'], { http_proxy: 'socks5://proxy.test:1080' })
+  t.is(ran.code, 2, describeRun(ran))
+  t.regex(ran.stderr, /http_proxy/)
+  t.is(ran.stdout, '')
+})
+
+test('--proxy none goes direct whatever the proxy variables say, and names no proxy', async (t) => {
+  const origin = closeAfter(t, await startContentServer({ mode: 'http' }))
+  const deadProxy = `http://127.0.0.1:${await refusedPort()}`
+  const env = { http_proxy: deadProxy, https_proxy: deadProxy }
+  const got = await cli(t, ['get', origin.url('/bytes/100'), '--json', '--proxy', 'none', ...ALLOW_LOOPBACK, '--data-dir', await dataDir(t)], env)
+  t.is(got.code, 0, describeRun(got))
+  t.is(got.stderr, '', 'no proxy notice')
+  t.is(JSON.parse(got.stdout).dataLength, 100)
+
+  const benched = await cli(t, ['bench', origin.url('/bytes/100'), '-n', '2', '--json', '--proxy', 'none', ...ALLOW_LOOPBACK], env)
+  t.is(benched.code, 0, describeRun(benched))
+  t.is(JSON.parse(benched.stdout).proxy, null)
+  t.is(origin.requestsTo('/bytes/').length, 3, 'every download reached the origin itself')
+})
+
+test('no_proxy excludes a host from the proxy of --proxy env: direct, and no notice', async (t) => {
+  const origin = closeAfter(t, await startContentServer({ mode: 'http' }))
+  const deadProxy = `http://127.0.0.1:${await refusedPort()}`
+  const ran = await cli(t, ['bench', origin.url('/bytes/100'), '-n', '1', '--json', ...ALLOW_LOOPBACK], {
+    http_proxy: deadProxy,
+    no_proxy: 'example.test, 127.0.0.1',
+  })
+  t.is(ran.code, 0, describeRun(ran))
+  t.is(ran.stderr, '')
+  t.is(JSON.parse(ran.stdout).proxy, null)
+})
+
+// The content server answers absolute-form requests (`GET http://origin.test/bytes/100`) as
+// it answers its own paths, so it stands in for an HTTP proxy and records what reached it. The
+// origin's name resolves nowhere but at the "proxy": the download can only succeed through it.
+test('a proxy from the environment is named on stderr (never its credentials) and carries the download', async (t) => {
+  const proxy = closeAfter(t, await startContentServer({ mode: 'http' }))
+  const env = { http_proxy: `http://alice:s3cret@127.0.0.1:${proxy.port}` }
+  const ran = await cli(t, ['get', 'http://origin.test/bytes/100', '--json', ...ALLOW_LOOPBACK, '--data-dir', await dataDir(t)], env)
+  t.is(
+    ran.stderr,
+    `tt-download get: through the proxy 127.0.0.1:${proxy.port} (from the environment, with credentials)\n`,
+  )
+  t.false(ran.stderr.includes('s3cret') || ran.stderr.includes('alice'))
+  t.is(ran.code, 0, describeRun(ran))
+  t.is(JSON.parse(ran.stdout).dataLength, 100)
+  const seen = proxy.requests[0]
+  t.is(seen?.path, 'http://origin.test/bytes/100', 'absolute form, to the proxy')
+  t.is(seen?.headers['proxy-authorization'], `Basic ${Buffer.from('alice:s3cret').toString('base64')}`)
+})
+
+test('bench --proxy URL: the notice on stderr and "proxy": "<host:port>" in --json', async (t) => {
+  const proxy = closeAfter(t, await startContentServer({ mode: 'http' }))
+  const ran = await cli(t, [
+    'bench', 'http://origin.test/bytes/1000', '-n', '3', '--json', '--proxy', `http://127.0.0.1:${proxy.port}`, ...ALLOW_LOOPBACK,
+  ])
+  t.is(ran.stderr, `tt-download bench: through the proxy 127.0.0.1:${proxy.port} (from --proxy)\n`)
+  t.is(ran.code, 0, describeRun(ran))
+  const doc = JSON.parse(ran.stdout)
+  t.is(doc.proxy, `127.0.0.1:${proxy.port}`)
+  t.is(doc.failed, 0)
+  t.is(proxy.requestsTo('http://origin.test/').length, 3)
+})
+
+test('--resolve host:ip,ip gives the host several addresses', async (t) => {
+  const server = closeAfter(t, await startContentServer({ mode: 'http' }))
+  const ran = await cli(t, [
+    'get', `http://a.test:${server.port}/bytes/100`, '--json', '--resolve', 'a.test:127.0.0.1,127.0.0.2', ...ALLOW_LOOPBACK,
+    '--data-dir', await dataDir(t),
+  ])
+  t.is(ran.code, 0, describeRun(ran))
+  const doc = JSON.parse(ran.stdout)
+  t.is(doc.dataLength, 100)
+  t.is(doc.profile.peerIP, '127.0.0.1', 'the first address, which answers')
+})
+
+test('a download the egress policy refused: stderr names the address and the --allow that admits it', async (t) => {
+  const server = closeAfter(t, await startContentServer({ mode: 'http' }))
+  const ran = await cli(t, ['get', server.url('/bytes/100'), '--json', '--data-dir', await dataDir(t)])
+  t.is(ran.code, 1, describeRun(ran))
+  t.deepEqual(JSON.parse(ran.stdout), {
+    errMsg: 'downloadFile:fail connection error: address not allowed',
+    errNo: 121526,
+    errorCode: 121526,
+    errorType: 'U',
+  })
+  t.regex(ran.stderr, /the egress policy refused 127\.0\.0\.1 /)
+  t.true(ran.stderr.includes('--allow 127.0.0.1/32 would allow it'), ran.stderr)
+  t.is(server.connections, 0, 'nothing was sent to the refused address')
+
+  const benched = await cli(t, ['bench', server.url('/bytes/100'), '-n', '2', '--json'])
+  t.is(benched.code, 1, describeRun(benched))
+  t.deepEqual(JSON.parse(benched.stdout).failedByErrNo, { 121526: 2 })
+  t.true(benched.stderr.includes('tt-download bench: --allow 127.0.0.1/32 would allow it'), benched.stderr)
+  t.is(server.connections, 0)
+})
+
+test('demo never uses a proxy, whatever the proxy variables say', async (t) => {
+  const deadProxy = `http://127.0.0.1:${await refusedPort()}`
+  const ran = await cli(t, ['demo'], { http_proxy: deadProxy, https_proxy: deadProxy, HTTPS_PROXY: deadProxy })
+  t.is(ran.code, 0, describeRun(ran))
+  t.regex(ran.stdout, /demo: all downloads succeeded/)
 })

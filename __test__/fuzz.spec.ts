@@ -77,7 +77,17 @@ async function startRecorder(t: ExecutionContext, secure: boolean): Promise<Reco
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 /** Names the library itself sends on every request. */
 const LIBRARY_NAMES = new Set(['host', 'referer', 'user-agent'])
-const DROPPED = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'te', 'upgrade'])
+const DROPPED = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'te',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-connection',
+  'keep-alive',
+])
 const FIXED = new Set(['referer', 'user-agent'])
 
 /** Problems with one raw request head; `intended`: the header names the caller set. */
@@ -281,6 +291,9 @@ const headerName = fc.oneof(
       'Connection',
       'TE',
       'Upgrade',
+      'Proxy-Authorization',
+      'Proxy-Connection',
+      'Keep-Alive',
       'Referer',
       'User-Agent',
       'Cookie',

@@ -187,7 +187,8 @@ test('installed bin: npx tt-download --help, and tt-download get --json stores t
   const data = await makeTmpDir('tt-download-install-data-')
   t.teardown(() => data.cleanup())
   const bin = join(project, 'node_modules', '.bin', 'tt-download')
-  const args = ['get', server.url('/bytes/5000'), '--json', '--data-dir', data.dir]
+  // The server is on loopback, which the egress policy refuses unless allowed.
+  const args = ['get', server.url('/bytes/5000'), '--json', '--data-dir', data.dir, '--allow', '127.0.0.0/8']
   const get = await run(t, bin, args, { cwd: project, env })
   t.is(get.code, 0, describeRun(get))
   const doc = JSON.parse(get.stdout)

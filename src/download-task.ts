@@ -2,8 +2,12 @@
 // the order of everything delivered to user code (SPEC 4): headers once, then progress,
 // then `success` or `fail`, then `complete`. Nothing here is ever called from inside a call
 // into the library: failures decided synchronously are delivered in a microtask, and engine
-// events and outcomes arrive on their own turns of the event loop.
+// events and outcomes arrive on their own turns of the event loop. The diagnostics messages
+// of SPEC 12 are published at the same points: the head's as the head is delivered, the
+// outcome's right before the app's `success` or `fail`.
 import type { CallbackSource, ErrorReporter } from './config.js'
+import { publishFail, publishHeaders, publishSuccess } from './diagnostics.js'
+import type { DownloadTrace } from './diagnostics.js'
 import type { DownloadFail } from './errors.js'
 import type {
   DownloadCallbacks,
@@ -13,6 +17,12 @@ import type {
   ProgressListener,
   ProgressUpdate,
 } from './types.js'
+
+/** The final response's status and headers (names lower-case, repeats joined). */
+export interface FinalHead {
+  statusCode: number
+  header: Record<string, string>
+}
 
 /** Driven by the host: it queues, starts and ends the run; the run talks to user code. */
 export class TaskRun {
@@ -24,6 +34,8 @@ export class TaskRun {
 
   readonly #callbacks: DownloadCallbacks<DownloadSuccess>
   readonly #report: ErrorReporter
+  /** Absent for an inert run, which publishes nothing. */
+  readonly #trace: DownloadTrace | undefined
   #ended: boolean
   #progressListeners: ProgressListener[] = []
   #headersListeners: HeadersListener[] = []
@@ -31,11 +43,15 @@ export class TaskRun {
   #written = 0
   #expected = -1
 
-  /** An inert run (`downloadFile(nonObject)`) is born ended: it calls nothing, ever. */
-  constructor(callbacks: DownloadCallbacks<DownloadSuccess>, report: ErrorReporter, inert = false) {
+  /**
+   * Without a trace the run is inert (`downloadFile(nonObject)`, SPEC 10 and 12): born ended,
+   * it calls and publishes nothing, ever.
+   */
+  constructor(callbacks: DownloadCallbacks<DownloadSuccess>, report: ErrorReporter, trace: DownloadTrace | undefined) {
     this.#callbacks = callbacks
     this.#report = report
-    this.#ended = inert
+    this.#trace = trace
+    this.#ended = trace === undefined
     this.task = new Task(this)
   }
 
@@ -57,9 +73,9 @@ export class TaskRun {
     queueMicrotask(() => this.#deliverFail(fail))
   }
 
-  /** Headers of the final response from the engine; ignored once the run has ended. */
-  handleHeaders(header: Record<string, string>): void {
-    if (!this.#ended) this.#deliverHeaders(header)
+  /** The final response's head from the engine; ignored once the run has ended. */
+  handleHeaders(statusCode: number, header: Record<string, string>): void {
+    if (!this.#ended) this.#deliverHeaders(statusCode, header)
   }
 
   /** A progress report from the engine (`expected` -1: unknown); ignored once ended. */
@@ -85,25 +101,29 @@ export class TaskRun {
     this.#ended = true
     this.onAbort = undefined
     this.onListen = undefined
-    if (!this.#headersDelivered) this.#deliverHeaders(result.header)
+    if (!this.#headersDelivered) this.#deliverHeaders(result.statusCode, result.header)
     // SPEC 10: every success ends with progress 100, an empty body included; with an
     // unknown length the final event reports the stored size as the expected one.
     const written = Math.max(this.#written, result.dataLength)
     const expected = this.#expected >= 0 ? this.#expected : written
     this.#emitProgress({ progress: 100, totalBytesWritten: written, totalBytesExpectedToWrite: expected })
+    if (this.#trace !== undefined) publishSuccess(this.#trace, result)
     this.#call(this.#callbacks.success, result, 'success')
     this.#call(this.#callbacks.complete, result, 'complete')
   }
 
-  /** The engine's outcome was a failure; `header` is the final head if one arrived. */
-  failNow(fail: DownloadFail, header?: Record<string, string>): void {
+  /**
+   * The engine's outcome was a failure. `head`: the final head, if one arrived; `refused`:
+   * the addresses the egress policy refused, for the diagnostics message only.
+   */
+  failNow(fail: DownloadFail, head?: FinalHead, refused?: readonly string[]): void {
     if (this.#ended) return
     this.#ended = true
     this.onAbort = undefined
     this.onListen = undefined
     // SPEC 10: the head can precede a 121521/121530 fail, so a head that arrived is shown.
-    if (header !== undefined && !this.#headersDelivered) this.#deliverHeaders(header)
-    this.#deliverFail(fail)
+    if (head !== undefined && !this.#headersDelivered) this.#deliverHeaders(head.statusCode, head.header)
+    this.#deliverFail(fail, refused)
   }
 
   addProgressListener(listener: unknown): void {
@@ -128,9 +148,15 @@ export class TaskRun {
       listener === undefined ? [] : this.#headersListeners.filter((existing) => existing !== listener)
   }
 
-  #deliverHeaders(header: Record<string, string>): void {
+  /**
+   * The one place a head is delivered, whichever way it came (its own message while someone
+   * listens, else with the outcome), so the diagnostics message goes out even when the app
+   * has no listener, and exactly once.
+   */
+  #deliverHeaders(statusCode: number, header: Record<string, string>): void {
     if (this.#headersDelivered) return
     this.#headersDelivered = true
+    if (this.#trace !== undefined) publishHeaders(this.#trace, statusCode)
     for (const listener of [...this.#headersListeners]) this.#call(listener, { header }, 'headers')
   }
 
@@ -152,7 +178,8 @@ export class TaskRun {
     for (const listener of [...this.#progressListeners]) this.#call(listener, { ...update }, 'progress')
   }
 
-  #deliverFail(fail: DownloadFail): void {
+  #deliverFail(fail: DownloadFail, refused?: readonly string[]): void {
+    if (this.#trace !== undefined) publishFail(this.#trace, fail, refused)
     this.#call(this.#callbacks.fail, fail, 'fail')
     this.#call(this.#callbacks.complete, fail, 'complete')
   }

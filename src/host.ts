@@ -3,6 +3,8 @@
 // maps each outcome to the success or fail object its task delivers.
 import { resolveConfig } from './config.js'
 import type { HostConfig, ResolvedConfig } from './config.js'
+import { publishFail, startTrace } from './diagnostics.js'
+import type { DownloadTrace } from './diagnostics.js'
 import { TaskRun } from './download-task.js'
 import { createEngine, NativeEngine } from './engine.js'
 import type { BindingMessage } from './engine.js'
@@ -206,15 +208,16 @@ class HostImpl implements Host {
     const invokeStart = now()
     // SPEC 10: a non-object `options` only returns a task; nothing is ever called.
     if (typeof options !== 'object' || options === null) {
-      return new TaskRun({}, this.#config.onError, true).task
+      return new TaskRun({}, this.#config.onError, undefined).task
     }
     const input = options as Record<string, unknown>
+    const trace = startTrace(this.#config.appId, input.url)
     const callbacks = {
       success: asFunction<(result: DownloadSuccess) => void>(input.success),
       fail: asFunction<(result: DownloadFail) => void>(input.fail),
       complete: asFunction<(result: DownloadSuccess | DownloadFail) => void>(input.complete),
     }
-    return this.#enqueue(input, callbacks, invokeStart)
+    return this.#enqueue(input, callbacks, invokeStart, trace)
   }
 
   /** `downloadFile` after its callbacks were taken from `input` (or given by `download`). */
@@ -222,8 +225,9 @@ class HostImpl implements Host {
     input: Record<string, unknown>,
     callbacks: DownloadCallbacks<DownloadSuccess>,
     invokeStart: number,
+    trace: DownloadTrace,
   ): TaskRun['task'] {
-    const run = new TaskRun(callbacks, this.#config.onError)
+    const run = new TaskRun(callbacks, this.#config.onError, trace)
     this.#counts.started++
     const failed = (fail: DownloadFail): TaskRun['task'] => {
       this.#countFail(fail)
@@ -327,7 +331,7 @@ class HostImpl implements Host {
   #message(job: Job, message: BindingMessage): void {
     switch (message.kind) {
       case 'headers':
-        job.run.handleHeaders(headerObject(message.headers))
+        job.run.handleHeaders(message.statusCode ?? 0, headerObject(message.headers))
         break
       case 'progress':
         job.run.handleProgress(message.written ?? 0, message.expected ?? -1)
@@ -371,7 +375,13 @@ class HostImpl implements Host {
             proxyStatus: outcome.proxyStatus,
           })
         this.#countFail(fail)
-        job.run.failNow(fail, outcome.headers === undefined ? undefined : headerObject(outcome.headers))
+        const head =
+          outcome.headers === undefined
+            ? undefined
+            : { statusCode: outcome.statusCode ?? 0, header: headerObject(outcome.headers) }
+        // The refused addresses belong to the policy's own failure, not to an abort that won.
+        const refused = job.reason === undefined && outcome.errorKind === 'addressNotAllowed' ? outcome.refused : undefined
+        job.run.failNow(fail, head, refused)
       }
     } catch (error) {
       // A malformed outcome (missing fields) is an engine bug: fail this download only.
@@ -411,10 +421,13 @@ class HostImpl implements Host {
       }
       // Callbacks in the options are left out: the Promise form reports through the Promise.
       const input = options as DownloadOptions & Record<string, unknown>
+      const trace = startTrace(this.#config.appId, input.url)
       const { signal, onProgress, onHeaders } = input
       if (signal !== undefined && !isAbortSignal(signal)) {
         const what = `parameter.signal should be AbortSignal instead of ${typeName(signal)}`
-        reject(new DownloadError(failOf('parameter', what)))
+        const fail = failOf('parameter', what)
+        publishFail(trace, fail)
+        reject(new DownloadError(fail))
         return
       }
       const onAbort = (): void => task.abort()
@@ -426,6 +439,7 @@ class HostImpl implements Host {
           complete: signal === undefined ? undefined : () => signal.removeEventListener('abort', onAbort),
         },
         invokeStart,
+        trace,
       )
       if (onProgress !== undefined) task.onProgressUpdate(onProgress)
       if (onHeaders !== undefined) task.onHeadersReceived(onHeaders)

@@ -51,10 +51,31 @@ const MAX_REDIRECTS = 10
 
 export type PlanCheck = { ok: true; plan: DownloadPlan } | { ok: false; fail: DownloadFail }
 
-/** SPEC 3: the transport owns these, a caller may not set them. */
-const DROPPED = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'te', 'upgrade'])
+/**
+ * SPEC 3: the transport owns these, a caller may not set them. The proxy ones matter even
+ * without a proxy: a mini-program must never choose what a host's proxy is told.
+ */
+const DROPPED = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'te',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-connection',
+  'keep-alive',
+])
 /** SPEC 3: always the fixed values, whatever the caller sends. */
 const FIXED = new Set(['referer', 'user-agent'])
+/**
+ * SPEC 3: the caller's headers may total this many bytes, each entry as given counted as
+ * `name: value` CRLF. Servers refuse heads far smaller (nginx 8 KiB a line, Node 16 KiB), so
+ * more is a mistake in the app, and the cap keeps a huge value from ever reaching the engine.
+ */
+const MAX_HEADER_BYTES = 64 * 1024
+/** `': '` and CRLF around each entry. */
+const ENTRY_OVERHEAD = 4
 
 export function planDownload(
   options: Record<string, unknown>,
@@ -103,7 +124,10 @@ type HeaderCheck = { ok: true; headers: string[] } | { ok: false; fail: Download
 /**
  * Keys are lower-cased and the later of two keys differing only in case wins (SPEC 10);
  * numbers are sent as `String(value)`. Every entry is validated, including those that are
- * then dropped or replaced: bad input is reported, not silently discarded.
+ * then dropped or replaced: bad input is reported, not silently discarded. Only once every
+ * entry passed is the total size judged (SPEC 3), so a bad entry is named as such even in
+ * an oversized object. Names and values are Latin-1 (isFieldName, isFieldValue), so a
+ * string's length is its byte count on the wire.
  */
 function checkHeaders(header: unknown): HeaderCheck {
   if (header === undefined) return { ok: true, headers: [] }
@@ -112,6 +136,7 @@ function checkHeaders(header: unknown): HeaderCheck {
     return bad(`parameter.header should be Object instead of ${typeName(header)}`)
   }
   const merged = new Map<string, string>()
+  let bytes = 0
   for (const [name, value] of Object.entries(header)) {
     if (!isFieldName(name)) return bad(`invalid header name ${JSON.stringify(name)}`)
     let text: string
@@ -119,12 +144,14 @@ function checkHeaders(header: unknown): HeaderCheck {
     else if (typeof value === 'number' && Number.isFinite(value)) text = String(value)
     else return bad(`parameter.header.${name} should be String or Number instead of ${typeName(value)}`)
     if (!isFieldValue(text)) return bad(`invalid value of header ${JSON.stringify(name)}`)
+    bytes += name.length + text.length + ENTRY_OVERHEAD
     const key = name.toLowerCase()
     // Delete first so the surviving entry takes the later key's position, as it would
     // in a fresh object built from the lower-cased keys.
     merged.delete(key)
     merged.set(key, text)
   }
+  if (bytes > MAX_HEADER_BYTES) return bad('header too large')
   const headers: string[] = []
   for (const [name, value] of merged) {
     if (!DROPPED.has(name) && !FIXED.has(name)) headers.push(name, value)

@@ -62,6 +62,11 @@ export interface ContentServerOptions {
   listenHost?: string
   /** The port to listen on (default 0: any free one). */
   listenPort?: number
+  /**
+   * Plain-HTTP mode: the largest request head Node accepts, bytes (Node's default 16 KiB,
+   * past which it answers 431). The header-size tests send heads of 64 KiB and more.
+   */
+  maxHeaderSize?: number
 }
 
 export interface ContentServer {
@@ -308,7 +313,7 @@ export async function startContentServer(opts: ContentServerOptions = {}): Promi
 
   let server: http.Server | https.Server | http2.Http2SecureServer
   if (mode === 'http') {
-    server = http.createServer(handler)
+    server = http.createServer(opts.maxHeaderSize === undefined ? {} : { maxHeaderSize: opts.maxHeaderSize }, handler)
   } else if (mode === 'https') {
     const { cert, key } = opts.cert!
     server = https.createServer({ cert, key, ALPNProtocols: ['http/1.1'] }, handler)

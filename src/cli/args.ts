@@ -5,11 +5,11 @@ import { isIP } from 'node:net'
 import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
 import type { HostConfig } from '../config.js'
+import { egressOf } from './egress.js'
+import { proxyOf } from './proxy.js'
+import { UsageError } from './usage-error.js'
 
-/** Bad usage: main prints the message and the command's usage on stderr and exits with 2. */
-export class UsageError extends Error {
-  override name = 'UsageError'
-}
+export { UsageError }
 
 type Options = NonNullable<ParseArgsConfig['options']>
 
@@ -44,6 +44,9 @@ export function intOption(name: string, value: string | undefined, fallback: num
   return n
 }
 
+/** The appId of the CLI's host (it has exactly one). */
+export const CLI_APP_ID = 'ttcli0000000000000'
+
 /** The options `get` and `bench` share; parseArgs config and their usage text. */
 export const HOST_OPTIONS = {
   'data-dir': { type: 'string' },
@@ -51,6 +54,9 @@ export const HOST_OPTIONS = {
   domain: { type: 'string', multiple: true },
   ca: { type: 'string' },
   resolve: { type: 'string', multiple: true },
+  allow: { type: 'string', multiple: true },
+  'allow-private': { type: 'boolean' },
+  proxy: { type: 'string' },
 } as const
 
 export const HOST_OPTIONS_USAGE = `  --env test|release   host env (default test): release allows https only
@@ -59,7 +65,19 @@ export const HOST_OPTIONS_USAGE = `  --env test|release   host env (default test
                        never given, nothing is checked
   --ca FILE            PEM file of extra trusted root certificates (on top of the
                        system roots)
-  --resolve host:ip    connect to ip for host, like curl --resolve; repeatable
+  --resolve host:ip[,ip...]
+                       connect to these addresses for host, like curl --resolve;
+                       repeatable, one host each
+  --allow CIDR         let downloads connect to this range or address (egress.allow),
+                       e.g. 127.0.0.0/8 for a server on this machine; repeatable.
+                       Loopback, private and other special ranges are refused by default
+  --allow-private      turn the built-in refused ranges off (egress.allowPrivate)
+  --proxy URL|env|none
+                       send downloads through an HTTP proxy,
+                       http://[user:password@]host[:port]; env (the default): the
+                       proxy https_proxy or http_proxy names, unless no_proxy excludes
+                       the host; none: connect directly. A proxy in use is named on
+                       stderr, never its credentials
 `
 
 export interface HostOptionValues {
@@ -68,6 +86,9 @@ export interface HostOptionValues {
   domain?: string[]
   ca?: string
   resolve?: string[]
+  allow?: string[]
+  'allow-private'?: boolean
+  proxy?: string
 }
 
 /** HostConfig fields from the shared options (everything but `appId` and `dataDir`). */
@@ -91,17 +112,35 @@ export function hostConfigOf(values: HostOptionValues): Omit<HostConfig, 'appId'
     }
     config.tls = { ca: pem }
   }
-  if (values.resolve !== undefined) {
-    const resolve: Record<string, string> = {}
-    for (const entry of values.resolve) {
-      // Split at the first colon: the host has none, an IPv6 address has several.
-      const at = entry.indexOf(':')
-      const host = entry.slice(0, at)
-      const ip = entry.slice(at + 1).replace(/^\[(.*)\]$/, '$1')
-      if (at <= 0 || isIP(ip) === 0) throw new UsageError(`--resolve must be host:ip, got '${entry}'`)
-      resolve[host] = ip
-    }
-    config.resolve = resolve
-  }
+  if (values.resolve !== undefined) config.resolve = resolveOf(values.resolve)
+  const egress = egressOf(values.allow, values['allow-private'])
+  if (egress !== undefined) config.egress = egress
+  const proxy = proxyOf(values.proxy)
+  if (proxy !== undefined) config.proxy = proxy
   return config
+}
+
+/** `--resolve host:ip[,ip...]` entries: one address as a string, several as an array. */
+function resolveOf(entries: string[]): Record<string, string | string[]> {
+  const resolve: Record<string, string | string[]> = {}
+  const seen = new Set<string>()
+  for (const entry of entries) {
+    // Split at the first colon: the host has none, an IPv6 address has several (and no comma).
+    const at = entry.indexOf(':')
+    const host = entry.slice(0, at)
+    const ips = entry
+      .slice(at + 1)
+      .split(',')
+      .map((ip) => ip.replace(/^\[(.*)\]$/, '$1'))
+    if (at <= 0 || ips.some((ip) => isIP(ip) === 0)) {
+      throw new UsageError(`--resolve must be host:ip[,ip...], got '${entry}'`)
+    }
+    // Two flags for one host would leave one silently unused: say how to give both.
+    if (seen.has(host.toLowerCase())) {
+      throw new UsageError(`--resolve: '${host}' given twice; give all its addresses in one --resolve ${host}:ip,ip`)
+    }
+    seen.add(host.toLowerCase())
+    resolve[host] = ips.length === 1 ? ips[0]! : ips
+  }
+  return resolve
 }

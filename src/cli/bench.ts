@@ -9,9 +9,21 @@ import { now } from '../native.js'
 import { phasesOf } from '../profile.js'
 import type { Phases } from '../profile.js'
 import type { Host } from '../types.js'
-import { HELP_OPTION, HOST_OPTIONS, HOST_OPTIONS_USAGE, hostConfigOf, intOption, oneUrl, parse, UsageError } from './args.js'
+import {
+  CLI_APP_ID,
+  HELP_OPTION,
+  HOST_OPTIONS,
+  HOST_OPTIONS_USAGE,
+  hostConfigOf,
+  intOption,
+  oneUrl,
+  parse,
+  UsageError,
+} from './args.js'
+import { watchRefusals } from './egress.js'
 import { fields, formatMs, table } from './format.js'
 import { countView } from './progress.js'
+import { proxyInUse, proxyNotice } from './proxy.js'
 
 export const BENCH_USAGE = `Usage: tt-download bench <url> [options]
 
@@ -19,15 +31,19 @@ Downloads <url> COUNT times through one host, CONCURRENCY at a time, and prints
 downloads/s, MB/s (10^6 bytes), latency p50/p90/p99 (downloadFile to success) and the
 median of each phase from the profiles: dns, connect (TCP), tls, first byte (request to
 response head) and transfer (the body). Each stored file is deleted once measured.
+Downloads the egress policy refused name the refused addresses on stderr, with the
+--allow that would allow them.
 
 Options:
   -n, --count COUNT         downloads to run (default 20)
   -c, --concurrency C       downloads at a time (default 4)
   --data-dir D              the host's dataDir; default: a temporary directory, removed
                             at the end
-${HOST_OPTIONS_USAGE}  --json                    print one JSON object: count, concurrency, failed,
-                            downloadsPerSec, mbPerSec, latencyMs {p50, p90, p99},
-                            phasesMs {dns, connect, tls, firstByte, transfer} (medians)
+${HOST_OPTIONS_USAGE}  --json                    print one JSON object: count, concurrency, proxy
+                            (host:port, or null when direct), failed, failedByErrNo
+                            {errNo: count}, downloadsPerSec, mbPerSec, latencyMs {p50,
+                            p90, p99}, phasesMs {dns, connect, tls, firstByte,
+                            transfer} (medians)
   -h, --help                show this help
 
 Exit status: 0 when every download succeeded, 1 when any failed, 2 bad usage.
@@ -47,8 +63,12 @@ const MAX_CONCURRENCY = 1_000
 export interface BenchReport {
   count: number
   concurrency: number
+  /** The proxy the downloads went through, `host:port`; null when they went direct. */
+  proxy: string | null
   /** Downloads that ended in `fail`; the figures below cover the successes. */
   failed: number
+  /** The failed downloads by their fail objects' errNo. */
+  failedByErrNo: Record<number, number>
   /** Body bytes stored. */
   bytes: number
   /** From the first downloadFile call to the last download's end, ms. */
@@ -69,6 +89,8 @@ export async function runBench(args: string[]): Promise<number> {
   }
   const url = oneUrl(positionals)
   const hostConfig = hostConfigOf(values)
+  // Read now, as the host reads `proxy: 'env'` when it is created below.
+  const proxyUse = proxyInUse(url, hostConfig.proxy, process.env)
   const count = intOption('count', values.count, 20, 1, MAX_COUNT)
   const concurrency = intOption('concurrency', values.concurrency, 4, 1, MAX_CONCURRENCY)
   const json = values.json === true
@@ -76,18 +98,24 @@ export async function runBench(args: string[]): Promise<number> {
   const tempDir = values['data-dir'] === undefined
   const dataDir = values['data-dir'] ?? mkdtempSync(join(tmpdir(), 'tt-download-bench-'))
   let host: Host | undefined
+  const refusals = watchRefusals(CLI_APP_ID)
   try {
     try {
-      host = createHost({ appId: 'ttcli0000000000000', dataDir, ...hostConfig, maxConcurrent: concurrency })
+      host = createHost({ appId: CLI_APP_ID, dataDir, ...hostConfig, maxConcurrent: concurrency })
     } catch (error) {
       if (error instanceof TypeError) throw new UsageError(error.message)
       throw error
     }
+    if (proxyUse !== undefined) process.stderr.write(proxyNotice('bench', proxyUse))
     if (!json) process.stdout.write(`tt-download bench: ${count} x GET ${url}, ${concurrency} at a time\n`)
-    const report = await bench(host, url, count, concurrency)
+    const proxy = proxyUse === undefined ? null : proxyUse.hostPort
+    const report = await bench(host, url, count, concurrency, proxy)
+    const hint = refusals.hint('bench')
+    if (hint !== undefined) process.stderr.write(hint)
     process.stdout.write(json ? JSON.stringify(report) + '\n' : describe(report))
     return report.failed === 0 ? 0 : 1
   } finally {
+    refusals.stop()
     await host?.close()
     if (tempDir) rmSync(dataDir, { recursive: true, force: true })
   }
@@ -99,9 +127,10 @@ interface Sample {
   phases: Phases
 }
 
-async function bench(host: Host, url: string, count: number, concurrency: number): Promise<BenchReport> {
+async function bench(host: Host, url: string, count: number, concurrency: number, proxy: string | null): Promise<BenchReport> {
   const samples: Sample[] = []
   let failed = 0
+  const failedByErrNo: Record<number, number> = {}
   let firstFail: string | undefined
   let next = 0
   const progress = countView('bench', count)
@@ -117,6 +146,7 @@ async function bench(host: Host, url: string, count: number, concurrency: number
       } catch (error) {
         if (!(error instanceof DownloadError)) throw error
         failed++
+        failedByErrNo[error.errNo] = (failedByErrNo[error.errNo] ?? 0) + 1
         firstFail ??= error.errMsg
       }
       progress.increment()
@@ -139,7 +169,9 @@ async function bench(host: Host, url: string, count: number, concurrency: number
   return {
     count,
     concurrency,
+    proxy,
     failed,
+    failedByErrNo,
     bytes,
     elapsedMs: round(elapsedMs),
     downloadsPerSec: round(samples.length / seconds),
@@ -170,8 +202,11 @@ export function percentile(values: number[], p: number): number | null {
 
 function describe(r: BenchReport): string {
   const ms = (value: number | null) => (value === null ? '-' : formatMs(value))
+  const failures = Object.entries(r.failedByErrNo).map(([errNo, n]) => `${n} x ${errNo}`)
   const summary = fields([
     ['succeeded', `${r.count - r.failed} of ${r.count}`],
+    ...(failures.length === 0 ? [] : [['failed', failures.join(', ')] as [string, string]]),
+    ['proxy', r.proxy ?? 'none (direct)'],
     ['elapsed', `${formatMs(r.elapsedMs)} ms`],
     ['downloads/s', r.downloadsPerSec.toFixed(1)],
     ['MB/s', `${r.mbPerSec.toFixed(2)} (10^6 bytes)`],

@@ -56,6 +56,8 @@ export async function runDemo(): Promise<number> {
       // The demo's server is on this machine, which the egress policy refuses by default:
       // a user who trusts a loopback origin allows it explicitly, like this.
       egress: { allow: ['127.0.0.1/32'] },
+      // No `proxy`: the demo never uses one (SPEC 10), whatever the environment says; its
+      // server is on this machine, where a proxy could not reach it as 127.0.0.1.
       dataDir,
     })
     console.log(`tt-download demo: ${files.length} files at ${origin} (127.0.0.1, CA generated for this run)\n`)

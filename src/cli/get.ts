@@ -8,15 +8,28 @@ import { createHost } from '../host.js'
 import { now } from '../native.js'
 import { phasesOf } from '../profile.js'
 import type { DownloadSuccess, Host } from '../types.js'
-import { HELP_OPTION, HOST_OPTIONS, HOST_OPTIONS_USAGE, hostConfigOf, intOption, oneUrl, parse, UsageError } from './args.js'
+import {
+  CLI_APP_ID,
+  HELP_OPTION,
+  HOST_OPTIONS,
+  HOST_OPTIONS_USAGE,
+  hostConfigOf,
+  intOption,
+  oneUrl,
+  parse,
+  UsageError,
+} from './args.js'
+import { watchRefusals } from './egress.js'
 import { fields, formatBytes, formatMs, profileFields } from './format.js'
 import { progressView } from './progress.js'
+import { proxyInUse, proxyNotice } from './proxy.js'
 
 export const GET_USAGE = `Usage: tt-download get <url> [options]
 
 Downloads <url> with tt.downloadFile through a host and prints the success or fail object
 and, on success, the real path of the stored file. A progress bar goes to stderr when it
-is a terminal.
+is a terminal. A download the egress policy refused names the refused address on stderr,
+with the --allow that would allow it.
 
 Options:
   --file-path P        save to this ttfile:// path (ttfile://user/...), the filePath
@@ -51,6 +64,8 @@ export async function runGet(args: string[]): Promise<number> {
   }
   const url = oneUrl(positionals)
   const hostConfig = hostConfigOf(values)
+  // Read now, as the host reads `proxy: 'env'` when it is created just below.
+  const proxyUse = proxyInUse(url, hostConfig.proxy, process.env)
   const timeout = intOption('timeout', values.timeout, DEFAULT_TIMEOUT, 1, 2_147_483_647)
   const json = values.json === true
 
@@ -59,7 +74,7 @@ export async function runGet(args: string[]): Promise<number> {
   let host: Host
   try {
     // A timeout over the host's default cap is what the user asked for: raise the cap.
-    host = createHost({ appId: 'ttcli0000000000000', dataDir, ...hostConfig, maxTimeout: Math.max(timeout, DEFAULT_TIMEOUT) })
+    host = createHost({ appId: CLI_APP_ID, dataDir, ...hostConfig, maxTimeout: Math.max(timeout, DEFAULT_TIMEOUT) })
   } catch (error) {
     if (tempDir) rmSync(dataDir, { recursive: true, force: true })
     // createHost's TypeErrors are about the options given here (a malformed --domain...).
@@ -67,6 +82,8 @@ export async function runGet(args: string[]): Promise<number> {
     throw error
   }
 
+  if (proxyUse !== undefined) process.stderr.write(proxyNotice('get', proxyUse))
+  const refusals = watchRefusals(CLI_APP_ID)
   // Ctrl-C aborts the download the way the API does (fail 121522, nothing left behind).
   const abort = new AbortController()
   const onSigint = () => abort.abort()
@@ -96,6 +113,8 @@ export async function runGet(args: string[]): Promise<number> {
     if (!(error instanceof DownloadError)) throw error
     if (tempDir) rmSync(dataDir, { recursive: true, force: true })
     const fail = error.toJSON()
+    const hint = refusals.hint('get')
+    if (hint !== undefined) process.stderr.write(hint)
     if (json) {
       process.stdout.write(JSON.stringify(fail) + '\n')
     } else {
@@ -103,6 +122,7 @@ export async function runGet(args: string[]): Promise<number> {
     }
     return 1
   } finally {
+    refusals.stop()
     process.off('SIGINT', onSigint)
     await host.close()
   }
