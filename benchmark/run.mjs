@@ -4,7 +4,7 @@
 // process, entries of one comparison interleaved in a shuffled order every round.
 //
 //   node benchmark/run.mjs [--quick] [--runs N] [--count N] [--pairs N] [--idle-ms MS]
-//                          [--only large,small,idle,profile] [--peers tt,curl,...]
+//                          [--only large,small,idle,profile,egress] [--peers tt,curl,...]
 //                          [--addon PATH|dev] [--out FILE] [--no-write] [--help]
 import { spawn, spawnSync } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
@@ -40,14 +40,18 @@ const MiB = 1024 * 1024
 
 const USAGE = `usage: node benchmark/run.mjs [options]     (npm run bench from the repository root)
 
-  --quick            a few minutes: 2 runs, 300 downloads per small run, 4 profile pairs, 2 s idle
+  --quick            a few minutes: 2 runs, 300 downloads per small run, 4 pairs of 500 per
+                     on/off comparison, 2 s idle
   --runs N           runs (rounds) per comparison; default 5
   --count N          downloads per small-file run; default 2000
-  --pairs N          profile on/off pairs; default 20
-  --profile-count N  downloads per block of a profile pair; default 2000 (the pairs of one
-                     process run back to back after 1,000 warm-up downloads)
+  --pairs N          on/off pairs per on/off comparison (profile, egress); default 20
+  --profile-count N  downloads per block of a pair; default 2000 (the pairs of one process
+                     run back to back after 1,000 warm-up downloads, half of them each way)
   --idle-ms MS       idle period for the RSS-growth measurement; default 10000
-  --only LIST        scenarios: large,small,idle,profile (default: all)
+  --only LIST        scenarios: large,small,idle,profile,egress (default: all); profile and
+                     egress are on/off pairs of tt-download (enableProfile; the egress check,
+                     which needs an addon built with the cargo feature bench-switches, as the
+                     default bench-release build is)
   --peers LIST       peers: tt,curl,node-http,undici,got (default: all); also tt-engine, a
                      diagnostic peer calling the native binding without the host
   --sizes LIST       small-file sizes: 1k,64k (default: both)
@@ -64,6 +68,8 @@ const USAGE = `usage: node benchmark/run.mjs [options]     (npm run bench from t
   --help             this text
 `
 
+const SCENARIOS = ['large', 'small', 'idle', 'profile', 'egress']
+
 function parseArgs(argv) {
   const o = {
     quick: false,
@@ -72,7 +78,7 @@ function parseArgs(argv) {
     pairs: undefined,
     profileCount: undefined,
     idleMs: undefined,
-    only: ['large', 'small', 'idle', 'profile'],
+    only: SCENARIOS,
     peers: ['tt', 'curl', 'node-http', 'undici', 'got'],
     sizes: ['1k', '64k'],
     concurrency: [1, 16, 64],
@@ -123,7 +129,7 @@ function parseArgs(argv) {
   o.pairs ??= o.quick ? 4 : 20
   o.profileCount ??= o.quick ? 500 : 2000
   o.idleMs ??= o.quick ? 2000 : 10000
-  for (const s of o.only) if (!['large', 'small', 'idle', 'profile'].includes(s)) usage(`unknown scenario ${s}`)
+  for (const s of o.only) if (!SCENARIOS.includes(s)) usage(`unknown scenario ${s}`)
   for (const p of o.peers) if (!(p in PEER_LABEL)) usage(`unknown peer ${p}`)
   for (const s of o.sizes) if (!(s in SMALL_FILES)) usage(`unknown size ${s}`)
   for (const p of o.protocols) if (!['http', 'https'].includes(p)) usage(`unknown protocol ${p}`)
@@ -188,9 +194,18 @@ function ensureAddon() {
   const triple = sh('rustc', ['-vV']).match(/^host: (.+)$/m)[1]
   const meta = JSON.parse(sh('cargo', ['metadata', '--format-version', '1', '--no-deps'], { cwd: root }))
   log('building the addon with the bench-release profile (a no-op when current; minutes on a cold target/)')
+  // --features bench-switches: the egress pairs skip the egress check on one host of each
+  // pair (egress.benchSkipCheck), and only an addon built with this feature accepts that;
+  // every other build (npm install, releases) refuses it, so only the bench may skip the check.
   const r = spawnSync(
     'cargo',
-    ['build', '--manifest-path', join(root, 'crates', 'node', 'Cargo.toml'), '--profile', 'bench-release', '--target', triple],
+    [
+      'build',
+      '--manifest-path', join(root, 'crates', 'node', 'Cargo.toml'),
+      '--profile', 'bench-release',
+      '--target', triple,
+      '--features', 'bench-switches',
+    ],
     { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
   )
   if (r.status !== 0) throw new Error('cargo build --profile bench-release failed')
@@ -198,7 +213,7 @@ function ensureAddon() {
   const dest = join(stateDir, 'addon', 'tt-download.bench-release.node')
   mkdirSync(dirname(dest), { recursive: true })
   if (!existsSync(dest) || statSync(dest).mtimeMs < statSync(built).mtimeMs) copyFileSync(built, dest)
-  return { path: dest, profile: 'bench-release (release + lto = "fat", codegen-units = 1)' }
+  return { path: dest, profile: 'bench-release (release + lto = "fat", codegen-units = 1), feature bench-switches' }
 }
 
 /** The file system of the bench's directories: "ext4 without a journal" when that is so. */
@@ -354,7 +369,7 @@ function createProbe() {
 
 function checkStored(peer, job, result) {
   const expected =
-    job.mode === 'large' ? 1 : job.mode === 'profile-pairs' ? job.warmup + 2 * job.pairs * job.count : job.count
+    job.mode === 'large' ? 1 : job.mode === 'pairs' ? job.warmup + 2 * job.pairs * job.count : job.count
   const { files, bytes } = result.stored
   if (files !== expected || bytes !== expected * job.size) {
     throw new Error(`${peer}: stored ${files} files / ${bytes} bytes, expected ${expected} / ${expected * job.size}`)
@@ -531,7 +546,7 @@ const peerOrder = (peers) => ['tt', 'tt-engine', 'curl', 'node-http', 'undici', 
 
 // ---------------------------------------------------------------- scenarios
 
-const results = { large: {}, small: {}, idle: undefined, profile: undefined, curlStart: {}, busy: [], createProbes: [], probeByLabel: {} }
+const results = { large: {}, small: {}, idle: undefined, profile: undefined, egress: undefined, curlStart: {}, busy: [], createProbes: [], probeByLabel: {} }
 
 async function scenarioLarge(server) {
   for (const proto of opts.protocols) {
@@ -664,32 +679,48 @@ async function scenarioIdle(server) {
   emit()
 }
 
-/** Profile pairs per measuring process: several processes, so their differences show too. */
+/** Pairs per measuring process: several processes, so their differences show too. */
 const PAIRS_PER_PROCESS = 5
 
-async function scenarioProfile(server) {
+/**
+ * The on/off comparisons of tt-download: `flip` is the switch the worker's pairs mode turns
+ * on and off (peers/tt.mjs: `profile` is enableProfile; `egress` false downloads through a
+ * second host that skips the egress check). results[name] holds the pairs.
+ */
+const PAIR_SCENARIOS = {
+  profile: { flip: 'profile', label: 'profile on vs off', on: 'on', off: 'off' },
+  egress: { flip: 'egress', label: 'egress check on vs off', on: 'check on', off: 'check off' },
+}
+
+async function scenarioPairs(server, name) {
+  const { flip, label, on, off } = PAIR_SCENARIOS[name]
   const url = `${server.httpBase}/1k.bin`
   const c = 16
-  log(`profile on vs off: ${opts.pairs} pairs of ${opts.profileCount} x 1 KiB over HTTP at concurrency ${c}, interleaved inside ${Math.ceil(opts.pairs / PAIRS_PER_PROCESS)} processes`)
+  const warmup = Math.min(opts.profileCount, 1000)
+  log(`${label}: ${opts.pairs} pairs of ${opts.profileCount} x 1 KiB over HTTP at concurrency ${c}, interleaved inside ${Math.ceil(opts.pairs / PAIRS_PER_PROCESS)} processes`)
   await emptyTrash(false)
-  await settleDisk('profile')
+  await settleDisk(name)
   const pairs = []
+  // Connections each process opened (both sides, warm-up included): where the egress check runs.
+  const dials = []
   for (let done = 0; done < opts.pairs; done += PAIRS_PER_PROCESS) {
     const n = Math.min(PAIRS_PER_PROCESS, opts.pairs - done)
-    await beforeRound(`pairs ${done + 1}-${done + n}`)
-    const warmup = Math.min(opts.profileCount, 1000)
-    const job = { mode: 'profile-pairs', url, size: 1024, count: opts.profileCount, warmup, pairs: n, concurrency: c }
+    await beforeRound(`${name} pairs ${done + 1}-${done + n}`)
+    const job = { mode: 'pairs', flip, url, size: 1024, count: opts.profileCount, warmup, pairs: n, concurrency: c }
     try {
       const r = await runOne('tt', job)
       for (const pair of r.pairs) {
-        log(`  pair ${pairs.length + 1}/${opts.pairs}: on ${fmt(pair.on.dps)}/s ${fmt(pair.on.cpuUsPerDl)} µs CPU/dl, off ${fmt(pair.off.dps)}/s ${fmt(pair.off.cpuUsPerDl)} µs CPU/dl, ratio ${fmt(pair.ratio, 3)}`)
+        log(`  ${name} pair ${pairs.length + 1}/${opts.pairs}: ${on} ${fmt(pair.on.dps)}/s ${fmt(pair.on.cpuUsPerDl)} µs CPU/dl, ${off} ${fmt(pair.off.dps)}/s ${fmt(pair.off.cpuUsPerDl)} µs CPU/dl, ratio ${fmt(pair.ratio, 3)}`)
         pairs.push(pair)
       }
+      // Every download of the egress pairs is profiled (on both sides), so this counts them all.
+      if (flip === 'egress' && r.extra) dials.push(r.extra.profiled - r.extra.reused)
     } catch (error) {
-      log(`  pairs ${done + 1}-${done + n}: FAILED ${error.message}`)
+      log(`  ${name} pairs ${done + 1}-${done + n}: FAILED ${error.message}`)
+      results.notes.push(`${label}: the process of pairs ${done + 1}-${done + n} failed (${error.message.split('\n')[0]}).`)
     }
   }
-  results.profile = { pairs, c, size: '1k', proto: 'http', inProcess: PAIRS_PER_PROCESS }
+  results[name] = { pairs, c, size: '1k', proto: 'http', inProcess: PAIRS_PER_PROCESS, warmup, ...(flip === 'egress' ? { dials } : {}) }
   emit()
 }
 
@@ -863,30 +894,61 @@ function tablesAndCharts() {
     })
   }
 
-  // Profile on/off
+  // On/off pairs
   if (results.profile) {
-    const ok = results.profile.pairs.filter((p) => Number.isFinite(p.ratio))
-    const s = summary(ok.map((p) => p.ratio))
-    charts.push({ file: 'profile-on-off.svg', svg: ratioChart({ title: 'tt-download: enableProfile on vs off', subtitle: `${ok.length} interleaved pairs of ${opts.profileCount} x 1 KiB over HTTP at concurrency ${results.profile.c}; median ${fmt(s.median, 3)}`, ratios: ok.map((p) => p.ratio) }) })
-    sections.push({
+    pairsSection(sections, results.profile, {
       title: 'Profile on versus off',
-      text: `${ok.length} pairs, each a block of ${opts.profileCount} x 1 KiB downloads over HTTP at concurrency ${results.profile.c} with enableProfile true and one with false, in a random order, back to back in the same process (${results.profile.inProcess ?? 1} pairs per process, after 1,000 warm-up downloads). Ratio = downloads/s on ÷ off (1.00 = free; 0.97 = 3% cost).`,
-      tables: [{
-        columns: ['pairs', 'median on ÷ off', 'range', 'downloads/s on', 'downloads/s off', 'process CPU µs/dl on', 'process CPU µs/dl off'],
-        rows: [[
-          String(ok.length),
-          fmt(s.median, 3),
-          `${fmt(s.min, 3)}–${fmt(s.max, 3)}`,
-          range(summary(ok.map((p) => p.on.dps)), 0),
-          range(summary(ok.map((p) => p.off.dps)), 0),
-          range(summary(ok.map((p) => p.on.cpuUsPerDl).filter(Number.isFinite)), 0),
-          range(summary(ok.map((p) => p.off.cpuUsPerDl).filter(Number.isFinite)), 0),
-        ]],
-      }],
-      charts: ['profile-on-off.svg'],
+      file: 'profile-on-off.svg',
+      chartTitle: 'tt-download: enableProfile on vs off',
+      axis: 'downloads/s with profile on ÷ profile off (one dot per pair)',
+      blocks: 'with enableProfile true and one with false',
+      ...PAIR_SCENARIOS.profile,
+    })
+  }
+  if (results.egress) {
+    const dials = summary(results.egress.dials ?? [])
+    pairsSection(sections, results.egress, {
+      title: 'Egress check on versus off',
+      file: 'egress-on-off.svg',
+      chartTitle: 'tt-download: egress check on vs off',
+      axis: 'downloads/s with the egress check ÷ without it (one dot per pair)',
+      blocks: "through a host with `egress: { allow: ['127.0.0.0/8'] }` and one through a second host on the same engine (createEngine()), identical but for the bench-only `benchSkipCheck: true` (accepted only by an addon built with the cargo feature bench-switches), enableProfile true in both",
+      after: ` The check runs on the address of every connection dialled (SPEC 11), not per request, and the two hosts never share a pooled connection (pools are keyed by the policy): each process opened ${dials.n ? `${range(dials, 0)} new connections` : 'an unknown number of connections'} for both hosts together, warm-up included (downloads whose profile says socketReused false); every other download went over a kept-alive connection and never reached the check. Having their own connections, the halves also differ in how those spread over nginx's workers (reuseport hashes each connection to one): a difference fixed for the life of a process, which the random order inside it does not cancel and only the several processes do.`,
+      ...PAIR_SCENARIOS.egress,
     })
   }
   return sections
+}
+
+/** The median and range of the ratios of the pairs that completed. */
+function pairSummary(res) {
+  const ok = res.pairs.filter((p) => Number.isFinite(p.ratio))
+  return { ok, s: summary(ok.map((p) => p.ratio)) }
+}
+
+/** The section (table, text) and ratio chart of one on/off comparison (PAIR_SCENARIOS). */
+function pairsSection(sections, res, { title, file, chartTitle, axis, blocks, after = '', on, off }) {
+  const { ok, s } = pairSummary(res)
+  charts.push({ file, svg: ratioChart({ title: chartTitle, subtitle: `${ok.length} interleaved pairs of ${opts.profileCount} x 1 KiB over HTTP at concurrency ${res.c}; median ${fmt(s.median, 3)}`, axis, ratios: ok.map((p) => p.ratio) }) })
+  // Saved before the warm-up was recorded: 1,000, all with the profile on.
+  const warm = res.warmup === undefined ? 'after 1,000 warm-up downloads' : `after ${res.warmup.toLocaleString('en-US')} warm-up downloads, half of them each way`
+  sections.push({
+    title,
+    text: `${ok.length} pairs, each a block of ${opts.profileCount} x 1 KiB downloads over HTTP at concurrency ${res.c} ${blocks}, in a random order, back to back in the same process (${res.inProcess ?? 1} pairs per process, ${warm}). Ratio = downloads/s ${on} ÷ ${off} (1.00 = free; 0.97 = 3% cost).${after}`,
+    tables: [{
+      columns: ['pairs', `median ${on} ÷ ${off}`, 'range', `downloads/s ${on}`, `downloads/s ${off}`, `process CPU µs/dl ${on}`, `process CPU µs/dl ${off}`],
+      rows: [[
+        String(ok.length),
+        fmt(s.median, 3),
+        `${fmt(s.min, 3)}–${fmt(s.max, 3)}`,
+        range(summary(ok.map((p) => p.on.dps)), 0),
+        range(summary(ok.map((p) => p.off.dps)), 0),
+        range(summary(ok.map((p) => p.on.cpuUsPerDl).filter(Number.isFinite)), 0),
+        range(summary(ok.map((p) => p.off.cpuUsPerDl).filter(Number.isFinite)), 0),
+      ]],
+    }],
+    charts: [file],
+  })
 }
 
 function disk() {
@@ -930,7 +992,7 @@ function targets() {
     check('RSS growth over an idle host', `${range(g, 2)} MiB over ${opts.idleMs / 1000} s`, undefined)
   }
   if (results.profile) {
-    const s = summary(results.profile.pairs.filter((p) => Number.isFinite(p.ratio)).map((p) => p.ratio))
+    const { s } = pairSummary(results.profile)
     check('profile on costs <= 3% downloads/s', `on ÷ off ${fmt(s.median, 3)} (${fmt(s.min, 3)}–${fmt(s.max, 3)})`, Number.isFinite(s.median) ? s.median >= 0.97 : undefined)
   }
   return rows
@@ -963,8 +1025,9 @@ function emit(final = false) {
   results.argv ??= process.argv.slice(2)
   md.push(`Written by \`npm run bench\` (benchmark/run.mjs${results.argv.length ? ' ' + results.argv.join(' ') : ''})${final ? '' : ' — run in progress, partial results'}.`, '')
   md.push('## Setup', '')
+  const pairNames = Object.keys(PAIR_SCENARIOS).filter((name) => results[name]).map((name) => PAIR_SCENARIOS[name].label)
   md.push(
-    `- Date: ${env.date.slice(0, 16).replace('T', ' ')} UTC; ${opts.quick ? '**quick mode** (fewer runs and downloads: indicative only)' : 'full mode'}: ${opts.runs} runs per comparison, ${opts.count} downloads per small-file run, ${opts.pairs} profile pairs of ${opts.profileCount} downloads.`,
+    `- Date: ${env.date.slice(0, 16).replace('T', ' ')} UTC; ${opts.quick ? '**quick mode** (fewer runs and downloads: indicative only)' : 'full mode'}: ${opts.runs} runs per comparison, ${opts.count} downloads per small-file run, ${opts.pairs} pairs of ${opts.profileCount} downloads per on/off comparison${pairNames.length ? ` (${pairNames.join(', ')})` : ''}.`,
     `- Machine: ${env.cpu} (${env.cores} cores), ${env.memory} RAM, Linux ${env.kernel}; files on ${env.fs} on the same disk for every peer; all traffic over loopback (127.0.0.1).`,
     `- Server: nginx ${env.nginx} (Debian package), started by the bench: worker_processes auto, sendfile, tcp_nopush, keep-alive, access log off; HTTPS with a CA generated by the bench, TLS 1.2/1.3, ALPN http/1.1 only. Server and clients share the ${env.cores} cores.`,
     `- Peers, each its own process per run, all over HTTP/1.1: ${env.curl.split(' (')[0]} (one process per run: \`--http1.1 --parallel --parallel-max C -K <config>\`), Node ${env.node} node:http piped to a file stream, undici ${env.undici} \`stream()\` to a file stream, got ${env.got} \`got.stream()\` piped to a file stream, tt-download through a full host (\`createHost\`, env test, profile on, \`host.download()\` into \`ttfile://temp\`: staging file then rename; maxConcurrent = C).`,
@@ -1089,7 +1152,9 @@ async function main() {
     if (opts.only.includes('large')) await scenarioLarge(server)
     if (opts.only.includes('small')) await scenarioSmall(server)
     if (opts.only.includes('idle')) await scenarioIdle(server)
-    if (opts.only.includes('profile') && opts.peers.includes('tt')) await scenarioProfile(server)
+    for (const name of Object.keys(PAIR_SCENARIOS)) {
+      if (opts.only.includes(name) && opts.peers.includes('tt')) await scenarioPairs(server, name)
+    }
     results.disk.end = diskBaseline()
     emit(true)
     if (opts.write) log(`\nwrote ${relative(process.cwd(), opts.out)}, benchmark/charts/*.svg, benchmark/results.json`)

@@ -136,8 +136,8 @@ ${parts.join('\n')}
 `
 }
 
-/** Dot plot of per-pair ratios (profile on / off) around 1.0. */
-export function ratioChart({ title, subtitle, ratios }) {
+/** Dot plot of per-pair ratios (on ÷ off) around 1.0; `axis` labels the x axis. */
+export function ratioChart({ title, subtitle, ratios, axis = 'downloads/s with profile on ÷ profile off (one dot per pair)' }) {
   const width = 820
   const left = 60
   const right = 40
@@ -163,7 +163,7 @@ export function ratioChart({ title, subtitle, ratios }) {
 ${subtitle ? `<text x="10" y="36" fill="#555">${esc(subtitle)}</text>` : ''}
 ${ticks.join('\n')}
 ${dots}
-<text x="${left + plotW / 2}" y="${y0 + 88}" text-anchor="middle" fill="#555">downloads/s with profile on ÷ profile off (one dot per pair)</text>
+<text x="${left + plotW / 2}" y="${y0 + 88}" text-anchor="middle" fill="#555">${esc(axis)}</text>
 </svg>
 `
 }

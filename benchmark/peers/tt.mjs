@@ -12,9 +12,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const require = createRequire(import.meta.url)
 
 export default async function setup(job) {
-  const { createHost } = require(join(root, 'dist', 'index.js'))
+  const { createEngine, createHost } = require(join(root, 'dist', 'index.js'))
   const { now } = require(join(root, 'binding.js'))
-  const host = createHost({
+  const config = {
     appId: 'bench',
     dataDir: job.outDir,
     env: 'test',
@@ -22,7 +22,18 @@ export default async function setup(job) {
     userDataQuota: 2 ** 50,
     tls: { ca: readFileSync(job.caFile, 'utf8') },
     egress: { allow: ['127.0.0.0/8'] },
-  })
+  }
+  // The egress pairs (job.flip 'egress'): a second host, the same but for the bench-only
+  // switch that skips the check (only an addon built with the cargo feature bench-switches
+  // accepts it). Both hosts use one engine from createEngine(): the same runtime threads and
+  // DNS cache, so the policy is all that differs between the halves of a pair (two engines
+  // would also put twice the runtime threads on the cores). The pools are keyed by the policy,
+  // so the two hosts never share a connection: each half dials and checks (or not) its own.
+  // Same dataDir: staging names and temp stems are unique per host.
+  const shared = job.flip === 'egress' ? createEngine() : undefined
+  const host = createHost({ ...config, engine: shared })
+  const unchecked =
+    shared && createHost({ ...config, engine: shared, egress: { ...config.egress, benchSkipCheck: true } })
   const enableProfile = job.profile !== false
   // Where the time of a download goes, from its profile (one clock: the engine's `now()`):
   // before the engine starts, inside the engine up to the last body byte, and after it
@@ -32,8 +43,9 @@ export default async function setup(job) {
   const post = []
   let reused = 0
   let profiled = 0
+  // `options`: { profile } and { egress } from the pairs modes (egress false: the unchecked host).
   const one = async (i, options) => {
-    const result = await host.download({ url: job.url, enableProfile: options?.profile ?? enableProfile })
+    const result = await (options?.egress === false ? unchecked : host).download({ url: job.url, enableProfile: options?.profile ?? enableProfile })
     const end = now()
     if (result.statusCode !== 200) throw new Error(`status ${result.statusCode}`)
     const p = result.profile
@@ -62,6 +74,11 @@ export default async function setup(job) {
       medianEngineMs: median(engine),
       medianPostMs: median(post),
     }),
-    close: () => host.close(),
+    close: async () => {
+      await host.close()
+      await unchecked?.close()
+      // A shared engine is never closed by its hosts.
+      await shared?.close()
+    },
   }
 }

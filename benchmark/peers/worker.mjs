@@ -21,7 +21,7 @@ const rssLoaded = memStatus().rss
 
 /**
  * Runs `count` downloads with `concurrency` lanes; each lane takes the next index (from
- * `first`). `options` goes to every `one()` (the profile pairs switch the profile with it).
+ * `first`). `options` goes to every `one()` (the pairs modes flip a switch with it).
  */
 async function runMany(count, concurrency, first = 0, options = undefined) {
   const latencies = new Array(count)
@@ -100,20 +100,27 @@ if (job.mode === 'small') {
   result.rssAfterWork = afterWork
   result.rssAfterIdle = memStatus().rss
   result.rssMaxIdle = maxIdle
-} else if (job.mode === 'profile-pairs') {
-  // Profile on and off interleaved inside one process, in blocks of `count` downloads, each
-  // pair in a random order: what differs between two processes (thread placement, JIT
-  // decisions, the disk's state) then hits both halves of a pair alike.
+} else if (job.mode === 'pairs') {
+  // One switch (job.flip: 'profile' for enableProfile, 'egress' for the egress check) on and
+  // off, interleaved inside one process in blocks of `count` downloads, each pair in a random
+  // order: what differs between two processes (thread placement, JIT decisions, the disk's
+  // state) then hits both halves of a pair alike. `one()` gets `{ [job.flip]: on }`.
+  const sides = (on) => ({ [job.flip]: on })
+  // Warm-up, half on each side (so both halves have their code paths, and for the egress
+  // switch their host's pool of connections, warm before the first pair).
   let first = 0
-  await runMany(job.warmup, job.concurrency, first, { profile: true })
-  first += job.warmup
+  for (const on of [true, false]) {
+    const n = on ? Math.ceil(job.warmup / 2) : Math.floor(job.warmup / 2)
+    await runMany(n, job.concurrency, first, sides(on))
+    first += n
+  }
   const pairs = []
   for (let p = 0; p < job.pairs; p++) {
     const pair = {}
     for (const on of Math.random() < 0.5 ? [true, false] : [false, true]) {
       const cpu0 = processCpuMs()
       const t0 = performance.now()
-      await runMany(job.count, job.concurrency, first, { profile: on })
+      await runMany(job.count, job.concurrency, first, sides(on))
       const ms = performance.now() - t0
       pair[on ? 'on' : 'off'] = { dps: job.count / (ms / 1000), cpuUsPerDl: ((processCpuMs() - cpu0) * 1000) / job.count }
       first += job.count
