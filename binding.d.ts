@@ -181,6 +181,12 @@ export interface BindingSettingsInit {
 /** Throws what `new BindingSettings` would throw for this policy, before anything is on disk. */
 export declare function checkEgress(egress: BindingEgress): void
 
+/**
+ * Whether `NO_PROXY` text excludes `host` from the proxy, as the engine decides every hop
+ * (so the CLI can name the proxy a download uses without a second implementation).
+ */
+export declare function noProxyMatches(noProxy: string, host: string): boolean
+
 /** Epoch milliseconds on the engine's clock (monotonic, anchored to wall time once). */
 export declare function now(): number
 

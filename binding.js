@@ -840,5 +840,6 @@ module.exports.BindingEngine = nativeBinding.BindingEngine
 module.exports.BindingQuota = nativeBinding.BindingQuota
 module.exports.BindingSettings = nativeBinding.BindingSettings
 module.exports.checkEgress = nativeBinding.checkEgress
+module.exports.noProxyMatches = nativeBinding.noProxyMatches
 module.exports.now = nativeBinding.now
 module.exports.profileNumbersOrder = nativeBinding.profileNumbersOrder

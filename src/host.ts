@@ -426,6 +426,9 @@ class HostImpl implements Host {
       if (signal !== undefined && !isAbortSignal(signal)) {
         const what = `parameter.signal should be AbortSignal instead of ${typeName(signal)}`
         const fail = failOf('parameter', what)
+        // A call with an options object: counted like any validation failure (SPEC 12).
+        this.#counts.started++
+        this.#countFail(fail)
         publishFail(trace, fail)
         reject(new DownloadError(fail))
         return

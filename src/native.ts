@@ -64,6 +64,7 @@ export const BindingSettings = binding.BindingSettings
 export type BindingSettings = Binding.BindingSettings
 export const now = binding.now
 export const checkEgress = binding.checkEgress
+export const noProxyMatches = binding.noProxyMatches
 export const profileNumbersOrder = binding.profileNumbersOrder
 export type {
   BindingEgress,

@@ -2,6 +2,7 @@
 // given URL goes through, for the notice on stderr and `bench --json`'s `proxy`. A proxy is
 // named by its host and port only: credentials are never printed.
 import { isIP } from 'node:net'
+import { noProxyMatches } from '../native.js'
 import type { BindingProxyEndpoint } from '../native.js'
 import { resolveProxy } from '../proxy.js'
 import { UsageError } from './usage-error.js'
@@ -48,7 +49,7 @@ export function proxyInUse(url: string, proxy: string | undefined, env: NodeJS.P
   }
   if (settings === undefined) return undefined
   const endpoint = target.protocol === 'https:' ? settings.https : target.protocol === 'http:' ? settings.http : undefined
-  if (endpoint === undefined || bypassesProxy(settings.noProxy, target.hostname)) return undefined
+  if (endpoint === undefined || noProxyMatches(settings.noProxy, target.hostname)) return undefined
   return {
     hostPort: hostPortOf(endpoint),
     hasCredentials: endpoint.authorization !== undefined,
@@ -65,36 +66,4 @@ export function proxyNotice(command: string, use: ProxyUse): string {
 function hostPortOf(endpoint: BindingProxyEndpoint): string {
   const host = isIP(endpoint.host) === 6 ? `[${endpoint.host}]` : endpoint.host
   return `${host}:${endpoint.port}`
-}
-
-/**
- * `no_proxy` as the engine reads it (crates/engine/src/proxy.rs `NoProxy`, which decides
- * every hop): comma-separated, spaces ignored, `*` alone excludes every host, `example.com`
- * matches it and its subdomains, `.example.com` only its subdomains, an IP entry that literal.
- * Here only to name the proxy in a report; the binding has no call to ask the engine.
- */
-function bypassesProxy(noProxy: string, hostname: string): boolean {
-  const entries = noProxy
-    .split(',')
-    .map((entry) => unbracket(entry.replace(/\s+/g, '').toLowerCase()))
-    .filter((entry) => entry !== '')
-  if (entries.length === 1 && entries[0] === '*') return true
-  const host = unbracket(hostname.toLowerCase())
-  const hostIp = canonicalIp(host)
-  return entries.some((entry) => {
-    const ip = canonicalIp(entry)
-    if (ip !== undefined) return ip === hostIp
-    return entry.startsWith('.') ? host.endsWith(entry) : host === entry || host.endsWith(`.${entry}`)
-  })
-}
-
-function unbracket(text: string): string {
-  return text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text
-}
-
-/** One spelling per address (`0::1` is `::1`); undefined for anything that is not one. */
-function canonicalIp(text: string): string | undefined {
-  const family = isIP(text)
-  if (family === 0) return undefined
-  return family === 6 ? new URL(`http://[${text}]/`).hostname.slice(1, -1) : text
 }

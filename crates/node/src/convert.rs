@@ -158,6 +158,13 @@ impl BindingEgress {
     }
 }
 
+/// Whether `NO_PROXY` text excludes `host` from the proxy, as the engine decides every hop
+/// (so the CLI can name the proxy a download uses without a second implementation).
+#[napi]
+pub fn no_proxy_matches(no_proxy: String, host: String) -> bool {
+    NoProxy::parse(&no_proxy).matches(&host)
+}
+
 /// Throws what `new BindingSettings` would throw for this policy, before anything is on disk.
 #[napi]
 pub fn check_egress(egress: BindingEgress) -> napi::Result<()> {
