@@ -18,7 +18,7 @@
 // Usage: node --expose-gc --import tsx __test__/soak/run.ts [--seconds N] [--count N]
 //        [--seed S] [--concurrency C] [--hosts H]      (npm run soak -- --seconds 20)
 // Prints the figures and one `SOAK-RESULT <json>` line; exit 0 only when nothing was violated.
-import { readdirSync, readlinkSync } from 'node:fs'
+import { readdirSync, readlinkSync, statSync } from 'node:fs'
 import { rm, unlink } from 'node:fs/promises'
 import * as net from 'node:net'
 import { join } from 'node:path'
@@ -85,6 +85,7 @@ const opts = parseArgs(process.argv.slice(2))
 
 /** Body limit of every host: tooLarge faults ask for more, good downloads stay under. */
 const MAX_FILE_SIZE = 512 * 1024
+const TEMP_QUOTA = 2 * MAX_FILE_SIZE
 /** How long the end of the run waits for calls still running to complete before calling them lost. */
 const DRAIN_MS = 30_000
 /** Quiet period after the last complete, for late (double) calls to show up. */
@@ -258,6 +259,26 @@ async function startTripwire(): Promise<{ port: number; connections: () => numbe
   }
 }
 let tripwire: Awaited<ReturnType<typeof startTripwire>>
+
+function listTempSync(slot: Slot): string[] {
+  return readdirSync(join(slot.tmp.dir, 'temp'))
+}
+
+/** No host's temp/ ever holds more than its tempQuota (read synchronously: one moment). */
+function checkTempBound(): void {
+  for (const slot of allSlots) {
+    const dir = join(slot.tmp.dir, 'temp')
+    let bytes = 0
+    for (const name of readdirSync(dir)) {
+      try {
+        bytes += statSync(join(dir, name)).size
+      } catch {
+        // Removed between the listing and the stat: it no longer counts.
+      }
+    }
+    if (bytes > TEMP_QUOTA) violation('temp', `host ${slot.id}: temp/ holds ${bytes} bytes, tempQuota ${TEMP_QUOTA}`)
+  }
+}
 /** The proxy of the 'proxied' hosts: it resolves the test name itself (SPEC 11: the engine does not). */
 let proxy: ScriptedProxy
 let kit: CertKit
@@ -290,6 +311,8 @@ interface Slot {
   networkOff: boolean
   background: boolean
   closed: boolean
+  /** Successes into temp/ (each file then either stays there or is evicted). */
+  tempStored: number
 }
 
 const engine: Engine = createEngine()
@@ -308,6 +331,9 @@ async function newSlot(role: Role): Promise<Slot> {
     resolve: { [TEST_HOST]: '127.0.0.1', [INWARD_HOST]: ['127.0.0.2', '::ffff:127.0.0.2'] },
     tls: { ca: kit.ca.cert },
     maxFileSize: MAX_FILE_SIZE,
+    // Small, so eviction runs thousands of times (SPEC 12): temp/ must never pass it, and no
+    // file may go before its success was delivered.
+    tempQuota: TEMP_QUOTA,
     // Verified files are removed behind the host's back; a large budget keeps that from
     // ever counting. The quota host has a small one, for the 121530 faults.
     userDataQuota: role === 'quota' ? 100_000 : 64 * 1024 * MiB,
@@ -328,6 +354,7 @@ async function newSlot(role: Role): Promise<Slot> {
     networkOff: false,
     background: false,
     closed: false,
+    tempStored: 0,
   }
   allSlots.push(slot)
   return slot
@@ -398,6 +425,8 @@ interface Call {
   detail?: string
   /** See Plan.errMsg. */
   errMsg?: string
+  /** It stores into temp/ (no filePath): checked at delivery, not hashed. */
+  temp?: boolean
   /** The call went to the h2Churn server. */
   h2Churn: boolean
   /** A success's dataLength, for the final-progress check. */
@@ -425,6 +454,8 @@ const stats = {
   chaos: new Map<string, number>(),
   verified: 0,
   verifiedBytes: 0,
+  tempStored: 0,
+  tempEvicted: 0,
   h2Defence: 0,
 }
 const bump = <K>(map: Map<K, number>, key: K) => map.set(key, (map.get(key) ?? 0) + 1)
@@ -446,13 +477,16 @@ interface Plan {
   errMsg?: string
 }
 
+/** Half the good downloads go to user/ (hashed), half to temp/ (checked at delivery). */
 function good(origin: { url(path: string): string }, n: number, seed: number, route = 'bytes'): Plan {
-  return {
+  const plan: Plan = {
     url: origin.url(`/${route}/${n}?seed=${seed}`),
     allowed: ['success'],
     expectedLength: n,
     expectedSha: sha256(patternBytes(n, seed)),
   }
+  if (random() < 0.5) plan.filePath = `ttfile://user/good-${seed}.bin`
+  return plan
 }
 
 function planFor(fault: Fault, call: { id: number }): Plan {
@@ -606,6 +640,9 @@ function launch(slot: Slot, fault: Fault): Call {
   // an expired background with their code, after the input checks (SPEC 10's order); then
   // the fault's own message no longer applies.
   if (slot.closed || (fault !== 'invalid' && (slot.networkOff || slot.background))) delete call.errMsg
+  // Into temp/, the downloads running on the host may hold the whole budget between them.
+  if (plan.filePath === undefined && fault !== 'invalid') addChaos(call, 121507)
+  call.temp = plan.filePath === undefined && plan.raw === undefined
   if (slot.closed) call.allowed = [121522]
   else if (fault !== 'invalid' && slot.networkOff) call.allowed = [121585]
   else if (fault !== 'invalid' && slot.background) addChaos(call, 121594) // the grace may or may not have passed
@@ -626,7 +663,7 @@ function launch(slot: Slot, fault: Fault): Call {
       if (!event(call, 'success')) return
       call.successes++
       result = res
-      onSuccess(call, res)
+      onSuccess(call, res, true)
     },
     fail: (res: DownloadFail) => {
       if (!returned) call.syncCall = true
@@ -708,7 +745,23 @@ function launchPromise(call: Call, plan: Plan): Call {
   return call
 }
 
-function onSuccess(call: Call, res: DownloadSuccess): void {
+/**
+ * A temp/ file exists with its bytes when its success is delivered (`atDelivery`: inside the
+ * callback, before eviction may take it); hashed files live in user/ (see `good`).
+ */
+function checkTempAtDelivery(call: Call, res: DownloadSuccess, path: string, atDelivery: boolean): void {
+  call.slot.tempStored++
+  stats.tempStored++
+  if (!atDelivery) return
+  try {
+    const size = statSync(path).size
+    if (size !== res.dataLength) violation('temp', `#${call.id} ${call.fault}: ${res.tempFilePath} holds ${size} bytes, dataLength ${res.dataLength}`)
+  } catch (error) {
+    violation('temp', `#${call.id} ${call.fault}: ${res.tempFilePath} gone before its success was delivered: ${String(error)}`)
+  }
+}
+
+function onSuccess(call: Call, res: DownloadSuccess, atDelivery = false): void {
   stats.successes++
   call.outcome ??= 'success'
   call.dataLength = res.dataLength
@@ -722,6 +775,10 @@ function onSuccess(call: Call, res: DownloadSuccess): void {
     path = call.slot.host.realPath(ttfile)
   } catch (error) {
     violation('result', `#${call.id} realPath(${ttfile}) threw ${String(error)}`)
+    return
+  }
+  if (res.tempFilePath !== undefined) {
+    checkTempAtDelivery(call, res, path, atDelivery)
     return
   }
   const expected = call.expectedSha
@@ -953,6 +1010,7 @@ async function main(): Promise<void> {
       // The test servers record every request; that is the harness's memory, not the library's.
       for (const server of Object.values(servers)) server.requests.splice(0)
       proxy.requests.splice(0)
+      checkTempBound()
       const fraction = Math.max((Date.now() - started) / (opts.seconds * 1000), stats.downloads / opts.count)
       if (!midTaken && fraction >= 0.5) {
         midTaken = true
@@ -976,8 +1034,23 @@ async function main(): Promise<void> {
   sweep(Infinity)
   for (const call of [...pending]) finalize(call) // never completed: lost
 
+  // temp/: every file a success stored is still there or was evicted (counted by the host),
+  // then clearTemp() empties it. Hosts closed by chaos can no longer be asked; their temp/
+  // is only held to its bound.
+  for (const slot of allSlots.filter((s) => !s.closed)) {
+    const files = listTempSync(slot).length
+    const evicted = slot.host.stats().tempEvicted
+    stats.tempEvicted += evicted
+    if (files + evicted !== slot.tempStored) {
+      violation('lost', `host ${slot.id}: ${slot.tempStored} temp files stored, ${files} left + ${evicted} evicted`)
+    }
+    await slot.host.clearTemp()
+  }
+  checkTempBound()
+
   // Close every host; nothing may be left in staging, temp/ or user/ (every stored file was
-  // verified and removed).
+  // verified and removed, temp/ cleared), but in the temp/ of hosts chaos closed.
+  const chaosClosed = new Set(allSlots.filter((s) => s.closed).map((s) => s.tmp.dir))
   for (const slot of allSlots) {
     slot.closed = true
     const closedInTime = await within(slot.host.close(), DRAIN_MS)
@@ -993,7 +1066,8 @@ async function main(): Promise<void> {
   let stagingFiles = 0
   for (const tmp of dataDirs) {
     const staging = await listFiles(join(tmp.dir, '.tt-download', 'staging'))
-    const stray = [...(await listFiles(join(tmp.dir, 'temp'))), ...(await listFiles(join(tmp.dir, 'user')))]
+    const temp = chaosClosed.has(tmp.dir) ? [] : await listFiles(join(tmp.dir, 'temp'))
+    const stray = [...temp, ...(await listFiles(join(tmp.dir, 'user')))]
     stagingFiles += staging.length
     strayFiles += stray.length
     if (staging.length > 0) violation('staging', `${tmp.dir}: ${staging.join(', ')}`)
@@ -1054,6 +1128,8 @@ async function main(): Promise<void> {
     hostsCreated: allSlots.length,
     verifiedFiles: stats.verified,
     verifiedMiB: Math.round((stats.verifiedBytes / MiB) * 10) / 10,
+    tempStored: stats.tempStored,
+    tempEvicted: stats.tempEvicted,
     lostCallbacks: count('lost'),
     doubleCallbacks: count('double'),
     unexpectedOutcomes: count('outcome'),
@@ -1079,6 +1155,7 @@ async function main(): Promise<void> {
   console.log(`soak: seed ${opts.seed}`)
   console.log(`  downloads     ${summary.downloads} in ${summary.seconds} s (${(summary.downloads / summary.seconds).toFixed(0)}/s), ${summary.hostsCreated} hosts`)
   console.log(`  successes     ${summary.successes} (${summary.verifiedFiles} files verified by sha256, ${summary.verifiedMiB} MiB)`)
+  console.log(`  temp/         ${summary.tempStored} files stored and checked at delivery, ${summary.tempEvicted} evicted (tempQuota ${TEMP_QUOTA / 1024} KiB per host)`)
   console.log(`  fails         ${formatMap(stats.fails)}`)
   console.log(`  faults        ${formatMap(stats.launched)}`)
   console.log(`  chaos         ${formatMap(stats.chaos)}`)
