@@ -129,8 +129,6 @@ interface Sample {
 
 async function bench(host: Host, url: string, count: number, concurrency: number, proxy: string | null): Promise<BenchReport> {
   const samples: Sample[] = []
-  let failed = 0
-  const failedByErrNo: Record<number, number> = {}
   let firstFail: string | undefined
   let next = 0
   const progress = countView('bench', count)
@@ -145,8 +143,6 @@ async function bench(host: Host, url: string, count: number, concurrency: number
         rmSync(host.realPath(result.tempFilePath ?? result.filePath), { force: true })
       } catch (error) {
         if (!(error instanceof DownloadError)) throw error
-        failed++
-        failedByErrNo[error.errNo] = (failedByErrNo[error.errNo] ?? 0) + 1
         firstFail ??= error.errMsg
       }
       progress.increment()
@@ -159,6 +155,8 @@ async function bench(host: Host, url: string, count: number, concurrency: number
     progress.stop()
   }
   const elapsedMs = now() - started
+  // The failure counts are the host's own (SPEC 12 `stats()`), as an operator would read them.
+  const { failed, failedByErrNo } = host.stats()
   if (firstFail !== undefined) process.stderr.write(`tt-download bench: ${failed} of ${count} failed, first: ${firstFail}\n`)
 
   const seconds = elapsedMs / 1000
