@@ -44,7 +44,7 @@ const USAGE = `usage: node benchmark/run.mjs [options]     (npm run bench from t
                      on/off comparison, 2 s idle
   --runs N           runs (rounds) per comparison; default 5
   --count N          downloads per small-file run; default 2000
-  --pairs N          on/off pairs per on/off comparison (profile, egress); default 20
+  --pairs N          on/off pairs per on/off comparison (profile, egress, diagnostics); default 20
   --profile-count N  downloads per block of a pair; default 2000 (the pairs of one process
                      run back to back after 1,000 warm-up downloads, half of them each way)
   --idle-ms MS       idle period for the RSS-growth measurement; default 10000
@@ -68,7 +68,7 @@ const USAGE = `usage: node benchmark/run.mjs [options]     (npm run bench from t
   --help             this text
 `
 
-const SCENARIOS = ['large', 'small', 'idle', 'profile', 'egress']
+const SCENARIOS = ['large', 'small', 'idle', 'profile', 'egress', 'diagnostics']
 
 function parseArgs(argv) {
   const o = {
@@ -546,7 +546,7 @@ const peerOrder = (peers) => ['tt', 'tt-engine', 'curl', 'node-http', 'undici', 
 
 // ---------------------------------------------------------------- scenarios
 
-const results = { large: {}, small: {}, idle: undefined, profile: undefined, egress: undefined, curlStart: {}, busy: [], createProbes: [], probeByLabel: {} }
+const results = { large: {}, small: {}, idle: undefined, profile: undefined, egress: undefined, diagnostics: undefined, curlStart: {}, busy: [], createProbes: [], probeByLabel: {} }
 
 async function scenarioLarge(server) {
   for (const proto of opts.protocols) {
@@ -690,6 +690,7 @@ const PAIRS_PER_PROCESS = 5
 const PAIR_SCENARIOS = {
   profile: { flip: 'profile', label: 'profile on vs off', on: 'on', off: 'off' },
   egress: { flip: 'egress', label: 'egress check on vs off', on: 'check on', off: 'check off' },
+  diagnostics: { flip: 'diagnostics', label: 'diagnostics subscriber on vs off', on: 'observed', off: 'unobserved' },
 }
 
 async function scenarioPairs(server, name) {
@@ -915,6 +916,16 @@ function tablesAndCharts() {
       blocks: "through a host with `egress: { allow: ['127.0.0.0/8'] }` and one through a second host on the same engine (createEngine()), identical but for the bench-only `benchSkipCheck: true` (accepted only by an addon built with the cargo feature bench-switches), enableProfile true in both",
       after: ` The check runs on the address of every connection dialled (SPEC 11), not per request, and the two hosts never share a pooled connection (pools are keyed by the policy): each process opened ${dials.n ? `${range(dials, 0)} new connections` : 'an unknown number of connections'} for both hosts together, warm-up included (downloads whose profile says socketReused false); every other download went over a kept-alive connection and never reached the check. Having their own connections, the halves also differ in how those spread over nginx's workers (reuseport hashes each connection to one): a difference fixed for the life of a process, which the random order inside it does not cancel and only the several processes do.`,
       ...PAIR_SCENARIOS.egress,
+    })
+  }
+  if (results.diagnostics) {
+    pairsSection(sections, results.diagnostics, {
+      title: 'Diagnostics subscriber on versus off',
+      file: 'diagnostics-on-off.svg',
+      chartTitle: 'tt-download: a diagnostics_channel subscriber vs none',
+      axis: 'downloads/s with a subscriber on all four channels ÷ none (one dot per pair)',
+      blocks: 'with one subscriber on each of the four tt-download:download:* channels and one with none (the host builds no message then)',
+      ...PAIR_SCENARIOS.diagnostics,
     })
   }
   return sections

@@ -2,6 +2,7 @@
 // storage path (staging file under <dataDir>/.tt-download/staging, renamed into temp/).
 // The addon is whatever the generated loader picks: the bench sets NAPI_RS_NATIVE_LIBRARY_PATH
 // to the release (bench-release profile) build.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { createRequire } from 'node:module'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -43,8 +44,23 @@ export default async function setup(job) {
   const post = []
   let reused = 0
   let profiled = 0
-  // `options`: { profile } and { egress } from the pairs modes (egress false: the unchecked host).
+  // The diagnostics pairs (job.flip 'diagnostics'): a subscriber on all four channels, or
+  // none. Each half of a pair is one block, so the subscription changes only between blocks.
+  const channels = ['start', 'headers', 'success', 'fail'].map((name) => `tt-download:download:${name}`)
+  let observed = 0
+  const observe = () => {
+    observed++
+  }
+  let subscribed = false
+  const observeChannels = (on) => {
+    if (on === subscribed) return
+    for (const channel of channels) (on ? subscribe : unsubscribe)(channel, observe)
+    subscribed = on
+  }
+  // `options`: { profile }, { egress } or { diagnostics } from the pairs modes (egress false:
+  // the unchecked host).
   const one = async (i, options) => {
+    if (options?.diagnostics !== undefined) observeChannels(options.diagnostics)
     const result = await (options?.egress === false ? unchecked : host).download({ url: job.url, enableProfile: options?.profile ?? enableProfile })
     const end = now()
     if (result.statusCode !== 200) throw new Error(`status ${result.statusCode}`)
@@ -70,6 +86,7 @@ export default async function setup(job) {
       addons: loadedAddons(),
       profiled,
       reused,
+      observed,
       medianPreMs: median(pre),
       medianEngineMs: median(engine),
       medianPostMs: median(post),
