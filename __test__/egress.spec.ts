@@ -12,6 +12,7 @@ import { socketsTo, startBlackhole, TCP_SYN_SENT, type Blackhole } from './helpe
 import { startContentServer, type ContentServer } from './helpers/content-server.js'
 import { makeTmpDir } from './helpers/fs.js'
 import { closeAfter, makeHost, record } from './helpers/host.js'
+import { connectsWithin } from './helpers/listen.js'
 import { refusedPort } from './helpers/raw-servers.js'
 import { certKit, TEST_HOST } from './helpers/tls.js'
 
@@ -459,22 +460,6 @@ async function synSentLeft(ip: string, port: number, ms = 3000): Promise<number>
     left = await socketsTo(ip, port, TCP_SYN_SENT)
   }
   return left
-}
-
-function connectsWithin(host: string, port: number, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, host)
-    socket.on('error', () => {})
-    const timer = setTimeout(() => {
-      socket.destroy()
-      resolve(false)
-    }, ms)
-    socket.once('connect', () => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(true)
-    })
-  })
 }
 
 for (const host of ['127.0.0.2', '::1']) {

@@ -11,6 +11,7 @@
 import { readFile } from 'node:fs/promises'
 import * as net from 'node:net'
 import { Worker } from 'node:worker_threads'
+import { connectWithin } from './listen.js'
 
 export interface Blackhole {
   readonly host: string
@@ -37,21 +38,6 @@ server.listen({ port: workerData.port, host: workerData.host, backlog: 1 }, () =
   server.close(() => parentPort.close())
 })
 `
-
-function connectWithin(host: string, port: number, ms: number): Promise<net.Socket | undefined> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, host)
-    socket.on('error', () => {})
-    const timer = setTimeout(() => {
-      socket.destroy()
-      resolve(undefined)
-    }, ms)
-    socket.once('connect', () => {
-      clearTimeout(timer)
-      resolve(socket)
-    })
-  })
-}
 
 /**
  * A blackholed `host:port` (port 0: any free one). Rejects with `EADDRINUSE` in the message when

@@ -15,6 +15,7 @@
 // in every kernel, this one included, and needs root. This needs neither.)
 import * as net from 'node:net'
 import { Worker } from 'node:worker_threads'
+import { connectWithin } from './listen.js'
 
 export interface HeldListener {
   readonly port: number
@@ -66,21 +67,6 @@ server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
 })
 `
 
-function connectWithin(port: number, ms: number): Promise<net.Socket | undefined> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1')
-    socket.on('error', () => {})
-    const timer = setTimeout(() => {
-      socket.destroy()
-      resolve(undefined)
-    }, ms)
-    socket.once('connect', () => {
-      clearTimeout(timer)
-      resolve(socket)
-    })
-  })
-}
-
 /**
  * A plain HTTP/1.1 server at http://<hostname>:<port> whose accept queue is full until
  * `release()`; every request is answered with `bodyBytes` bytes.
@@ -121,7 +107,7 @@ export async function startHeldListener(
     // Fill the accept queue until a probe connect gets no answer: then the queue is full.
     let full = false
     for (let i = 0; i < MAX_FILLERS && !full; i++) {
-      const socket = await connectWithin(port, PROBE_MS)
+      const socket = await connectWithin('127.0.0.1', port, PROBE_MS)
       if (socket === undefined) full = true
       else fillers.push(socket)
     }

@@ -1,5 +1,5 @@
 // Starting a test server on loopback: one place for the listen/error dance every helper needs.
-import type { AddressInfo, Server } from 'node:net'
+import { connect, type AddressInfo, type Server, type Socket } from 'node:net'
 
 /** Listens on `host:port` (port 0: any free one) and resolves with the bound port. */
 export function listenLocal(server: Server, port = 0, host = '127.0.0.1'): Promise<number> {
@@ -10,4 +10,31 @@ export function listenLocal(server: Server, port = 0, host = '127.0.0.1'): Promi
       resolve((server.address() as AddressInfo).port)
     })
   })
+}
+
+/** A socket connected to `host:port` within `ms`, or undefined (refused, or no answer: a blackhole). */
+export function connectWithin(host: string, port: number, ms: number): Promise<Socket | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(port, host)
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resolve(undefined)
+    }, ms)
+    socket.once('connect', () => {
+      clearTimeout(timer)
+      resolve(socket)
+    })
+    socket.once('error', () => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(undefined)
+    })
+  })
+}
+
+/** Whether `host:port` accepts a connection within `ms` (the probe is closed at once). */
+export async function connectsWithin(host: string, port: number, ms: number): Promise<boolean> {
+  const socket = await connectWithin(host, port, ms)
+  socket?.destroy()
+  return socket !== undefined
 }

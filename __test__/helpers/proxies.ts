@@ -10,7 +10,7 @@ import * as net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { listenLocal } from './listen.js'
+import { connectsWithin, listenLocal } from './listen.js'
 
 // ---------------------------------------------------------------------------------------------
 // tinyproxy
@@ -109,26 +109,6 @@ async function freePort(): Promise<number> {
   return port
 }
 
-function connectsWithin(port: number, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1')
-    const timer = setTimeout(() => {
-      socket.destroy()
-      resolve(false)
-    }, ms)
-    socket.once('connect', () => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(false)
-    })
-  })
-}
-
 /**
  * The config of a test's own tinyproxy. What matters:
  * - `Listen 127.0.0.1` and the chosen `Port`: loopback only.
@@ -210,7 +190,7 @@ export async function startTinyproxy(opts: TinyproxyOptions = {}): Promise<Tinyp
     const deadline = performance.now() + START_TIMEOUT_MS
     let ready = false
     while (!exited && performance.now() < deadline) {
-      if (tinyproxyPid !== undefined && (await connectsWithin(port, 200))) {
+      if (tinyproxyPid !== undefined && (await connectsWithin('127.0.0.1', port, 200))) {
         ready = true
         break
       }
