@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { createEngine, DownloadError } from '../src/index.js'
 import { closeAfter, makeHost } from './helpers/host.js'
 import { startContentServer } from './helpers/content-server.js'
+import { startShortBodyServer, startStallServer } from './helpers/raw-servers.js'
 import { listFiles } from './helpers/fs.js'
 
 const KIB = 1024
@@ -76,14 +77,25 @@ test('eviction takes the oldest file first (by modification time) and counts a f
 
 test('a download whose running reservations alone pass tempQuota fails with 121507 and stores nothing', async (t) => {
   const server = closeAfter(t, await startContentServer())
+  // Some bytes arrive, then the body stalls: that download holds part of the 60 KiB, so
+  // another of the whole 60 KiB cannot fit beside it, whatever the split.
+  const stall = closeAfter(t, await startStallServer({ contentLength: 60 * KIB, sendBytes: 40 * KIB }))
   const { host, dataDir } = await makeHost(t, { maxFileSize: 60 * KIB, tempQuota: 60 * KIB })
-  const slow = host.download({ url: server.url(`/slow/${40 * KIB}?chunks=4&delayMs=100`) })
-  await new Promise((resolve) => setTimeout(resolve, 150))
-  const error = await t.throwsAsync(host.download({ url: server.url(`/bytes/${30 * KIB}`) }), { instanceOf: DownloadError })
+  let holding!: () => void
+  const held = new Promise<void>((resolve) => (holding = resolve))
+  const stalled = host.download({
+    url: stall.url('/stall'),
+    onProgress: ({ totalBytesWritten }) => {
+      if (totalBytesWritten > 0) holding()
+    },
+  })
+  await held
+  const error = await t.throwsAsync(host.download({ url: server.url(`/bytes/${60 * KIB}`) }), { instanceOf: DownloadError })
   t.is(error?.errNo, 121507)
   t.is(error?.errMsg, 'downloadFile:fail temp quota exceeded')
-  await slow
-  t.is((await listFiles(join(dataDir, 'temp'))).length, 1)
+  host.setNetworkAvailable(false)
+  await t.throwsAsync(stalled, { instanceOf: DownloadError })
+  t.deepEqual(await listFiles(join(dataDir, 'temp')), [])
 })
 
 test('clearTemp() removes every stored temp file; usage() and refreshUsage() follow files written and removed by hand', async (t) => {
@@ -168,4 +180,41 @@ test('egressRefused counts refusals; engine.stats() counts hosts and the connect
   t.is(stats.connections.h2, 0)
   await strict.host.close()
   t.is(engine.stats().hosts, 1)
+})
+
+test('an announced length that never comes evicts nothing: temp/ reserves only bytes that arrived', async (t) => {
+  const server = closeAfter(t, await startContentServer())
+  const short = closeAfter(t, await startShortBodyServer({ contentLength: 25 * KIB, sendBytes: 1000 }))
+  const { host, dataDir } = await makeHost(t, { maxFileSize: 30 * KIB, tempQuota: 30 * KIB })
+  await host.download({ url: server.url(`/bytes/${10 * KIB}?seed=1`) })
+  await host.download({ url: server.url(`/bytes/${10 * KIB}?seed=2`) })
+  const error = await t.throwsAsync(host.download({ url: short.url('/short') }), { instanceOf: DownloadError })
+  t.is(error?.errNo, 121527)
+  t.is((await listFiles(join(dataDir, 'temp'))).length, 2, 'both delivered files are still there')
+  t.is(host.stats().tempEvicted, 0)
+})
+
+test('stats(): options whose getters throw are a counted parameter failure, and an aborted download\'s bytes count', async (t) => {
+  const server = closeAfter(t, await startContentServer())
+  const { host } = await makeHost(t)
+  const hostile = {
+    url: server.url('/bytes/1'),
+    get header(): Record<string, string> {
+      throw new Error('no headers for you')
+    },
+  }
+  const error = await t.throwsAsync(host.download(hostile), { instanceOf: DownloadError })
+  t.is(error?.errNo, 121599)
+  let firstChunk!: () => void
+  const arrived = new Promise<void>((resolve) => (firstChunk = resolve))
+  const aborting = host.download({ url: server.url('/slow/4000?chunks=2&delayMs=200'), onProgress: () => firstChunk() })
+  await arrived
+  let aborted = false
+  host.setNetworkAvailable(false)
+  await aborting.catch(() => (aborted = true))
+  t.true(aborted)
+  const stats = host.stats()
+  t.like(stats, { started: 2, succeeded: 0, failed: 2 })
+  t.is(stats.started, stats.queued + stats.running + stats.succeeded + stats.failed)
+  t.is(stats.bytesReceived, 2000, 'the first chunk that arrived before the stop')
 })

@@ -158,7 +158,9 @@ class HostImpl implements Host {
     const path = ttfilePath === undefined ? undefined : this.#sandbox.realPath(ttfilePath)
     // Each budget measures under its own lock, so a download committing meanwhile counts once.
     if (path === undefined || this.#sandbox.isUnder('user', path)) this.#userQuota.remeasure(this.#sandbox.userDir)
-    if (path === undefined || this.#sandbox.isUnder('temp', path)) this.#settings.refreshTemp(path)
+    if (path === undefined || this.#sandbox.isUnder('temp', path)) {
+      this.#settings.refreshTemp(path === undefined ? undefined : this.#sandbox.engineSpelling('temp', path))
+    }
     return this.usage()
   }
 
@@ -235,7 +237,14 @@ class HostImpl implements Host {
       return run.task
     }
     if (this.#closing !== undefined || this.#engine.closed) return failed(failOf('abort'))
-    const planned = planDownload(input, this.#config, this.#sandbox)
+    let planned: ReturnType<typeof planDownload>
+    try {
+      planned = planDownload(input, this.#config, this.#sandbox)
+    } catch (error) {
+      // Untrusted code may pass getters or a Proxy that throw: a parameter error, never an
+      // exception out of downloadFile.
+      return failed(failOf('parameter', `reading the options threw: ${errorText(error)}`))
+    }
     if (!planned.ok) return failed(planned.fail)
     const stateFail = this.#stateFail()
     if (stateFail !== undefined) return failed(stateFail)

@@ -95,6 +95,16 @@ export class Sandbox {
     return isInside(absPath, this.#dirs[root]) || isInside(absPath, this.#realDirs[root])
   }
 
+  /**
+   * A `realPath()` answer (under `dataDir` as configured) spelled under the root's real path,
+   * as the engine records the files it stores: one file, one key, even when `dataDir` sits
+   * behind a symlink.
+   */
+  engineSpelling(root: Root, absPath: string): string {
+    const configured = this.#dirs[root]
+    return isInside(absPath, configured) ? this.#realDirs[root] + absPath.slice(configured.length) : absPath
+  }
+
   get tempDir(): string {
     return this.#realDirs.temp
   }

@@ -13,13 +13,14 @@ export function resolveProxy(value: unknown, env: Env = process.env): BindingPro
   return { http: endpoint, https: endpoint, noProxy: '' }
 }
 
-/** The lower-case spelling wins when both are set (curl, Go); an empty value is unset. */
+/**
+ * The lower-case spelling wins when both are set (curl, Go), even set empty (which turns the
+ * proxy off); an empty value means unset.
+ */
 function variable(env: Env, lower: string): { name: string; value: string } | undefined {
-  for (const name of [lower, lower.toUpperCase()]) {
-    const value = env[name]
-    if (value !== undefined && value.trim() !== '') return { name, value: value.trim() }
-  }
-  return undefined
+  const name = env[lower] !== undefined ? lower : lower.toUpperCase()
+  const value = env[name]?.trim()
+  return value === undefined || value === '' ? undefined : { name, value }
 }
 
 function fromEnv(env: Env): BindingProxy | undefined {
@@ -73,5 +74,9 @@ function parseProxyUrl(text: string, name: string): BindingProxyEndpoint {
 
 /** A proxy URL as it may appear in an error message: never with its password. */
 export function redact(text: string): string {
-  return text.replace(/\/\/([^/@]*)@/, (_, credentials: string) => `//${credentials.split(':')[0]}:***@`)
+  // Everything between `//` and the last `@` may be credentials, whatever characters they hold.
+  const start = text.indexOf('//')
+  const at = text.lastIndexOf('@')
+  if (start === -1 || at < start) return text
+  return `${text.slice(0, start + 2)}${text.slice(start + 2, at).split(':')[0]}:***${text.slice(at)}`
 }

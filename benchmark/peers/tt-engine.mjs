@@ -31,6 +31,8 @@ export default async function setup(job) {
     stagingDir,
     stagingPrefix: `${process.pid}-`,
     tempDir: job.outDir,
+    // Files go to targetPath here, never to generated temp names: the budget never applies.
+    tempQuota: 2 ** 50,
     fsync: false,
     caPems: [readFileSync(job.caFile, 'utf8')],
     resolve: [],

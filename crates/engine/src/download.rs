@@ -1,5 +1,6 @@
 //! One download: the redirect chain, the final response's head, the body to disk.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -110,10 +111,13 @@ struct Totals {
     received: u64,
 }
 
+/// `received` counts the final response's body bytes as they arrive, so whoever stops this
+/// download early (a cancel, the deadline) still knows them.
 pub async fn run(
     client: &Pooled,
     request: &DownloadRequest,
     observer: &dyn Observer,
+    received: &AtomicU64,
 ) -> Result<Download, Error> {
     let fetch_start = Instant::now();
     let policy = Policy {
@@ -212,14 +216,13 @@ pub async fn run(
             }
             None => {
                 let redirects = redirect_end.map(|end| (fetch_start, end));
-                let mut received_body = 0u64;
                 return receive(
                     response,
                     exchange,
                     &hop,
                     request,
                     observer,
-                    &mut received_body,
+                    received,
                     |ex, end, body, protocol| {
                         let (sent, received) = ex.bytes(body);
                         request.profile.then(|| {
@@ -239,7 +242,7 @@ pub async fn run(
                     },
                 )
                 .await
-                .map_err(|e| e.with_body_bytes(received_body));
+                .map_err(|e| e.with_body_bytes(received.load(Ordering::Relaxed)));
             }
         }
     }
@@ -267,7 +270,7 @@ async fn receive(
     hop: &Hop,
     request: &DownloadRequest,
     observer: &dyn Observer,
-    written: &mut u64,
+    received: &AtomicU64,
     profile: impl FnOnce(&Exchange, Instant, u64, &'static str) -> Option<crate::Profile>,
 ) -> Result<Download, Error> {
     let status = response.status().as_u16();
@@ -312,13 +315,17 @@ async fn receive(
         (_, _, Some(quota)) => Some(Held::User(quota.reservation(sink::replaced_size(&target)))),
         _ => None,
     };
-    if let (Some(reservation), Some(length)) = (reservation.as_mut(), announced) {
+    // The user quota fails early on an announced length; temp/ reserves only bytes that
+    // arrived, since its reservations evict delivered files and a length that never comes
+    // must not cost them.
+    if let (Some(Held::User(reservation)), Some(length)) = (reservation.as_mut(), announced) {
         reservation.grow_to(length)?;
     }
     let mut staging = Staging::new(&request.staging_dir, &request.staging_prefix);
     let counters = exchange.conn.counters.clone();
     let mut body = response.into_body();
     let mut last_byte_at = exchange.head_at;
+    let mut written = 0u64;
     let mut last_progress: Option<Instant> = None;
     loop {
         let frame = match body.frame().now_or_never() {
@@ -342,23 +349,23 @@ async fn receive(
         }
         last_byte_at = Instant::now();
         counters.add_data_delivered(data.len() as u64);
-        *written += data.len() as u64;
-        if *written > request.max_bytes {
+        written += data.len() as u64;
+        received.store(written, Ordering::Relaxed);
+        if written > request.max_bytes {
             return Err(Error::new(
                 Kind::TooLarge,
                 format!("body exceeds {} bytes", request.max_bytes),
             ));
         }
         if let Some(reservation) = reservation.as_mut() {
-            reservation.grow_to(*written)?;
+            reservation.grow_to(written)?;
         }
         staging.write(&data)?;
         if last_progress.is_none_or(|at| last_byte_at.duration_since(at) >= PROGRESS_INTERVAL) {
             last_progress = Some(last_byte_at);
-            observer.progress(*written, announced);
+            observer.progress(written, announced);
         }
     }
-    let written = *written;
     let profile = profile(&exchange, last_byte_at, written, protocol);
     let replaced = staging
         .commit(

@@ -149,17 +149,22 @@ impl Engine {
             egress: &request.egress,
             proxy: request.proxy.as_ref(),
         })?;
-        let run = download::run(&client, request, observer);
+        let received = std::sync::atomic::AtomicU64::new(0);
+        let run = download::run(&client, request, observer, &received);
         let deadline = async {
             match request.timeout {
                 Some(limit) => tokio::time::sleep(limit).await,
                 None => std::future::pending().await,
             }
         };
+        let stopped = |kind, message| {
+            Err(Error::new(kind, message)
+                .with_body_bytes(received.load(std::sync::atomic::Ordering::Relaxed)))
+        };
         let result = tokio::select! {
             biased;
-            _ = cancel.cancelled() => Err(Error::new(Kind::Cancelled, "cancelled")),
-            _ = deadline => Err(Error::new(Kind::Timeout, "timed out")),
+            _ = cancel.cancelled() => stopped(Kind::Cancelled, "cancelled"),
+            _ = deadline => stopped(Kind::Timeout, "timed out"),
             result = run => result,
         };
         if let Some(jar) = &request.cookies {
