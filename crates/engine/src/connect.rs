@@ -53,6 +53,11 @@ impl ConnMeta {
         self.uses.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Responses this connection delivered so far.
+    pub fn responses(&self) -> u64 {
+        self.uses.load(Ordering::Relaxed)
+    }
+
     /// Where the connection process began (DNS if any, else TCP).
     pub fn opened_at(&self) -> Instant {
         self.dns

@@ -82,6 +82,17 @@ fn build_request(
         .map_err(|e| Error::new(Kind::Internal, format!("invalid request: {e}")))
 }
 
+/// Whether the connection a failed request went out on had delivered a response before.
+fn was_reused(connection: &CaptureConnection) -> bool {
+    let mut extensions = http::Extensions::new();
+    if let Some(connected) = connection.connection_metadata().as_ref() {
+        connected.get_extras(&mut extensions);
+    }
+    extensions
+        .get::<ConnInfo>()
+        .is_some_and(|info| info.0.responses() > 0)
+}
+
 /// A head hyper could not parse, whose raw Content-Length is all digits and over the
 /// limit, is a size problem (SPEC 10: 121521), not a malformed response.
 fn refine_head_error(error: Error, connection: &CaptureConnection, max_bytes: u64) -> Error {
@@ -165,12 +176,30 @@ pub async fn run(
                 .and_then(|proxy| proxy.for_target("http", hop.url.host_str().unwrap_or(""))),
             _ => None,
         };
-        let mut outgoing = build_request(&hop, &headers, request.cookies.as_ref(), http_proxy)?;
-        let connection = capture_connection(&mut outgoing);
-        let requested_at = Instant::now();
-        let response = client.http.request(outgoing).await.map_err(|e| {
-            refine_head_error(classify_request_error(&e), &connection, request.max_bytes)
-        })?;
+        let mut retried = false;
+        let (response, requested_at) = loop {
+            let mut outgoing = build_request(&hop, &headers, request.cookies.as_ref(), http_proxy)?;
+            let connection = capture_connection(&mut outgoing);
+            let requested_at = Instant::now();
+            match client.http.request(outgoing).await {
+                Ok(response) => break (response, requested_at),
+                Err(e) => {
+                    let error = refine_head_error(
+                        classify_request_error(&e),
+                        &connection,
+                        request.max_bytes,
+                    );
+                    // A kept-alive connection that the server (or the tunnel of a proxy)
+                    // closed just as this request went out: a GET may be sent again, once,
+                    // on a fresh connection, as curl and browsers do.
+                    if !retried && error.kind() == Kind::Connect && was_reused(&connection) {
+                        retried = true;
+                        continue;
+                    }
+                    return Err(error);
+                }
+            }
+        };
         drop(probe);
         if http_proxy.is_some()
             && response.status() == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED

@@ -487,3 +487,36 @@ async fn a_non_numeric_content_length_stays_a_network_error() {
     let request = sandbox.request(&server.url("http", "/odd"), "x");
     fails_with(&sandbox, request, Kind::Network).await;
 }
+
+#[tokio::test]
+async fn a_kept_alive_connection_closed_as_the_request_went_out_is_retried_once_on_a_fresh_one() {
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = seen.clone();
+    let server = raw(move |mut socket| {
+        let first = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+        async move {
+            read_head(&mut socket).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await;
+            if first {
+                // The next request on this kept-alive connection is read, then dropped unanswered.
+                read_head(&mut socket).await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    let sandbox = Sandbox::new();
+    let engine = Engine::new();
+    for name in ["a", "b"] {
+        let request = sandbox.request(&server.url("http", "/ok"), name);
+        let done = engine
+            .download(&request, &Recorder::default(), &CancellationToken::new())
+            .await
+            .expect("the second download goes again on a fresh connection");
+        assert_eq!(std::fs::read(&done.path).unwrap(), b"ok");
+    }
+    assert_eq!(server.connections(), 2);
+}
