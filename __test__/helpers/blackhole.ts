@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises'
 import * as net from 'node:net'
 import { Worker } from 'node:worker_threads'
-import { connectWithin } from './listen.js'
+import { fillAcceptQueue } from './listen.js'
 
 export interface Blackhole {
   readonly host: string
@@ -21,9 +21,6 @@ export interface Blackhole {
 
 /** The worker never holds longer than this, whatever the test does. */
 const MAX_HOLD_MS = 30_000
-/** A connect to a loopback port with room in its queue completes well within this. */
-const PROBE_MS = 300
-const MAX_FILLERS = 8
 
 const WORKER = `
 const { workerData, parentPort } = require('node:worker_threads')
@@ -73,13 +70,7 @@ export async function startBlackhole(opts: { host?: string; port?: number } = {}
         else reject(new Error(`blackhole on ${host}:${opts.port ?? 0}: ${message.error}`))
       })
     })
-    let full = false
-    for (let i = 0; i < MAX_FILLERS && !full; i++) {
-      const socket = await connectWithin(host, port, PROBE_MS)
-      if (socket === undefined) full = true
-      else fillers.push(socket)
-    }
-    if (!full) throw new Error(`the accept queue of ${host}:${port} did not fill after ${MAX_FILLERS} connections`)
+    await fillAcceptQueue(host, port, fillers)
     return { host, port, close }
   } catch (error) {
     await close()

@@ -15,7 +15,7 @@
 // in every kernel, this one included, and needs root. This needs neither.)
 import * as net from 'node:net'
 import { Worker } from 'node:worker_threads'
-import { connectWithin } from './listen.js'
+import { fillAcceptQueue } from './listen.js'
 
 export interface HeldListener {
   readonly port: number
@@ -28,9 +28,6 @@ export interface HeldListener {
 
 /** The worker is never held longer than this, whatever the test does. */
 const MAX_HOLD_MS = 10_000
-/** A connect to a loopback port with room in its queue completes well within this. */
-const PROBE_MS = 300
-const MAX_FILLERS = 8
 
 const WORKER = `
 const { workerData, parentPort } = require('node:worker_threads')
@@ -104,14 +101,7 @@ export async function startHeldListener(
       worker.once('error', reject)
       worker.once('message', (message: { port: number }) => resolve(message.port))
     })
-    // Fill the accept queue until a probe connect gets no answer: then the queue is full.
-    let full = false
-    for (let i = 0; i < MAX_FILLERS && !full; i++) {
-      const socket = await connectWithin('127.0.0.1', port, PROBE_MS)
-      if (socket === undefined) full = true
-      else fillers.push(socket)
-    }
-    if (!full) throw new Error(`the accept queue did not fill after ${MAX_FILLERS} connections`)
+    await fillAcceptQueue('127.0.0.1', port, fillers)
     const origin = `http://${hostname}:${port}`
     return { port, origin, url: (path: string) => origin + path, release, close }
   } catch (error) {

@@ -38,3 +38,23 @@ export async function connectsWithin(host: string, port: number, ms: number): Pr
   socket?.destroy()
   return socket !== undefined
 }
+
+/**
+ * Fills the accept queue of a listener that never accepts (held-listener.ts, blackhole.ts)
+ * with idle connections, pushed into `fillers` for the caller to close, until a probe connect
+ * gets no answer within `probeMs`: then the kernel drops every further SYN. Throws when the
+ * queue did not fill after `maxFillers` connections.
+ */
+export async function fillAcceptQueue(
+  host: string,
+  port: number,
+  fillers: Socket[],
+  { probeMs = 300, maxFillers = 8 } = {},
+): Promise<void> {
+  for (let i = 0; i < maxFillers; i++) {
+    const socket = await connectWithin(host, port, probeMs)
+    if (socket === undefined) return
+    fillers.push(socket)
+  }
+  throw new Error(`the accept queue of ${host}:${port} did not fill after ${maxFillers} connections`)
+}
