@@ -5,10 +5,21 @@
 // relative path holds for the TypeScript sources (tsx, tsc --noEmit) and the compiled output.
 import type * as Binding from '../binding.js'
 
-/** The platform package the generated loader falls back to (npm/<triple>/, napi-rs layout). */
+/**
+ * The platforms with a prebuilt addon (package.json `napi.targets`, npm/<platform>/), each with
+ * the package the generated loader looks for. darwin and win32 are not shipped: the storage
+ * guarantees (symlink-free rename, unnamed files) are Linux code.
+ */
 const PLATFORM_PACKAGES: Record<string, string> = {
   'linux-x64-gnu': 'tt-download-linux-x64-gnu',
+  'linux-arm64-gnu': 'tt-download-linux-arm64-gnu',
+  'linux-x64-musl': 'tt-download-linux-x64-musl',
+  'linux-arm64-musl': 'tt-download-linux-arm64-musl',
 }
+
+const FROM_SOURCE =
+  'build the addon from source: in a clone of tt-download with a Rust toolchain, `npm install` ' +
+  '(or `npm run build:native`), then point NAPI_RS_NATIVE_LIBRARY_PATH at the .node file it wrote.'
 
 function loadBinding(): typeof Binding {
   try {
@@ -20,6 +31,7 @@ function loadBinding(): typeof Binding {
   }
 }
 
+/** The loader's own name for this platform (napi-rs's `platformArchABI`). */
 function platformKey(): string {
   if (process.platform !== 'linux') return `${process.platform}-${process.arch}`
   const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined
@@ -35,19 +47,20 @@ function missingBinding(error: unknown): Error {
     const line = cause.message.split('\n')[0]
     if (line !== undefined && cause !== error) tried.push(`  - ${line}`)
   }
-  const advice =
-    pkg === undefined
-      ? `There is no prebuilt binary for ${key}; build the addon from source: in a clone of ` +
-        'tt-download with a Rust toolchain, `npm install` (or `npm run build:native`).'
-      : `Install the prebuilt binary package '${pkg}' next to 'tt-download' ` +
-        `(npm install ${pkg}), or build the addon from source: in a clone of tt-download with a ` +
-        'Rust toolchain, `npm install` (or `npm run build:native`).'
   const message =
-    `tt-download: cannot load its native addon for ${key}: neither ` +
-    `'tt-download.${key}.node' next to binding.js nor the package '${pkg ?? `tt-download-${key}`}' ` +
-    `could be loaded. ${advice}` +
-    (tried.length > 0 ? `\nThe loader tried:\n${tried.reverse().join('\n')}` : '')
-  const wrapped = new Error(message)
+    pkg === undefined
+      ? `tt-download: ${key} is not supported: prebuilt binaries are published for ` +
+        `${Object.keys(PLATFORM_PACKAGES).join(', ')}` +
+        (process.platform === 'linux'
+          ? `. To run it on this Linux, ${FROM_SOURCE}`
+          : ', and its storage guarantees (symlink-free rename, unnamed files) are Linux system ' +
+            `calls. On another Linux architecture, ${FROM_SOURCE}`)
+      : `tt-download: cannot load its native addon for ${key}: neither ` +
+        `'tt-download.${key}.node' next to binding.js nor the package '${pkg}' could be loaded. ` +
+        `Install the prebuilt binary package '${pkg}' next to 'tt-download' (npm install ${pkg}; ` +
+        'npm skips it when optional dependencies are omitted or the lockfile came from another ' +
+        `platform), or ${FROM_SOURCE}`
+  const wrapped = new Error(message + (tried.length > 0 ? `\nThe loader tried:\n${tried.reverse().join('\n')}` : ''))
   wrapped.cause = error
   return wrapped
 }
