@@ -2,11 +2,12 @@
 // from a registry, every shipped platform) is `npm run test:release`; these pin the message a
 // user on a platform without a prebuilt binary reads.
 import test from 'ava'
+import type { ExecutionContext } from 'ava'
 import { join } from 'node:path'
 import { ROOT, run } from './helpers/run.js'
 
 /** Loads src/native.ts in a child that pretends to run on another platform or CPU. */
-async function loadAs(t: Parameters<Parameters<typeof test>[1]>[0], fake: { platform?: string; arch?: string }) {
+async function loadAs(t: ExecutionContext, fake: { platform?: string; arch?: string }): Promise<string> {
   const pretend = Object.entries(fake)
     .map(([key, value]) => `Object.defineProperty(process, ${JSON.stringify(key)}, { value: ${JSON.stringify(value)} })`)
     .join(';')
