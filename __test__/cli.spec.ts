@@ -175,6 +175,7 @@ const badUsage: { name: string; args: string[]; message: RegExp }[] = [
   { name: 'bench: missing -n value', args: ['bench', 'http://x.test/', '-n'], message: /-n, --count <value>' argument missing/ },
   { name: 'bench: bad -n', args: ['bench', 'http://x.test/', '-n', '0'], message: /--count must be a whole number/ },
   { name: 'bench: bad -c', args: ['bench', 'http://x.test/', '-c', '2.5'], message: /--concurrency must be a whole number/ },
+  { name: 'bench: --keep without --data-dir', args: ['bench', 'http://x.test/', '--keep'], message: /--keep needs --data-dir/ },
   {
     name: 'bench: bad --env',
     args: ['bench', 'http://x.test/', '--env', 'dev', '--json'],
@@ -302,7 +303,16 @@ test('bench --json: one object with count, concurrency, throughput, latency perc
   t.true(doc.phasesMs.transfer > 0 && doc.phasesMs.firstByte > 0)
   // MB = 10^6 bytes: the two rates agree on 20000 bytes a download (both rounded to 0.001).
   t.true(Math.abs(doc.mbPerSec / doc.downloadsPerSec / (20000 / 1e6) - 1) < 0.01, `${doc.mbPerSec} / ${doc.downloadsPerSec}`)
-  t.deepEqual(await listFiles(join(dir, 'temp')), [], 'bench deletes each file once measured')
+  t.deepEqual(await listFiles(join(dir, 'temp')), [], 'bench removes the stored files once the timed window has closed')
+})
+
+test('bench --keep leaves every stored file in --data-dir', async (t) => {
+  const server = closeAfter(t, await startContentServer({ mode: 'http' }))
+  const dir = await dataDir(t)
+  const ran = await cli(t, ['bench', server.url('/bytes/3000'), '-n', '5', '-c', '2', '--keep', '--json', '--data-dir', dir, ...ALLOW_LOOPBACK])
+  t.is(ran.code, 0, describeRun(ran))
+  const kept = await listFiles(join(dir, 'temp'))
+  t.is(kept.length, 5, kept.join(', '))
 })
 
 test('bench without --json: the readable report; exit 1 when downloads fail', async (t) => {

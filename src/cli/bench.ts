@@ -1,6 +1,7 @@
 // `tt-download bench <url>`: COUNT downloads of one URL through one host, CONCURRENCY at a
 // time; throughput, latency percentiles and the median of each derived phase (SPEC 10).
 import { mkdtempSync, rmSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DownloadError } from '../errors.js'
@@ -30,15 +31,20 @@ export const BENCH_USAGE = `Usage: tt-download bench <url> [options]
 Downloads <url> COUNT times through one host, CONCURRENCY at a time, and prints
 downloads/s, MB/s (10^6 bytes), latency p50/p90/p99 (downloadFile to success) and the
 median of each phase from the profiles: dns, connect (TCP), tls, first byte (request to
-response head) and transfer (the body). Each stored file is deleted once measured.
-Downloads the egress policy refused name the refused addresses on stderr, with the
---allow that would allow them.
+response head) and transfer (the body). Downloads the egress policy refused name the
+refused addresses on stderr, with the --allow that would allow them.
+
+What is timed: from the first downloadFile call to the last download's end, the host's
+whole path (policy, connection, transfer, storage, temp quota eviction). Not timed: the
+removal of the stored files, which waits until the window has closed (temp/ holds at most
+the host's tempQuota meanwhile); with --keep they stay.
 
 Options:
   -n, --count COUNT         downloads to run (default 20)
   -c, --concurrency C       downloads at a time (default 4)
   --data-dir D              the host's dataDir; default: a temporary directory, removed
                             at the end
+  --keep                    leave the stored files in --data-dir
 ${HOST_OPTIONS_USAGE}  --json                    print one JSON object: count, concurrency, proxy
                             (host:port, or null when direct), failed, failedByErrNo
                             {errNo: count}, downloadsPerSec, mbPerSec, latencyMs {p50,
@@ -55,7 +61,11 @@ const OPTIONS = {
   count: { type: 'string', short: 'n' },
   concurrency: { type: 'string', short: 'c' },
   json: { type: 'boolean' },
+  keep: { type: 'boolean' },
 } as const
+
+/** Stored files removed at a time once the window has closed: enough to keep the disk busy. */
+const REMOVALS_AT_ONCE = 16
 
 const MAX_COUNT = 1_000_000
 const MAX_CONCURRENCY = 1_000
@@ -96,6 +106,7 @@ export async function runBench(args: string[]): Promise<number> {
   const json = values.json === true
 
   const tempDir = values['data-dir'] === undefined
+  if (tempDir && values.keep === true) throw new UsageError('--keep needs --data-dir: the default data directory is removed at the end')
   const dataDir = values['data-dir'] ?? mkdtempSync(join(tmpdir(), 'tt-download-bench-'))
   let host: Host | undefined
   const refusals = watchRefusals(CLI_APP_ID)
@@ -109,7 +120,9 @@ export async function runBench(args: string[]): Promise<number> {
     if (proxyUse !== undefined) process.stderr.write(proxyNotice('bench', proxyUse))
     if (!json) process.stdout.write(`tt-download bench: ${count} x GET ${url}, ${concurrency} at a time\n`)
     const proxy = proxyUse === undefined ? null : proxyUse.hostPort
-    const report = await bench(host, url, count, concurrency, proxy)
+    const { report, stored } = await bench(host, url, count, concurrency, proxy)
+    // The temporary data directory goes as a whole below.
+    if (!tempDir && values.keep !== true) await removeAll(stored)
     const hint = refusals.hint('bench')
     if (hint !== undefined) process.stderr.write(hint)
     process.stdout.write(json ? JSON.stringify(report) + '\n' : describe(report))
@@ -127,8 +140,25 @@ interface Sample {
   phases: Phases
 }
 
-async function bench(host: Host, url: string, count: number, concurrency: number, proxy: string | null): Promise<BenchReport> {
+async function removeAll(paths: string[]): Promise<void> {
+  const queue = [...paths]
+  const worker = async () => {
+    for (let path = queue.pop(); path !== undefined; path = queue.pop()) await rm(path, { force: true })
+  }
+  await Promise.all(Array.from({ length: REMOVALS_AT_ONCE }, worker))
+}
+
+async function bench(
+  host: Host,
+  url: string,
+  count: number,
+  concurrency: number,
+  proxy: string | null,
+): Promise<{ report: BenchReport; stored: string[] }> {
   const samples: Sample[] = []
+  // Removing a file as soon as it is stored would put an unlink (and on some disks a slower
+  // create after it) inside the window: the bench would time its own bookkeeping.
+  const stored: string[] = []
   let firstFail: string | undefined
   let next = 0
   const progress = countView('bench', count)
@@ -140,7 +170,7 @@ async function bench(host: Host, url: string, count: number, concurrency: number
         const finishedAt = now()
         const p = result.profile
         if (p !== undefined) samples.push({ latency: finishedAt - p.invokeStart, bytes: result.dataLength, phases: phasesOf(p) })
-        rmSync(host.realPath(result.tempFilePath ?? result.filePath), { force: true })
+        stored.push(host.realPath(result.tempFilePath ?? result.filePath))
       } catch (error) {
         if (!(error instanceof DownloadError)) throw error
         firstFail ??= error.errMsg
@@ -164,7 +194,7 @@ async function bench(host: Host, url: string, count: number, concurrency: number
   const latencies = samples.map((s) => s.latency)
   const at = (values: number[], p: number) => round(percentile(values, p))
   const median = (key: keyof Phases) => at(samples.map((s) => s.phases[key]), 50)
-  return {
+  const report = {
     count,
     concurrency,
     proxy,
@@ -183,6 +213,7 @@ async function bench(host: Host, url: string, count: number, concurrency: number
       transfer: median('transfer'),
     },
   }
+  return { report, stored }
 }
 
 /** Microsecond precision: the clock's digits beyond it are noise in a report. */
