@@ -63,7 +63,11 @@ async function main(): Promise<void> {
           const installed = await trials.install(place)
           console.log(`[release]   installed platform packages: ${installed.join(', ') || 'none'}`)
           await trials.download(place, plan.target, served)
-          for (const extra of plan.extras) await extra(place, plan.target, served)
+          console.log(`[release]   downloaded through ${plan.target.packageName}`)
+          for (const extra of plan.extras) {
+            await extra.run(place, plan.target, served)
+            console.log(`[release]   ${extra.what}: ok`)
+          }
         })
       } catch (error) {
         failures.push(`${place.name}: ${error instanceof Error ? error.message : String(error)}`)
@@ -83,7 +87,10 @@ async function main(): Promise<void> {
   console.log(`test:release: every platform installed and downloaded (${total} s)`)
 }
 
-type Extra = (place: Place, target: Target, served: trials.Served) => Promise<void>
+interface Extra {
+  what: string
+  run: (place: Place, target: Target, served: trials.Served) => Promise<void>
+}
 
 interface Plan {
   target: Target
@@ -93,11 +100,13 @@ interface Plan {
 }
 
 /** The checks a place's own platform gets once: ESM, the bin's demo, npm ci, the loader's error. */
+const IMPORT: Extra = { what: 'import: the same download', run: (p, _, served) => trials.downloadByImport(p, served) }
+const DEMO: Extra = { what: 'npx tt-download demo', run: (p) => trials.demo(p) }
 const ONCE: Extra[] = [
-  (p, _, served) => trials.downloadByImport(p, served),
-  (p) => trials.demo(p),
-  (p, target, served) => trials.installFromLockfile(p, target, served),
-  (p, target) => trials.missingPlatformPackage(p, target),
+  IMPORT,
+  DEMO,
+  { what: 'npm ci from the lockfile, then the download', run: (p, target, served) => trials.installFromLockfile(p, target, served) },
+  { what: 'without the platform package: the error names it', run: (p, target) => trials.missingPlatformPackage(p, target) },
 ]
 
 function targetFor(targets: Target[], arch: string, libc: string): Target {
@@ -130,13 +139,13 @@ async function matrixPlans(targets: Target[], work: string): Promise<Plan[]> {
   const plans: Plan[] = []
   runtimes.x64.forEach((runtime, i) => {
     const dir = join(work, `x64-glibc-${runtime.version}`)
-    const extras = i === 0 ? ONCE : ONCE.slice(0, 1)
+    const extras = i === 0 ? ONCE : [IMPORT]
     plans.push({ target: targetFor(targets, 'x64', 'glibc'), make: (registry) => hostPlace({ dir, registry, runtime }), extras })
   })
   for (const runtime of runtimes.arm64) {
     const dir = join(work, `arm64-glibc-${runtime.version}`)
     const make = (registry: string) => hostPlace({ dir, registry, runtime }, tools.qemu)
-    plans.push({ target: targetFor(targets, 'arm64', 'glibc'), make, extras: [(p) => trials.demo(p)] })
+    plans.push({ target: targetFor(targets, 'arm64', 'glibc'), make, extras: [DEMO] })
   }
   for (const arch of ['x64', 'arm64'] as const) {
     const runtime = runtimes.musl[arch]

@@ -4,7 +4,7 @@
 // (`napi pre-publish -t npm`, then `npm publish`).
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { copyFile, cp, mkdir, readdir, rename } from 'node:fs/promises'
+import { copyFile, cp, mkdir, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { addonPath } from './build.js'
 import { cachePath } from './cache.js'
@@ -75,12 +75,6 @@ export async function publishDependencies(registry: Registry, home: string): Pro
   return tarballs.length
 }
 
-export interface Staged {
-  dir: string
-  /** Files `npm publish` put in the main package. */
-  mainFiles: string[]
-}
-
 /**
  * A copy of what the release workflow publishes from, with dist/ compiled from src/ here (a
  * stale dist/ cannot pass) and each platform package holding its release addon.
@@ -103,11 +97,8 @@ export async function publishRelease(registry: Registry, staged: string, home: s
   const env = npmEnv(registry, home)
   const napi = join(ROOT, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js')
   await exec(process.execPath, [napi, 'pre-publish', '-t', 'npm', '--no-gh-release'], { cwd: staged, env })
-  const published = await exec('npm', ['publish', '--ignore-scripts', '--json', '--registry', registry.url], { cwd: staged, env })
-  const { files } = JSON.parse(published.stdout) as { files: Array<{ path: string }> }
+  const packed = await exec('npm', ['pack', '--dry-run', '--ignore-scripts', '--json'], { cwd: staged, env })
+  const [{ files }] = JSON.parse(packed.stdout) as [{ files: Array<{ path: string }> }]
+  await exec('npm', ['publish', '--ignore-scripts', '--registry', registry.url], { cwd: staged, env })
   return files.map((f) => f.path)
-}
-
-export async function publishedPlatformFiles(staged: string, target: Target): Promise<string[]> {
-  return (await readdir(join(staged, 'npm', target.platform))).sort()
 }
