@@ -99,7 +99,15 @@ function stage(t: ExecutionContext): Promise<Staged> {
       await run(
         t,
         'npm',
-        ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', join(tarballs, platformTgz), join(tarballs, mainTgz)],
+        [
+          'install',
+          '--prefer-offline',
+          '--ignore-scripts',
+          '--no-audit',
+          '--no-fund',
+          join(tarballs, platformTgz),
+          join(tarballs, mainTgz),
+        ],
         { cwd: project, env, timeoutMs: STEP_TIMEOUT },
       ),
       'npm install --prefer-offline',
@@ -141,8 +149,15 @@ test('the main tarball holds dist, binding.js and binding.d.ts, and not the addo
   for (const file of [...expected, 'dist/cli/main.js']) {
     t.true(packed.includes(file), `${file} packed`)
   }
-  t.deepEqual(packed.filter((f) => f.endsWith('.node')), [], 'no addon in the main package')
-  t.deepEqual(packed.filter((f) => !/^(dist\/|binding\.(js|d\.ts)$|package\.json$|README\.md$)/.test(f)), [])
+  t.deepEqual(
+    packed.filter((f) => f.endsWith('.node')),
+    [],
+    'no addon in the main package',
+  )
+  t.deepEqual(
+    packed.filter((f) => !/^(dist\/|binding\.(js|d\.ts)$|package\.json$|README\.md$)/.test(f)),
+    [],
+  )
 })
 
 for (const [kind, name, source] of [
