@@ -371,14 +371,25 @@ test.serial('HTTPS HTTP/1.1 byte counts equal the TCP bytes a proxy counted, TLS
   t.is(first.receivedBytesCount, after1.toClient)
   t.true(first.receivedBytesCount > 70000, 'TLS framing and the handshake are counted')
 
-  const second = await fetchProfile(t, host, proxy.url('/bytes/1000'), {
-    ...exp,
-    dataLength: 1000,
-    reused: true,
-  })
-  t.is(proxy.connections.length, 1)
-  t.is(second.sentBytesCount, conn.fromClient - after1.fromClient)
-  t.is(second.receivedBytesCount, conn.toClient - after1.toClient)
+  // Which connection the second download gets is not ours to pin: hyper-util's pool races a new
+  // connect against the checkout (legacy client, `connection_for`), and on a busy machine the
+  // first connection can still be on its way back to the pool when the second download asks for
+  // one. Usually the checkout wins and the connect that started goes on unused in the background;
+  // sometimes the connect wins. Either way the download's counts are the share of the one
+  // connection it went out on, and socketReused says which that was.
+  const second = await fetchProfile(t, host, proxy.url('/bytes/1000'), { ...exp, dataLength: 1000 })
+  t.log(`proxy after #2: ${proxy.connections.length} connection(s), socketReused ${second.socketReused}`)
+  t.true(proxy.connections.length <= 2, 'the race opens one connection at most')
+  if (second.socketReused) {
+    t.is(second.sentBytesCount, conn.fromClient - after1.fromClient)
+    t.is(second.receivedBytesCount, conn.toClient - after1.toClient)
+  } else {
+    const fresh = proxy.connections[1]!
+    t.is(conn.fromClient, after1.fromClient, 'nothing more went out on the first connection')
+    t.is(second.sentBytesCount, fresh.fromClient)
+    t.is(second.receivedBytesCount, fresh.toClient)
+    t.true(second.receivedBytesCount > 1000, 'the new connection counts its handshake too')
+  }
 })
 
 test.serial('an HTTP/2 stream that ran alone counts its connection bytes as a proxy saw them', async (t) => {
