@@ -60,11 +60,7 @@ test('abort() after the head arrived leaves an existing file at filePath untouch
   const { host, dataDir } = await makeHost(t)
   const filePath = 'ttfile://user/keep.bin'
   await writeFile(host.realPath(filePath), 'precious')
-  const run = record(
-    host,
-    { url: server.url('/slow/100000?chunks=10&delayMs=200'), filePath },
-    { onHeaders: (r) => r.task.abort() },
-  )
+  const run = record(host, { url: server.url('/slow/100000?chunks=10&delayMs=200'), filePath }, { onHeaders: (r) => r.task.abort() })
   await run.done
   assertFailedRun(t, run, ...ABORT)
   t.is(await readFile(host.realPath(filePath), 'utf8'), 'precious')
@@ -105,11 +101,7 @@ test('abort() after complete does nothing', async (t) => {
 test('abort() twice yields one fail and one complete', async (t) => {
   const server = closeAfter(t, await startContentServer())
   const { host } = await makeHost(t)
-  const run = record(
-    host,
-    { url: server.url('/slow/1000?delayMs=2000') },
-    { onHeaders: (r) => r.task.abort() },
-  )
+  const run = record(host, { url: server.url('/slow/1000?delayMs=2000') }, { onHeaders: (r) => r.task.abort() })
   run.task.abort()
   run.task.abort()
   await run.done
@@ -124,11 +116,7 @@ test('host.close() aborts in-flight downloads with 121522 and empties staging', 
   const { host, dataDir } = await makeHost(t)
   let sawHead!: () => void
   const headArrived = new Promise<void>((resolve) => (sawHead = resolve))
-  const run = record(
-    host,
-    { url: server.url('/slow/100000?chunks=10&delayMs=500') },
-    { onHeaders: () => sawHead() },
-  )
+  const run = record(host, { url: server.url('/slow/100000?chunks=10&delayMs=500') }, { onHeaders: () => sawHead() })
   await headArrived
   await host.close()
   await run.done

@@ -167,13 +167,7 @@ function hpackInt(value: number, prefixBits: number, flags = 0): Buffer {
 
 /** A literal header field without indexing, new name (RFC 7541 6.2.2), no Huffman coding. */
 function hpackLiteral(name: string, value: string): Buffer {
-  return Buffer.concat([
-    Buffer.from([0x00]),
-    hpackInt(name.length, 7),
-    Buffer.from(name),
-    hpackInt(value.length, 7),
-    Buffer.from(value),
-  ])
+  return Buffer.concat([Buffer.from([0x00]), hpackInt(name.length, 7), Buffer.from(name), hpackInt(value.length, 7), Buffer.from(value)])
 }
 /** `:status: 200`, static table index 8. */
 const STATUS_200 = Buffer.from([0x88])
@@ -234,20 +228,23 @@ async function assertLetGo(t: ExecutionContext, attacker: Attacker, runs: Run[],
 // ---------------------------------------------------------------------------------------------
 // HTTP/1.1 heads
 
-test.serial('HTTP/1.1: header lines forever are cut off at the head limit with 121591, long before the timeout, memory bounded', async (t) => {
-  const line = `X-Fill: ${'a'.repeat(1000)}\r\n`
-  const attacker = await startAttacker(t, 'http1', async (write) => {
-    if (!(await write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n'))) return
-    for (let i = 0; ; i++) if (!(await write(`${line.slice(0, 6)}${i}${line.slice(6)}`))) return
-  })
-  const { host, dataDir } = await makeHost(t)
-  const result = await attack(host, `http://127.0.0.1:${attacker.port}/forever`, 20_000)
-  for (const run of result.runs) assertFailedRun(t, run, 121591, HEAD_TOO_LARGE, 'F')
-  t.true(result.elapsedMs < 10_000, `cut off after ${result.elapsedMs} ms, by the limit, not the 20 s timeout`)
-  assertBounded(t, result, attacker)
-  await assertLetGo(t, attacker, result.runs)
-  await assertNoLeftovers(t, dataDir)
-})
+test.serial(
+  'HTTP/1.1: header lines forever are cut off at the head limit with 121591, long before the timeout, memory bounded',
+  async (t) => {
+    const line = `X-Fill: ${'a'.repeat(1000)}\r\n`
+    const attacker = await startAttacker(t, 'http1', async (write) => {
+      if (!(await write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n'))) return
+      for (let i = 0; ; i++) if (!(await write(`${line.slice(0, 6)}${i}${line.slice(6)}`))) return
+    })
+    const { host, dataDir } = await makeHost(t)
+    const result = await attack(host, `http://127.0.0.1:${attacker.port}/forever`, 20_000)
+    for (const run of result.runs) assertFailedRun(t, run, 121591, HEAD_TOO_LARGE, 'F')
+    t.true(result.elapsedMs < 10_000, `cut off after ${result.elapsedMs} ms, by the limit, not the 20 s timeout`)
+    assertBounded(t, result, attacker)
+    await assertLetGo(t, attacker, result.runs)
+    await assertNoLeftovers(t, dataDir)
+  },
+)
 
 test.serial('HTTP/1.1: a 1 MiB header block in few lines is refused with 121591, memory bounded', async (t) => {
   const attacker = await startAttacker(t, 'http1', async (write) => {
@@ -290,7 +287,10 @@ test.serial('HTTP/1.1: header lines dripping slower than the timeout fail with 1
   const result = await attack(host, `http://127.0.0.1:${attacker.port}/drip`, 1000)
   for (const run of result.runs) {
     assertFailedRun(t, run, ...TIMEOUT)
-    t.false(run.events.some((e) => e.type === 'headers'), 'no head was ever complete')
+    t.false(
+      run.events.some((e) => e.type === 'headers'),
+      'no head was ever complete',
+    )
   }
   t.true(result.elapsedMs >= 950 && result.elapsedMs < 5000, `failed after ${result.elapsedMs} ms`)
   assertBounded(t, result, attacker)
@@ -324,10 +324,7 @@ test.serial('HTTP/2: CONTINUATION frames forever are refused with 121591, memory
 
 test.serial('HTTP/2: a complete 1 MiB header block is refused with 121591, memory bounded', async (t) => {
   const attacker = await startAttacker(t, 'h2', async (write, { stream }) => {
-    const fields = Buffer.concat([
-      STATUS_200,
-      ...Array.from({ length: 16 }, (_, i) => hpackLiteral(`x-big-${i}`, 'b'.repeat(64 * 1024))),
-    ])
+    const fields = Buffer.concat([STATUS_200, ...Array.from({ length: 16 }, (_, i) => hpackLiteral(`x-big-${i}`, 'b'.repeat(64 * 1024)))])
     // In frames of 16 KiB (the default SETTINGS_MAX_FRAME_SIZE): HEADERS, then CONTINUATIONs.
     const size = 16 * 1024
     for (let off = 0; off < fields.length; off += size) {
@@ -351,10 +348,7 @@ test.serial('HTTP/2: a complete 1 MiB header block is refused with 121591, memor
 for (const mode of ['http', 'h2'] as const) {
   test.serial(`a body of one byte every 100 ms fails with 121520 at the timeout over ${mode}, no partial file`, async (t) => {
     const kit = await certKit()
-    const server = closeAfter(
-      t,
-      await startContentServer(mode === 'http' ? {} : { mode: 'h2-only', cert: kit.leaf, hostname: TEST_HOST }),
-    )
+    const server = closeAfter(t, await startContentServer(mode === 'http' ? {} : { mode: 'h2-only', cert: kit.leaf, hostname: TEST_HOST }))
     const { host, dataDir } = await makeHost(t)
     // 10 000 bytes in 10 000 chunks, 100 ms apart: 1000 s of body.
     const result = await attack(host, server.url('/slow/10000?chunks=10000&delayMs=100&length=0'), 1500)

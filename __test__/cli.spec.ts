@@ -58,8 +58,22 @@ test('get --json over HTTPS in release (--domain, --ca, --resolve): exit 0, succ
   const dir = await dataDir(t)
   const url = server.url('/bytes/150000')
   const ran = await cli(t, [
-    'get', url, '--json', '--env', 'release', '--domain', server.origin, '--ca', await caFile(t),
-    '--resolve', `${TEST_HOST}:127.0.0.1`, '--data-dir', dir, '--timeout', '20000', ...ALLOW_LOOPBACK,
+    'get',
+    url,
+    '--json',
+    '--env',
+    'release',
+    '--domain',
+    server.origin,
+    '--ca',
+    await caFile(t),
+    '--resolve',
+    `${TEST_HOST}:127.0.0.1`,
+    '--data-dir',
+    dir,
+    '--timeout',
+    '20000',
+    ...ALLOW_LOOPBACK,
   ])
   t.is(ran.code, 0, describeRun(ran))
   t.is(ran.stderr, '', 'no progress or noise when stderr is not a terminal')
@@ -108,7 +122,16 @@ test('get without --data-dir keeps the temporary data dir that holds the file, a
 test('get fail: exit 1 and the fail object (untrusted certificate without --ca: 121528)', async (t) => {
   const server = closeAfter(t, await startTlsServer('https'))
   const dir = await dataDir(t)
-  const ran = await cli(t, ['get', server.url('/bytes/100'), '--json', '--resolve', `${TEST_HOST}:127.0.0.1`, '--data-dir', dir, ...ALLOW_LOOPBACK])
+  const ran = await cli(t, [
+    'get',
+    server.url('/bytes/100'),
+    '--json',
+    '--resolve',
+    `${TEST_HOST}:127.0.0.1`,
+    '--data-dir',
+    dir,
+    ...ALLOW_LOOPBACK,
+  ])
   t.is(ran.code, 1, describeRun(ran))
   t.deepEqual(JSON.parse(ran.stdout), {
     errMsg: 'downloadFile:fail certificate error',
@@ -277,8 +300,24 @@ test('bench --json: one object with count, concurrency, throughput, latency perc
   const server = closeAfter(t, await startTlsServer('https'))
   const dir = await dataDir(t)
   const ran = await cli(t, [
-    'bench', server.url('/bytes/20000'), '-n', '6', '-c', '2', '--json', '--ca', await caFile(t),
-    '--resolve', `${TEST_HOST}:127.0.0.1`, '--env', 'release', '--domain', server.origin, '--data-dir', dir, ...ALLOW_LOOPBACK,
+    'bench',
+    server.url('/bytes/20000'),
+    '-n',
+    '6',
+    '-c',
+    '2',
+    '--json',
+    '--ca',
+    await caFile(t),
+    '--resolve',
+    `${TEST_HOST}:127.0.0.1`,
+    '--env',
+    'release',
+    '--domain',
+    server.origin,
+    '--data-dir',
+    dir,
+    ...ALLOW_LOOPBACK,
   ])
   t.is(ran.code, 0, describeRun(ran))
   const lines = ran.stdout.trimEnd().split('\n')
@@ -309,7 +348,19 @@ test('bench --json: one object with count, concurrency, throughput, latency perc
 test('bench --keep leaves every stored file in --data-dir', async (t) => {
   const server = closeAfter(t, await startContentServer({ mode: 'http' }))
   const dir = await dataDir(t)
-  const ran = await cli(t, ['bench', server.url('/bytes/3000'), '-n', '5', '-c', '2', '--keep', '--json', '--data-dir', dir, ...ALLOW_LOOPBACK])
+  const ran = await cli(t, [
+    'bench',
+    server.url('/bytes/3000'),
+    '-n',
+    '5',
+    '-c',
+    '2',
+    '--keep',
+    '--json',
+    '--data-dir',
+    dir,
+    ...ALLOW_LOOPBACK,
+  ])
   t.is(ran.code, 0, describeRun(ran))
   const kept = await listFiles(join(dir, 'temp'))
   t.is(kept.length, 5, kept.join(', '))
@@ -330,7 +381,16 @@ test('bench without --json: the readable report; exit 1 when downloads fail', as
   }
   t.regex(ok.stdout, /dns\s+connect\s+tls\s+first byte\s+transfer/)
 
-  const failed = await cli(t, ['bench', server.url('/bytes/1000'), '-n', '2', '--domain', 'http://elsewhere.test', '--json', ...ALLOW_LOOPBACK])
+  const failed = await cli(t, [
+    'bench',
+    server.url('/bytes/1000'),
+    '-n',
+    '2',
+    '--domain',
+    'http://elsewhere.test',
+    '--json',
+    ...ALLOW_LOOPBACK,
+  ])
   t.is(failed.code, 1, describeRun(failed))
   const doc = JSON.parse(failed.stdout)
   t.is(doc.failed, 2)
@@ -357,7 +417,11 @@ test('--proxy none goes direct whatever the proxy variables say, and names no pr
   const origin = closeAfter(t, await startContentServer({ mode: 'http' }))
   const deadProxy = `http://127.0.0.1:${await refusedPort()}`
   const env = { http_proxy: deadProxy, https_proxy: deadProxy }
-  const got = await cli(t, ['get', origin.url('/bytes/100'), '--json', '--proxy', 'none', ...ALLOW_LOOPBACK, '--data-dir', await dataDir(t)], env)
+  const got = await cli(
+    t,
+    ['get', origin.url('/bytes/100'), '--json', '--proxy', 'none', ...ALLOW_LOOPBACK, '--data-dir', await dataDir(t)],
+    env,
+  )
   t.is(got.code, 0, describeRun(got))
   t.is(got.stderr, '', 'no proxy notice')
   t.is(JSON.parse(got.stdout).dataLength, 100)
@@ -387,10 +451,7 @@ test('a proxy from the environment is named on stderr (never its credentials) an
   const proxy = closeAfter(t, await startContentServer({ mode: 'http' }))
   const env = { http_proxy: `http://alice:s3cret@127.0.0.1:${proxy.port}` }
   const ran = await cli(t, ['get', 'http://origin.test/bytes/100', '--json', ...ALLOW_LOOPBACK, '--data-dir', await dataDir(t)], env)
-  t.is(
-    ran.stderr,
-    `tt-download get: through the proxy 127.0.0.1:${proxy.port} (from the environment, with credentials)\n`,
-  )
+  t.is(ran.stderr, `tt-download get: through the proxy 127.0.0.1:${proxy.port} (from the environment, with credentials)\n`)
   t.false(ran.stderr.includes('s3cret') || ran.stderr.includes('alice'))
   t.is(ran.code, 0, describeRun(ran))
   t.is(JSON.parse(ran.stdout).dataLength, 100)
@@ -402,7 +463,14 @@ test('a proxy from the environment is named on stderr (never its credentials) an
 test('bench --proxy URL: the notice on stderr and "proxy": "<host:port>" in --json', async (t) => {
   const proxy = closeAfter(t, await startContentServer({ mode: 'http' }))
   const ran = await cli(t, [
-    'bench', 'http://origin.test/bytes/1000', '-n', '3', '--json', '--proxy', `http://127.0.0.1:${proxy.port}`, ...ALLOW_LOOPBACK,
+    'bench',
+    'http://origin.test/bytes/1000',
+    '-n',
+    '3',
+    '--json',
+    '--proxy',
+    `http://127.0.0.1:${proxy.port}`,
+    ...ALLOW_LOOPBACK,
   ])
   t.is(ran.stderr, `tt-download bench: through the proxy 127.0.0.1:${proxy.port} (from --proxy)\n`)
   t.is(ran.code, 0, describeRun(ran))
@@ -415,8 +483,14 @@ test('bench --proxy URL: the notice on stderr and "proxy": "<host:port>" in --js
 test('--resolve host:ip,ip gives the host several addresses', async (t) => {
   const server = closeAfter(t, await startContentServer({ mode: 'http' }))
   const ran = await cli(t, [
-    'get', `http://a.test:${server.port}/bytes/100`, '--json', '--resolve', 'a.test:127.0.0.1,127.0.0.2', ...ALLOW_LOOPBACK,
-    '--data-dir', await dataDir(t),
+    'get',
+    `http://a.test:${server.port}/bytes/100`,
+    '--json',
+    '--resolve',
+    'a.test:127.0.0.1,127.0.0.2',
+    ...ALLOW_LOOPBACK,
+    '--data-dir',
+    await dataDir(t),
   ])
   t.is(ran.code, 0, describeRun(ran))
   const doc = JSON.parse(ran.stdout)

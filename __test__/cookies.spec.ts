@@ -15,7 +15,7 @@ function setCookiePath(...cookies: string[]): string {
 
 /** The cookie pairs a request carried, sorted (a jar's order between paths of equal length is free). */
 function cookiePairs(header: string | string[] | undefined): string[] {
-  const text = Array.isArray(header) ? header.join('; ') : header ?? ''
+  const text = Array.isArray(header) ? header.join('; ') : (header ?? '')
   return text
     .split(';')
     .map((pair) => pair.trim())
@@ -57,7 +57,7 @@ test('persistent cookies survive a host restart; session cookies do not', async 
   t.deepEqual(cookiePairs(server.requestsTo('/bytes').at(-1)?.headers.cookie), ['kept=1'])
 })
 
-test('two hosts on one shared engine never see each other\'s cookies', async (t) => {
+test("two hosts on one shared engine never see each other's cookies", async (t) => {
   const server = closeAfter(t, await startTlsServer('h2'))
   const engine = createEngine()
   t.teardown(() => engine.close())

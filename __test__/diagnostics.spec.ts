@@ -102,7 +102,7 @@ function appArg(timeline: Timeline, name: 'success' | 'fail'): unknown {
   return entry?.arg
 }
 
-test('a success publishes start (inside the call), headers, then success right before the app\'s success', async (t) => {
+test("a success publishes start (inside the call), headers, then success right before the app's success", async (t) => {
   const server = closeAfter(t, await startContentServer({ mode: 'http' }))
   const { host, appId, timeline } = await observedHost(t)
   const url = server.url('/bytes/3000')
@@ -118,7 +118,10 @@ test('a success publishes start (inside the call), headers, then success right b
   ])
   const [start, headers, success] = timeline.messages() as [DownloadStartMessage, DownloadHeadersMessage, DownloadSuccessMessage]
   t.true(timeline.entries[0]!.inCall, 'start is published inside downloadFile')
-  t.false(timeline.entries.slice(1).some((e) => e.inCall), 'nothing else is')
+  t.false(
+    timeline.entries.slice(1).some((e) => e.inCall),
+    'nothing else is',
+  )
   const taskId = start.taskId
   t.true(Number.isSafeInteger(taskId) && taskId > 0, `taskId ${taskId}`)
   t.deepEqual(start, { appId, taskId, url })
@@ -148,7 +151,7 @@ test('enableProfile: false leaves profile out of the success message', async (t)
   t.deepEqual(Object.keys(success).sort(), ['appId', 'dataLength', 'statusCode', 'taskId', 'url'])
 })
 
-test('a validation failure publishes start inside the call, then fail right before the app\'s fail; url as given', async (t) => {
+test("a validation failure publishes start inside the call, then fail right before the app's fail; url as given", async (t) => {
   const { host, appId, timeline } = await observedHost(t)
   for (const url of ['not a url', 42]) {
     timeline.entries.length = 0
@@ -185,7 +188,7 @@ test('download() publishes the same messages; a bad signal is a validation failu
   t.like(fail, { appId, taskId: start.taskId, url, errNo: 121599 })
 })
 
-test('an abort publishes fail 121522 right before the app\'s fail, after the head that had arrived', async (t) => {
+test("an abort publishes fail 121522 right before the app's fail, after the head that had arrived", async (t) => {
   const server = closeAfter(t, await startContentServer({ mode: 'http' }))
   const { host, appId, timeline } = await observedHost(t)
   const url = server.url('/slow/100000?delayMs=5000&chunks=2')
@@ -244,7 +247,7 @@ test('taskIds are unique in the process, across hosts', async (t) => {
   }
 })
 
-test('a download the egress policy refused: the fail message lists the refused addresses, the app\'s fail object does not', async (t) => {
+test("a download the egress policy refused: the fail message lists the refused addresses, the app's fail object does not", async (t) => {
   const server = closeAfter(t, await startContentServer({ mode: 'http' }))
   const { host, timeline } = await observedHost(t, { egress: {} })
   await downloadInto(timeline, host, { url: server.url('/bytes/10') }).done

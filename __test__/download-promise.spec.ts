@@ -62,10 +62,14 @@ test('download() calls onHeaders once and onProgress up to a final 100', async (
   t.like(headers[0], { header: { 'content-length': '50000' } })
   t.true(progress.length >= 1)
   t.is(progress[progress.length - 1], 100)
-  t.deepEqual([...progress].sort((a, b) => a - b), progress, 'progress never decreases')
+  t.deepEqual(
+    [...progress].sort((a, b) => a - b),
+    progress,
+    'progress never decreases',
+  )
 })
 
-test('aborting download()\'s signal mid-body rejects with 121522 and leaves no file', async (t) => {
+test("aborting download()'s signal mid-body rejects with 121522 and leaves no file", async (t) => {
   const server = closeAfter(t, await startContentServer())
   const { host, dataDir } = await makeHost(t)
   const controller = new AbortController()

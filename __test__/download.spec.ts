@@ -250,8 +250,7 @@ test('the fixed referer and android user-agent replace whatever the caller sets'
   const res = assertSucceededRun(t, run)
   const seen = server.requests[0]!.headers
   const expectedReferer = 'https://tmaservice.developer.toutiao.com/?appid=ttabc123&version=2.3.4'
-  const expectedUa =
-    'Mozilla/5.0 (Linux; Android 13; Pixel 7) Douyin/29.5.0 ToutiaoMicroApp/3.1.0 PluginVersion/3.14.2'
+  const expectedUa = 'Mozilla/5.0 (Linux; Android 13; Pixel 7) Douyin/29.5.0 ToutiaoMicroApp/3.1.0 PluginVersion/3.14.2'
   t.is(seen.referer, expectedReferer)
   t.is(seen['user-agent'], expectedUa)
   t.is(seen['x-trace'], 'abc')
@@ -278,10 +277,7 @@ test('the fixed ios user-agent ends with webview/<pluginVersion>, over HTTP/2 to
   assertSucceededRun(t, run)
   const seen = server.requests[0]!.headers
   t.is(seen.referer, 'https://tmaservice.developer.toutiao.com/?appid=ttios&version=1.0.0')
-  t.is(
-    seen['user-agent'],
-    'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Aweme/30.0.0 ToutiaoMicroApp/3.0.0 webview/2.0.1',
-  )
+  t.is(seen['user-agent'], 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Aweme/30.0.0 ToutiaoMicroApp/3.0.0 webview/2.0.1')
 })
 
 test('caller headers are sent with lower-cased names; numbers as String(value)', async (t) => {

@@ -33,10 +33,7 @@ function hostWith(t: ExecutionContext, overrides: Partial<HostConfig> = {}): Ret
 /** An HTTPS content server for files.test (the kit's leaf) listening on `listenHost`. */
 async function httpsServer(t: ExecutionContext, listenHost = '127.0.0.1', listenPort?: number): Promise<ContentServer> {
   const kit = await certKit()
-  return closeAfter(
-    t,
-    await startContentServer({ mode: 'https', cert: kit.leaf, hostname: TEST_HOST, listenHost, listenPort }),
-  )
+  return closeAfter(t, await startContentServer({ mode: 'https', cert: kit.leaf, hostname: TEST_HOST, listenHost, listenPort }))
 }
 
 /** A plain HTTP content server listening on `listenHost`; `url()` uses files.test. */

@@ -10,12 +10,7 @@ import type { Engine, HostConfig } from '../src/index.js'
 import { assertFailedRun, assertSucceededRun } from './helpers/assert.js'
 import { closeAfter, makeHost, record } from './helpers/host.js'
 import type { Run } from './helpers/host.js'
-import {
-  POLICY_RESOLVE,
-  startHoldServer,
-  startPolicyContentServer,
-  waitFor,
-} from './helpers/policy-servers.js'
+import { POLICY_RESOLVE, startHoldServer, startPolicyContentServer, waitFor } from './helpers/policy-servers.js'
 import { certKit, OTHER_HOST, TEST_HOST } from './helpers/tls.js'
 
 function sharedEngine(t: ExecutionContext): Engine {
@@ -95,7 +90,7 @@ test.serial('hosts on one engine each keep their own queue', async (t) => {
   await Promise.all(runs.map((run) => run.done))
   for (const run of runs) assertSucceededRun(t, run)
   t.is(server.maxInFlight('narrow'), 1, 'maxConcurrent 1 holds for the first host')
-  t.is(server.maxInFlight('wide'), 3, 'the second host ran all three at once despite the first host\'s limit')
+  t.is(server.maxInFlight('wide'), 3, "the second host ran all three at once despite the first host's limit")
 })
 
 test('closing a host leaves the shared engine running for the other hosts', async (t) => {
@@ -109,7 +104,10 @@ test('closing a host leaves the shared engine running for the other hosts', asyn
   assertSucceededRun(t, await finished(record(second, { url: server.url('/bytes/12') })))
   const third = await releaseHost(t, { engine, domains: [server.origin] })
   assertSucceededRun(t, await finished(record(third, { url: server.url('/bytes/13') })))
-  t.deepEqual(server.requests.map((r) => r.path), ['/bytes/10', '/bytes/12', '/bytes/13'])
+  t.deepEqual(
+    server.requests.map((r) => r.path),
+    ['/bytes/10', '/bytes/12', '/bytes/13'],
+  )
 })
 
 test.serial('engine.close() fails the running, queued and new downloads of every host on it with 121522', async (t) => {
@@ -130,7 +128,11 @@ test.serial('engine.close() fails the running, queued and new downloads of every
   await waitFor(() => server.arrivals.length === 2, 'both running downloads to reach the server')
   const seen = [...running, ...queued].map((run) => run.events.length)
   const closing = engine.close()
-  t.deepEqual([...running, ...queued].map((run) => run.events.length), seen, 'engine.close() calls nothing synchronously')
+  t.deepEqual(
+    [...running, ...queued].map((run) => run.events.length),
+    seen,
+    'engine.close() calls nothing synchronously',
+  )
   await closing
   await Promise.all([...running, ...queued].map((run) => run.done))
   for (const run of running) assertFailedRun(t, run, ...ABORT)
@@ -149,7 +151,7 @@ test.serial('a pooled connection is reused by another host with the same tls and
   const a = assertSucceededRun(t, await finished(record(first, { url: server.url('/bytes/10') })))
   const b = assertSucceededRun(t, await finished(record(second, { url: server.url('/bytes/11') })))
   t.is(a.profile?.socketReused, false)
-  t.is(b.profile?.socketReused, true, 'the second host got the first host\'s connection')
+  t.is(b.profile?.socketReused, true, "the second host got the first host's connection")
   t.is(server.connections, 1)
 })
 

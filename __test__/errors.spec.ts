@@ -101,7 +101,10 @@ test('121599: http in release fails with "url use invalid protocol" naming https
 
 test('121599: ftp:, file: and data: URLs fail with "url use invalid protocol" in test and in release', async (t) => {
   const urls = ['ftp://files.test/file.bin', 'file:///etc/passwd', 'data:text/plain,hello', 'ws://files.test/x']
-  for (const [env, allowed] of [['test', 'http,https'], ['release', 'https']] as const) {
+  for (const [env, allowed] of [
+    ['test', 'http,https'],
+    ['release', 'https'],
+  ] as const) {
     const h = await makeHost(t, { env, checkDomain: false })
     for (const url of urls) {
       await expectFail(t, h, { url }, [121599, `url use invalid protocol, url == ${url}, url support protocol is ${allowed}`, 'D'])
@@ -162,25 +165,13 @@ test('121599: a header name or value with CR, LF or NUL (or any non-token name) 
   const h = await makeHost(t)
   const url = server.url('/bytes/10')
   for (const name of ['x-a\r\nx-injected', 'x-a\n', 'x-a\0', 'x a', '', 'x:a']) {
-    await expectFail(t, h, { url, header: { [name]: 'v' } }, [
-      121599,
-      `parameter error: invalid header name ${JSON.stringify(name)}`,
-      'D',
-    ])
+    await expectFail(t, h, { url, header: { [name]: 'v' } }, [121599, `parameter error: invalid header name ${JSON.stringify(name)}`, 'D'])
   }
   for (const value of ['a\r\nx-injected: 1', 'a\nb', 'a\rb', 'a\0b', 'caf\u00e9 \u2603']) {
-    await expectFail(t, h, { url, header: { 'x-a': value } }, [
-      121599,
-      'parameter error: invalid value of header "x-a"',
-      'D',
-    ])
+    await expectFail(t, h, { url, header: { 'x-a': value } }, [121599, 'parameter error: invalid value of header "x-a"', 'D'])
   }
   // A header the library drops or replaces is still validated.
-  await expectFail(t, h, { url, header: { referer: 'a\r\nb' } }, [
-    121599,
-    'parameter error: invalid value of header "referer"',
-    'D',
-  ])
+  await expectFail(t, h, { url, header: { referer: 'a\r\nb' } }, [121599, 'parameter error: invalid value of header "referer"', 'D'])
   t.is(server.requests.length, 0)
 })
 
@@ -265,11 +256,7 @@ test('121501: a URL whose host or port is not in the domain list fails before an
 test('121501: IP literals and localhost never pass a checked domain list, even when listed', async (t) => {
   const server = closeAfter(t, await startContentServer())
   const port = server.port
-  const urls = [
-    `http://127.0.0.1:${port}/bytes/10`,
-    `http://localhost:${port}/bytes/10`,
-    `http://[::1]:${port}/bytes/10`,
-  ]
+  const urls = [`http://127.0.0.1:${port}/bytes/10`, `http://localhost:${port}/bytes/10`, `http://[::1]:${port}/bytes/10`]
   const domains = [`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`]
   const h = await makeHost(t, { checkDomain: true, domains })
   for (const url of urls) {
@@ -278,7 +265,7 @@ test('121501: IP literals and localhost never pass a checked domain list, even w
   t.is(server.requests.length, 0)
 })
 
-test('121501: a redirect hop outside the domain list fails with that hop\'s URL and is not requested', async (t) => {
+test("121501: a redirect hop outside the domain list fails with that hop's URL and is not requested", async (t) => {
   const server = closeAfter(t, await startContentServer({ hostname: TEST_HOST }))
   const hop = `http://${OTHER_HOST}:${server.port}/bytes/10`
   const h = await makeHost(t, {
@@ -288,8 +275,14 @@ test('121501: a redirect hop outside the domain list fails with that hop\'s URL 
   })
   const url = server.url(`/redirect-to?url=${encodeURIComponent(hop)}`)
   const run = await expectFail(t, h, { url }, [121501, `url not in domain list, url == ${hop}`, 'D'])
-  t.false(run.events.some((e) => e.type === 'headers'), 'a refused redirect is not a final response')
-  t.deepEqual(server.requests.map((r) => r.path), [new URL(url).pathname + new URL(url).search])
+  t.false(
+    run.events.some((e) => e.type === 'headers'),
+    'a refused redirect is not a final response',
+  )
+  t.deepEqual(
+    server.requests.map((r) => r.path),
+    [new URL(url).pathname + new URL(url).search],
+  )
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -316,12 +309,11 @@ test('121529: a redirect to file:, to an unparseable Location, or to a URL with 
     `http://user:pw@127.0.0.1:${server.port}/bytes/10`,
   ]
   for (const location of locations) {
-    const run = await expectFail(t, h, { url: server.url(`/redirect-to?url=${encodeURIComponent(location)}`) }, [
-      121529,
-      'url error',
-      'D',
-    ])
-    t.false(run.events.some((e) => e.type === 'headers'), `no final response for ${location}`)
+    const run = await expectFail(t, h, { url: server.url(`/redirect-to?url=${encodeURIComponent(location)}`) }, [121529, 'url error', 'D'])
+    t.false(
+      run.events.some((e) => e.type === 'headers'),
+      `no final response for ${location}`,
+    )
   }
   t.is(server.requestsTo('/bytes').length, 0)
 })
@@ -388,13 +380,9 @@ test('121503: a filePath outside ttfile://user and ttfile://temp fails with "fil
     'ttfile://user/out/x.bin',
   ]
   for (const filePath of cases) {
-    await expectFail(
-      t,
-      h,
-      { url: server.url('/bytes/10'), filePath },
-      [121503, `file path permission denied, open '${filePath}'`, 'D'],
-      { keep: ['user/out'] },
-    )
+    await expectFail(t, h, { url: server.url('/bytes/10'), filePath }, [121503, `file path permission denied, open '${filePath}'`, 'D'], {
+      keep: ['user/out'],
+    })
   }
   t.deepEqual(readdirSync(outside.dir), [], 'nothing was written through the symlink')
   t.is(server.requests.length, 0)
@@ -631,10 +619,7 @@ test('121507: a write refused by the file-size limit (EFBIG) fails with the caus
     t,
     {
       config: { dataDir: dir.dir },
-      downloads: [
-        { url: server.url(`/bytes/${4 * 1024 * 1024}`), filePath: KEEP },
-        { url: server.url(`/chunked/${4 * 1024 * 1024}`) },
-      ],
+      downloads: [{ url: server.url(`/bytes/${4 * 1024 * 1024}`), filePath: KEEP }, { url: server.url(`/chunked/${4 * 1024 * 1024}`) }],
     },
     { fileSizeLimitKiB: limitKiB },
   )
@@ -664,7 +649,14 @@ function newestSource(): number {
       newest = Math.max(newest, stat.mtimeMs)
     }
   }
-  for (const path of ['Cargo.toml', 'Cargo.lock', 'crates/engine/Cargo.toml', 'crates/engine/src', 'crates/node/Cargo.toml', 'crates/node/src']) {
+  for (const path of [
+    'Cargo.toml',
+    'Cargo.lock',
+    'crates/engine/Cargo.toml',
+    'crates/engine/src',
+    'crates/node/Cargo.toml',
+    'crates/node/src',
+  ]) {
     const abs = join(ROOT, path)
     if (existsSync(abs)) visit(abs)
   }

@@ -301,7 +301,7 @@ const headerName = fc.oneof(
       'X-Mixed-Case',
       'x-mixed-case',
       'Accept',
-      '!#$%&\'*+-.^_`|~',
+      "!#$%&'*+-.^_`|~",
     ),
     weight: 2,
   },
@@ -338,9 +338,7 @@ function headerExpectation(header: Record<string, unknown>): { valid: boolean; l
 
 function urlArb(origin: string) {
   const good = `${origin}/ok`
-  const mutated = fc
-    .tuple(fc.nat({ max: good.length }), nastyString)
-    .map(([at, piece]) => good.slice(0, at) + piece + good.slice(at))
+  const mutated = fc.tuple(fc.nat({ max: good.length }), nastyString).map(([at, piece]) => good.slice(0, at) + piece + good.slice(at))
   const withTail = fc
     .tuple(
       fc.constantFrom('/', '/a/', '/?q=', '/#', '/%', '/;'),
@@ -564,7 +562,10 @@ test('spelledPort agrees with WHATWG URL: a non-default port is always read, and
   const slashes = fc.constantFrom('//', '\\\\', '/\\', '\\/', '', '/', '///', '\\')
   const userinfo = fc.constantFrom('', 'u@', 'u:p@', '@', ':@', 'a:b:c@', 'x@y@')
   const host = fc.constantFrom('files.test', 'a.b', '[::1]', '127.0.0.1', 'xn--bcher-kva.test', 'bücher.test')
-  const port = fc.oneof(fc.constantFrom('', ':', ':80', ':443', ':0443', ':00080'), fc.nat({ max: 70000 }).map((n) => `:${n}`))
+  const port = fc.oneof(
+    fc.constantFrom('', ':', ':80', ':443', ':0443', ':00080'),
+    fc.nat({ max: 70000 }).map((n) => `:${n}`),
+  )
   const tail = fc.oneof(fc.constantFrom('', '/', '/x', '\\x', '?q=http://x:1', '#f:9', '/p:8/'), nastyString)
   const pad = fc.constantFrom('', ' ', '\t', '\n', '\x00', ' \x1f')
   let checked = 0

@@ -32,7 +32,11 @@ async function releaseHost(t: ExecutionContext, server: HoldServer, overrides: P
 function callQuietly(t: ExecutionContext, runs: Run[], what: string, fn: () => unknown): void {
   const before = runs.map((run) => run.events.length)
   fn()
-  t.deepEqual(runs.map((run) => run.events.length), before, `${what} calls nothing synchronously`)
+  t.deepEqual(
+    runs.map((run) => run.events.length),
+    before,
+    `${what} calls nothing synchronously`,
+  )
 }
 
 /** A running download (held by the server for 5 s) and a queued one behind it. */
@@ -139,23 +143,26 @@ test.serial('setBackground(false) before the grace period ends cancels it: downl
   t.deepEqual(server.paths(), ['/hold/running', '/hold/queued', '/hold/fresh'])
 })
 
-test.serial('close() fails running and queued downloads with 121522, resolves with staging empty, and later downloads fail 121522', async (t) => {
-  const server = closeAfter(t, await startHoldServer())
-  const { host, dataDir } = await releaseHost(t, server)
-  const [running, queued] = await runningAndQueued(host, server)
-  let closing!: Promise<void>
-  callQuietly(t, [running, queued], 'close()', () => (closing = host.close()))
-  await closing
-  t.deepEqual(await stagingFiles(dataDir), [], 'staging is empty once close() resolved')
-  await Promise.all([running.done, queued.done])
-  assertFailedRun(t, running, ...ABORT)
-  assertFailedRun(t, queued, ...ABORT)
-  const later = record(host, { url: server.url('/hold/later?ms=10') })
-  await later.done
-  assertFailedRun(t, later, ...ABORT)
-  await host.close()
-  t.deepEqual(server.paths(), ['/hold/running'], 'neither the queued nor the later download reached the server')
-})
+test.serial(
+  'close() fails running and queued downloads with 121522, resolves with staging empty, and later downloads fail 121522',
+  async (t) => {
+    const server = closeAfter(t, await startHoldServer())
+    const { host, dataDir } = await releaseHost(t, server)
+    const [running, queued] = await runningAndQueued(host, server)
+    let closing!: Promise<void>
+    callQuietly(t, [running, queued], 'close()', () => (closing = host.close()))
+    await closing
+    t.deepEqual(await stagingFiles(dataDir), [], 'staging is empty once close() resolved')
+    await Promise.all([running.done, queued.done])
+    assertFailedRun(t, running, ...ABORT)
+    assertFailedRun(t, queued, ...ABORT)
+    const later = record(host, { url: server.url('/hold/later?ms=10') })
+    await later.done
+    assertFailedRun(t, later, ...ABORT)
+    await host.close()
+    t.deepEqual(server.paths(), ['/hold/running'], 'neither the queued nor the later download reached the server')
+  },
+)
 
 // ---------------------------------------------------------------------------------------------
 // An idle host does not keep the process alive

@@ -50,19 +50,19 @@ test('hosts on one engine writing the same ttfile:// paths at once each get thei
   await Promise.all(runs.map((run) => run.done))
   for (const [i, { host, dataDir }] of hosts.entries()) {
     const [user, temp, generated] = runs.slice(i * 3, i * 3 + 3).map((run) => assertSucceededRun(t, run))
-    t.true(host.realPath(user!.filePath!).startsWith(dataDir + '/'), 'realPath stays in this host\'s dataDir')
+    t.true(host.realPath(user!.filePath!).startsWith(dataDir + '/'), "realPath stays in this host's dataDir")
     t.deepEqual(await readFile(host.realPath(user!.filePath!)), patternBytes(5000, i + 1))
     t.deepEqual(await readFile(host.realPath(temp!.filePath!)), patternBytes(5000, i + 11))
     t.deepEqual(await readFile(host.realPath(generated!.tempFilePath!)), patternBytes(5000, i + 21))
     t.deepEqual(
       (await listFiles(join(dataDir, 'user'))).length + (await listFiles(join(dataDir, 'temp'))).length,
       3,
-      'exactly this host\'s three files',
+      "exactly this host's three files",
     )
   }
 })
 
-test('hosts sharing one dataDir never remove each other\'s staging files: close() and a new host leave a running download alone', async (t) => {
+test("hosts sharing one dataDir never remove each other's staging files: close() and a new host leave a running download alone", async (t) => {
   const server = closeAfter(t, await startContentServer())
   const tmp = await makeTmpDir()
   t.teardown(() => tmp.cleanup())
@@ -76,7 +76,7 @@ test('hosts sharing one dataDir never remove each other\'s staging files: close(
   await first.close()
   const third = createHost(config)
   t.teardown(() => third.close())
-  t.is((await stagingFiles(tmp.dir)).length, 1, 'the running download\'s staging file is still there')
+  t.is((await stagingFiles(tmp.dir)).length, 1, "the running download's staging file is still there")
   await run.done
   assertSucceededRun(t, run)
   t.deepEqual(await readFile(second.realPath('ttfile://user/slow.bin')), patternBytes(20000, 5))
@@ -124,7 +124,11 @@ test('a redirect never leads to a non-http scheme, however it is spelled: 121529
     const run = await finished(record(host, { url: redirectTo(server, location) }))
     assertFailedRun(t, run, 121529, 'url error', 'D')
   }
-  t.deepEqual(server.requests.map((r) => r.path.split('?')[0]), locations.map(() => '/redirect-to'), 'only the redirects were requested')
+  t.deepEqual(
+    server.requests.map((r) => r.path.split('?')[0]),
+    locations.map(() => '/redirect-to'),
+    'only the redirects were requested',
+  )
   await assertNoLeftovers(t, dataDir)
 })
 
@@ -152,9 +156,7 @@ test('a redirect cannot reach another port of a listed host through an unusual L
   }
   t.is(other.requests.length, 0, 'the unlisted port was never requested')
   // A relative hop whose query holds a URL stays on the listed origin and is followed.
-  const fine = await finished(
-    record(host, { url: redirectTo(listed, `/bytes/10?next=https://${TEST_HOST}:${p}/x`) }),
-  )
+  const fine = await finished(record(host, { url: redirectTo(listed, `/bytes/10?next=https://${TEST_HOST}:${p}/x`) }))
   assertSucceededRun(t, fine)
   await assertNoLeftovers(t, dataDir, [`temp/${fine.success!.tempFilePath!.slice('ttfile://temp/'.length)}`])
 })
@@ -181,14 +183,17 @@ async function plantFixture(t: ExecutionContext) {
 // The engine renames relative to directory handles opened without following symlinks
 // (sink.rs `rename_without_symlinks`): a directory of the target's path swapped for a symlink
 // mid-download fails the download instead of leading the file outside the sandbox.
-test('a symlink to outside swapped in for the target\'s parent directory mid-download is never written through', async (t) => {
+test("a symlink to outside swapped in for the target's parent directory mid-download is never written through", async (t) => {
   const fx = await plantFixture(t)
   const user = join(fx.dataDir, 'user')
   await rename(join(user, 'd'), join(user, 'd-moved'))
   await symlink(fx.outside, join(user, 'd'))
   await fx.run.done
   const outsideNow = await readFile(join(fx.outside, 'x.bin'))
-  t.true(outsideNow.equals(Buffer.from('outside: never to be written')), `the outside file was overwritten (now ${outsideNow.length} bytes)`)
+  t.true(
+    outsideNow.equals(Buffer.from('outside: never to be written')),
+    `the outside file was overwritten (now ${outsideNow.length} bytes)`,
+  )
   t.deepEqual((await readdir(fx.outside)).sort(), ['x.bin'], 'nothing new outside')
   t.truthy(fx.run.fail, `the download failed instead of following the link (got ${JSON.stringify(fx.run.success ?? fx.run.fail)})`)
   t.is(fx.run.fail?.errNo, 121507)
@@ -204,7 +209,10 @@ test('a symlink to outside planted at the target itself mid-download is replaced
   await fx.run.done
   assertSucceededRun(t, fx.run)
   const outsideNow = await readFile(join(fx.outside, 'x.bin'))
-  t.true(outsideNow.equals(Buffer.from('outside: never to be written')), `the outside file was overwritten (now ${outsideNow.length} bytes)`)
+  t.true(
+    outsideNow.equals(Buffer.from('outside: never to be written')),
+    `the outside file was overwritten (now ${outsideNow.length} bytes)`,
+  )
   t.deepEqual(await readFile(fx.host.realPath('ttfile://user/d/x.bin')), patternBytes(8000, 9), 'the link was replaced by the file')
   await assertNoLeftovers(t, fx.dataDir, ['user/d/x.bin'])
 })

@@ -19,7 +19,10 @@ async function loadAs(t: ExecutionContext, fake: { platform?: string; arch?: str
 
 test('darwin is named as unsupported, with the shipped platforms and the build-from-source hint', async (t) => {
   const out = await loadAs(t, { platform: 'darwin', arch: 'arm64' })
-  t.regex(out, /^tt-download: darwin-arm64 is not supported: prebuilt binaries are published for linux-x64-gnu, linux-arm64-gnu, linux-x64-musl, linux-arm64-musl/)
+  t.regex(
+    out,
+    /^tt-download: darwin-arm64 is not supported: prebuilt binaries are published for linux-x64-gnu, linux-arm64-gnu, linux-x64-musl, linux-arm64-musl/,
+  )
   t.regex(out, /storage guarantees .* are Linux system calls/)
   t.regex(out, /NAPI_RS_NATIVE_LIBRARY_PATH/)
   t.regex(out, /The loader tried:/)

@@ -105,7 +105,10 @@ test('schemes compare case-insensitively, and every scheme but http(s) fails 121
     'about:blank',
     `gopher://${TEST_HOST}/1`,
   ]
-  for (const [env, allowed] of [['release', 'https'], ['test', 'http,https']] as const) {
+  for (const [env, allowed] of [
+    ['release', 'https'],
+    ['test', 'http,https'],
+  ] as const) {
     const host = await releaseHost(t, { env, checkDomain: false })
     for (const url of urls) await expectFail(t, host, { url }, ...badProtocol(url, allowed))
   }
@@ -128,7 +131,10 @@ test('the domain list matches the host exactly, case-insensitively', async (t) =
   ]) {
     await expectFail(t, host, { url }, ...notInList(url))
   }
-  t.deepEqual(server.requests.map((r) => r.path), ['/bytes/10', '/bytes/11'])
+  t.deepEqual(
+    server.requests.map((r) => r.path),
+    ['/bytes/10', '/bytes/11'],
+  )
 })
 
 test('entries and URLs compare after IDNA: a Unicode entry admits the punycode URL and the reverse', async (t) => {
@@ -142,8 +148,14 @@ test('entries and URLs compare after IDNA: a Unicode entry admits the punycode U
   // A look-alike without the umlaut is another name.
   const lookAlike = `https://bucher.test:${port}/bytes/13`
   await expectFail(t, asciiEntry, { url: lookAlike }, ...notInList(lookAlike))
-  t.deepEqual(server.requests.map((r) => r.path), ['/bytes/10', '/bytes/11', '/bytes/12'])
-  t.true(server.requests.every((r) => r.headers.host === `${IDN_ASCII}:${port}`), 'sent as punycode')
+  t.deepEqual(
+    server.requests.map((r) => r.path),
+    ['/bytes/10', '/bytes/11', '/bytes/12'],
+  )
+  t.true(
+    server.requests.every((r) => r.headers.host === `${IDN_ASCII}:${port}`),
+    'sent as punycode',
+  )
 })
 
 test('a subdomain does not match its parent entry, nor the parent a subdomain entry', async (t) => {
@@ -288,7 +300,7 @@ test('every redirect hop passes the protocol rule whatever the domain settings: 
   t.is(secure.requestsTo('/bytes').length, 0)
 })
 
-test('with checkRedirectDomain (default) every hop is domain-checked: 121501 names the hop\'s absolute URL, never requested', async (t) => {
+test("with checkRedirectDomain (default) every hop is domain-checked: 121501 names the hop's absolute URL, never requested", async (t) => {
   const server = closeAfter(t, await startPolicyContentServer())
   const port = server.port
   const host = await releaseHost(t, {
@@ -309,9 +321,15 @@ test('with checkRedirectDomain (default) every hop is domain-checked: 121501 nam
   ]
   for (const [location, hop] of refused) {
     const run = await expectFail(t, host, { url: redirectTo(server, location) }, ...notInList(hop))
-    t.false(run.events.some((e) => e.type === 'headers'), 'a refused hop is not a final response')
+    t.false(
+      run.events.some((e) => e.type === 'headers'),
+      'a refused hop is not a final response',
+    )
   }
-  t.deepEqual(server.requestsTo('/bytes').map((r) => r.path), ['/bytes/10', '/bytes/11'])
+  t.deepEqual(
+    server.requestsTo('/bytes').map((r) => r.path),
+    ['/bytes/10', '/bytes/11'],
+  )
 })
 
 test('checkRedirectDomain: false lets unlisted hops through while the first URL is still checked', async (t) => {
@@ -364,9 +382,18 @@ test('header names go on the wire lower-cased, and of keys differing only in cas
   })
   const lines = server.headerLines(0)
   for (const [name] of lines) t.is(name, name.toLowerCase(), `${name} is lower-case on the wire`)
-  t.deepEqual(lines.filter(([name]) => name.toLowerCase() === 'x-dup'), [['x-dup', 'third']])
-  t.deepEqual(lines.filter(([name]) => name.toLowerCase() === 'x-mixed-case'), [['x-mixed-case', 'a']])
-  t.deepEqual(lines.filter(([name]) => name.toLowerCase() === 'accept'), [['accept', 'text/plain']])
+  t.deepEqual(
+    lines.filter(([name]) => name.toLowerCase() === 'x-dup'),
+    [['x-dup', 'third']],
+  )
+  t.deepEqual(
+    lines.filter(([name]) => name.toLowerCase() === 'x-mixed-case'),
+    [['x-mixed-case', 'a']],
+  )
+  t.deepEqual(
+    lines.filter(([name]) => name.toLowerCase() === 'accept'),
+    [['accept', 'text/plain']],
+  )
 })
 
 test('numeric header values are sent as String(value)', async (t) => {
@@ -404,12 +431,25 @@ test('host, content-length, transfer-encoding, connection, te and upgrade from t
   await expectOk(t, host, { url: server.url('/headers'), header: TRANSPORT_HEADERS })
   const lines = server.headerLines(0)
   t.regex(server.heads[0] ?? '', /^GET \/headers HTTP\/1\.1\r\n/)
-  t.deepEqual(lines.filter(([name]) => name === 'host'), [['host', `${TEST_HOST}:${server.port}`]])
+  t.deepEqual(
+    lines.filter(([name]) => name === 'host'),
+    [['host', `${TEST_HOST}:${server.port}`]],
+  )
   for (const name of ['content-length', 'transfer-encoding', 'te', 'upgrade']) {
-    t.deepEqual(lines.filter(([n]) => n === name), [], `${name} is not sent`)
+    t.deepEqual(
+      lines.filter(([n]) => n === name),
+      [],
+      `${name} is not sent`,
+    )
   }
-  t.false(lines.some(([name, value]) => name === 'connection' && /close|upgrade/i.test(value)), 'connection: close not forwarded')
-  t.deepEqual(lines.filter(([name]) => name === 'x-kept'), [['x-kept', 'yes']])
+  t.false(
+    lines.some(([name, value]) => name === 'connection' && /close|upgrade/i.test(value)),
+    'connection: close not forwarded',
+  )
+  t.deepEqual(
+    lines.filter(([name]) => name === 'x-kept'),
+    [['x-kept', 'yes']],
+  )
 })
 
 test('host, content-length, transfer-encoding, connection, te and upgrade from the caller are not sent (HTTP/2)', async (t) => {
@@ -460,7 +500,7 @@ for (const platform of ['android', 'ios'] as const) {
   })
 }
 
-test('authorization and the caller\'s cookie reach a same-origin hop but no hop on another origin', async (t) => {
+test("authorization and the caller's cookie reach a same-origin hop but no hop on another origin", async (t) => {
   const server = closeAfter(t, await startPolicyContentServer())
   const otherPort = closeAfter(t, await startPolicyContentServer())
   const port = server.port

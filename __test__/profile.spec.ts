@@ -29,8 +29,7 @@ function expectedNetType(rtt: number, kbps: number, bodyBytes: number): Estimate
   const rttKnown = rtt > 0
   const kbpsKnown = bodyBytes >= 64 * 1024 && kbps > 0
   if (!rttKnown && !kbpsKnown) return 'unknown'
-  const row = (minRtt: number, maxKbps: number) =>
-    (rttKnown && rtt >= minRtt) || (kbpsKnown && kbps <= maxKbps)
+  const row = (minRtt: number, maxKbps: number) => (rttKnown && rtt >= minRtt) || (kbpsKnown && kbps <= maxKbps)
   if (row(2000, 50)) return 'slow 2g'
   if (row(1400, 70)) return '2g'
   if (row(270, 700)) return '3g'
@@ -74,15 +73,7 @@ async function fetchProfile(
   return checkProfile(t, run, exp)
 }
 
-type PhaseName =
-  | 'queue'
-  | 'redirect'
-  | 'dns'
-  | 'connect'
-  | 'tls'
-  | 'request'
-  | 'firstByte'
-  | 'transfer'
+type PhaseName = 'queue' | 'redirect' | 'dns' | 'connect' | 'tls' | 'request' | 'firstByte' | 'transfer'
 
 /** The phases a delay can land in, ms. `connect` is TCP only (TLS excluded). */
 function phases(p: Profile): Record<PhaseName, number> {
@@ -102,7 +93,11 @@ function phases(p: Profile): Record<PhaseName, number> {
  * than half the delay (none absorbed it). */
 function assertDelayIn(t: ExecutionContext, p: Profile, phase: PhaseName, delayMs: number): void {
   const all = phases(p)
-  t.log(Object.entries(all).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', '))
+  t.log(
+    Object.entries(all)
+      .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+      .join(', '),
+  )
   t.true(all[phase] >= 0.9 * delayMs, `${phase} ${all[phase]} ms >= 0.9 x ${delayMs} ms`)
   t.true(all[phase] <= delayMs + 1000, `${phase} ${all[phase]} ms <= ${delayMs} ms + 1 s`)
   for (const [name, ms] of Object.entries(all)) {
@@ -143,10 +138,7 @@ for (const { mode, protocol } of tlsModes) {
   test.serial(`a ServerHello held 250 ms by a proxy lengthens the TLS phase, not the TCP connect (${protocol})`, async (t) => {
     const hold = 250
     const origin = closeAfter(t, await startTlsServer(mode))
-    const proxy = closeAfter(
-      t,
-      await startTcpProxy({ targetPort: origin.port, holdFirstResponseMs: hold }),
-    )
+    const proxy = closeAfter(t, await startTcpProxy({ targetPort: origin.port, holdFirstResponseMs: hold }))
     const { host } = await makeHost(t)
     const p = await fetchProfile(t, host, proxy.url('/bytes/2048'), {
       protocol,
@@ -247,12 +239,7 @@ const transports: { name: string; mode: ContentMode; protocol: 'http/1.1' | 'h2'
 
 for (const { name, mode, protocol } of transports) {
   test.serial(`phases are ordered and socketReused goes false then true over ${name}`, async (t) => {
-    const server = closeAfter(
-      t,
-      mode === 'http'
-        ? await startContentServer({ hostname: TEST_HOST })
-        : await startTlsServer(mode),
-    )
+    const server = closeAfter(t, mode === 'http' ? await startContentServer({ hostname: TEST_HOST }) : await startTlsServer(mode))
     const { host } = await makeHost(t)
     const exp = { protocol, tls: mode !== 'http', port: server.port, dataLength: 4096 }
     const first = await fetchProfile(t, host, server.url('/bytes/4096'), { ...exp, reused: false })
@@ -384,14 +371,25 @@ test.serial('HTTPS HTTP/1.1 byte counts equal the TCP bytes a proxy counted, TLS
   t.is(first.receivedBytesCount, after1.toClient)
   t.true(first.receivedBytesCount > 70000, 'TLS framing and the handshake are counted')
 
-  const second = await fetchProfile(t, host, proxy.url('/bytes/1000'), {
-    ...exp,
-    dataLength: 1000,
-    reused: true,
-  })
-  t.is(proxy.connections.length, 1)
-  t.is(second.sentBytesCount, conn.fromClient - after1.fromClient)
-  t.is(second.receivedBytesCount, conn.toClient - after1.toClient)
+  // Which connection the second download gets is not ours to pin: hyper-util's pool races a new
+  // connect against the checkout (legacy client, `connection_for`), and on a busy machine the
+  // first connection can still be on its way back to the pool when the second download asks for
+  // one. Usually the checkout wins and the connect that started goes on unused in the background;
+  // sometimes the connect wins. Either way the download's counts are the share of the one
+  // connection it went out on, and socketReused says which that was.
+  const second = await fetchProfile(t, host, proxy.url('/bytes/1000'), { ...exp, dataLength: 1000 })
+  t.log(`proxy after #2: ${proxy.connections.length} connection(s), socketReused ${second.socketReused}`)
+  t.true(proxy.connections.length <= 2, 'the race opens one connection at most')
+  if (second.socketReused) {
+    t.is(second.sentBytesCount, conn.fromClient - after1.fromClient)
+    t.is(second.receivedBytesCount, conn.toClient - after1.toClient)
+  } else {
+    const fresh = proxy.connections[1]!
+    t.is(conn.fromClient, after1.fromClient, 'nothing more went out on the first connection')
+    t.is(second.sentBytesCount, fresh.fromClient)
+    t.is(second.receivedBytesCount, fresh.toClient)
+    t.true(second.receivedBytesCount > 1000, 'the new connection counts its handshake too')
+  }
 })
 
 test.serial('an HTTP/2 stream that ran alone counts its connection bytes as a proxy saw them', async (t) => {
@@ -439,7 +437,7 @@ test.serial('protocol is h2 against an HTTP/2-only server and http/1.1 against H
   t.is(h1.requests[0]?.httpVersion, '1.1')
 })
 
-test.serial('rtt is the kernel\'s fractional smoothed RTT, also when the server closes after the body', async (t) => {
+test.serial("rtt is the kernel's fractional smoothed RTT, also when the server closes after the body", async (t) => {
   const server = closeAfter(t, await startCountingServer({ hostname: TEST_HOST }))
   const { host } = await makeHost(t)
   const exp = { protocol: 'http/1.1', tls: false, port: server.port, dataLength: 2000 } as const
@@ -451,7 +449,10 @@ test.serial('rtt is the kernel\'s fractional smoothed RTT, also when the server 
   t.log(`rtt ${rtts.join(', ')} ms`)
   if (process.platform !== 'linux') return t.pass()
   // checkProfile asserted rtt > 0 for each; a loopback RTT is microseconds, so not whole ms.
-  t.true(rtts.some((rtt) => !Number.isInteger(rtt)), 'rtt is not rounded to whole ms')
+  t.true(
+    rtts.some((rtt) => !Number.isInteger(rtt)),
+    'rtt is not rounded to whole ms',
+  )
 })
 
 test.serial('estimateNetType uses rtt alone under 64 KiB and throughput too from 64 KiB', async (t) => {
@@ -474,7 +475,7 @@ test.serial('estimateNetType uses rtt alone under 64 KiB and throughput too from
   t.is(large.estimateNetType, '3g', 'a 66000-byte body: its throughput counts')
 })
 
-test('the host reads the engine\'s profile numbers in the order the engine writes them', (t) => {
+test("the host reads the engine's profile numbers in the order the engine writes them", (t) => {
   t.deepEqual(profileNumbersOrder(), [...ENGINE_PROFILE_ORDER])
 })
 
@@ -512,11 +513,7 @@ const CURL_TOLERANCE_MS = 50
 type ToolPhases = { dns: number; connect: number; tls: number }
 
 /** curl's phases for `url`: `-w` times are seconds from the start, cumulative. */
-async function curlPhases(
-  t: ExecutionContext,
-  url: string,
-  port: number,
-): Promise<ToolPhases | undefined> {
+async function curlPhases(t: ExecutionContext, url: string, port: number): Promise<ToolPhases | undefined> {
   const kit = await certKit()
   const tmp = await makeTmpDir('tt-download-curl-')
   t.teardown(() => tmp.cleanup())
@@ -540,7 +537,10 @@ async function curlPhases(
     url,
   ])
   if (!t.true(out.ok, `curl failed: ${out.stderr}`)) return undefined
-  const [lookup, connect, appconnect] = out.stdout.trim().split(' ').map((s) => Number(s) * 1000)
+  const [lookup, connect, appconnect] = out.stdout
+    .trim()
+    .split(' ')
+    .map((s) => Number(s) * 1000)
   t.log(`curl -w: time_namelookup ${lookup} time_connect ${connect} time_appconnect ${appconnect} ms`)
   return {
     dns: lookup!,
@@ -555,20 +555,14 @@ function assertAgree(t: ExecutionContext, viaCurl: ToolPhases, p: Profile): void
   const ours: ToolPhases = { dns: all.dns, connect: all.connect, tls: all.tls }
   for (const phase of ['dns', 'connect', 'tls'] as const) {
     const diff = Math.abs(ours[phase] - viaCurl[phase])
-    t.true(
-      diff <= CURL_TOLERANCE_MS,
-      `${phase}: tt-download ${ours[phase].toFixed(3)} ms vs curl ${viaCurl[phase].toFixed(3)} ms`,
-    )
+    t.true(diff <= CURL_TOLERANCE_MS, `${phase}: tt-download ${ours[phase].toFixed(3)} ms vs curl ${viaCurl[phase].toFixed(3)} ms`)
   }
 }
 
 curlTest('the TLS phase agrees with curl -w within 50 ms when the ServerHello is held 250 ms', async (t) => {
   const hold = 250
   const origin = closeAfter(t, await startTlsServer('https'))
-  const proxy = closeAfter(
-    t,
-    await startTcpProxy({ targetPort: origin.port, holdFirstResponseMs: hold }),
-  )
+  const proxy = closeAfter(t, await startTcpProxy({ targetPort: origin.port, holdFirstResponseMs: hold }))
   const url = proxy.url('/bytes/1024')
   const viaCurl = await curlPhases(t, url, proxy.port)
   const { host } = await makeHost(t)

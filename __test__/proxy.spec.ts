@@ -315,7 +315,10 @@ test('https through a proxy: the CONNECT line carries the host name unresolved; 
   const run = record(host, { url: `https://${TEST_HOST}:${port}/bytes/1000` })
   await run.done
   assertSucceededRun(t, run)
-  t.deepEqual(proxy.requests.map((r) => r.line), [`CONNECT ${TEST_HOST}:${port} HTTP/1.1`])
+  t.deepEqual(
+    proxy.requests.map((r) => r.line),
+    [`CONNECT ${TEST_HOST}:${port} HTTP/1.1`],
+  )
   t.is(decoy.connections, 0, 'the resolve entry was not dialled')
   t.is(origin.requests.length, 1)
 })
@@ -327,7 +330,10 @@ test('http through a proxy: the absolute-form URL carries the host name unresolv
   const run = record(host, { url: `http://${TEST_HOST}:${port}/bytes/1000` })
   await run.done
   assertSucceededRun(t, run)
-  t.deepEqual(proxy.requests.map((r) => r.line), [`GET http://${TEST_HOST}:${port}/bytes/1000 HTTP/1.1`])
+  t.deepEqual(
+    proxy.requests.map((r) => r.line),
+    [`GET http://${TEST_HOST}:${port}/bytes/1000 HTTP/1.1`],
+  )
   t.is(decoy.connections, 0)
   t.is(origin.requests.length, 1)
 })
@@ -627,19 +633,21 @@ test.serial('env: http_proxy set, https_proxy not: an https -> http redirect use
   t.is(res.profile?.port, proxy.port, 'the final response came through the proxy')
 })
 
-test.serial('env: with no_proxy files.test, a redirect from other.test (proxied) to files.test (excluded) leaves the proxy for the second hop', async (t) => {
-  const first = await httpsOrigin(t)
-  const second = await httpsOrigin(t)
-  const proxy = await scripted(t)
-  setProxyEnv(t, { https_proxy: proxy.url, http_proxy: proxy.url, no_proxy: TEST_HOST })
-  const { host } = await envHost(t)
-  const location = `https://${TEST_HOST}:${second.port}/bytes/1000`
-  const run = record(host, { url: `https://${OTHER_HOST}:${first.port}/redirect-to?url=${encodeURIComponent(location)}` })
-  await run.done
-  const res = assertSucceededRun(t, run)
-  t.is(res.profile?.redirectCount, 1)
-  t.deepEqual(proxy.connectTargets(), [`${OTHER_HOST}:${first.port}`], 'only the first hop was tunnelled')
-  t.is(second.requestsTo('/bytes').length, 1)
-  t.is(res.profile?.port, second.port, 'the final hop connected directly')
-})
-
+test.serial(
+  'env: with no_proxy files.test, a redirect from other.test (proxied) to files.test (excluded) leaves the proxy for the second hop',
+  async (t) => {
+    const first = await httpsOrigin(t)
+    const second = await httpsOrigin(t)
+    const proxy = await scripted(t)
+    setProxyEnv(t, { https_proxy: proxy.url, http_proxy: proxy.url, no_proxy: TEST_HOST })
+    const { host } = await envHost(t)
+    const location = `https://${TEST_HOST}:${second.port}/bytes/1000`
+    const run = record(host, { url: `https://${OTHER_HOST}:${first.port}/redirect-to?url=${encodeURIComponent(location)}` })
+    await run.done
+    const res = assertSucceededRun(t, run)
+    t.is(res.profile?.redirectCount, 1)
+    t.deepEqual(proxy.connectTargets(), [`${OTHER_HOST}:${first.port}`], 'only the first hop was tunnelled')
+    t.is(second.requestsTo('/bytes').length, 1)
+    t.is(res.profile?.port, second.port, 'the final hop connected directly')
+  },
+)

@@ -53,7 +53,11 @@ test.serial('queued downloads start in the order downloadFile was called', async
   })
   await Promise.all(runs.map((run) => run.done))
   for (const run of runs) assertSucceededRun(t, run)
-  t.deepEqual(server.paths(), names.map((name) => `/hold/${name}`), 'the server saw them in call order')
+  t.deepEqual(
+    server.paths(),
+    names.map((name) => `/hold/${name}`),
+    'the server saw them in call order',
+  )
   t.deepEqual(completed, names)
   // The profile's queue times say the same: each waited until the previous one was done.
   const queueEnds = runs.map((run) => run.success?.profile?.queueEnd as number)

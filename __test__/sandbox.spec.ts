@@ -564,7 +564,7 @@ test('a hostile Content-Disposition filename never leaves temp/: the name is gen
     ['attachment; filename="x.toolongextension"', 'application/pdf', '.pdf'],
     ['attachment; filename="x.p%2Fg"', undefined, ''],
     ['attachment; filename=".bashrc"', undefined, ''],
-    ["attachment; filename*=UTF-8''..%2F..%2Fwin.ZIP; filename=\"plain.pdf\"", undefined, '.zip'],
+    ['attachment; filename*=UTF-8\'\'..%2F..%2Fwin.ZIP; filename="plain.pdf"', undefined, '.zip'],
     ["attachment; filename*=UTF-8''%E6%96%87%E4%BB%B6.7z", undefined, '.7z'],
   ]
   for (const [disposition, type, ext] of cases) {
@@ -580,7 +580,10 @@ test('a hostile Content-Disposition filename never leaves temp/: the name is gen
   }
   const temp = await listFiles(join(dataDir, 'temp'))
   t.is(temp.length, cases.length, 'one flat file in temp/ per download')
-  t.true(temp.every((name) => /^[0-9a-f]{32}(\.[a-z0-9]{1,10})?$/.test(name)), temp.join(', '))
+  t.true(
+    temp.every((name) => /^[0-9a-f]{32}(\.[a-z0-9]{1,10})?$/.test(name)),
+    temp.join(', '),
+  )
   t.deepEqual(await listFiles(join(dataDir, 'user')), [])
 })
 

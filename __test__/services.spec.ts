@@ -194,7 +194,7 @@ test('an announced length that never comes evicts nothing: temp/ reserves only b
   t.is(host.stats().tempEvicted, 0)
 })
 
-test('stats(): options whose getters throw are a counted parameter failure, and an aborted download\'s bytes count', async (t) => {
+test("stats(): options whose getters throw are a counted parameter failure, and an aborted download's bytes count", async (t) => {
   const server = closeAfter(t, await startContentServer())
   const { host } = await makeHost(t)
   const hostile = {

@@ -84,7 +84,19 @@ test('soak (short form): every call completes once, no fd, file or memory leak, 
     t.is(summary[key], 0, key)
   }
   // The mix really ran: every fault kind and every chaos event came up at least once.
-  for (const kind of ['reset', 'short', 'stall', 'hang', 'certificate', 'plainTls', 'abort', 'garbage', 'refused', 'egressRefused', 'proxied']) {
+  for (const kind of [
+    'reset',
+    'short',
+    'stall',
+    'hang',
+    'certificate',
+    'plainTls',
+    'abort',
+    'garbage',
+    'refused',
+    'egressRefused',
+    'proxied',
+  ]) {
     t.true((summary.faults[kind] ?? 0) > 0, `fault ${kind} ran`)
   }
   for (const kind of ['close', 'networkOff', 'networkChange']) {

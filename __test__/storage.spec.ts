@@ -69,7 +69,7 @@ test('a host killed mid-download leaves its staging file; the next host start re
   }
   const { child, exited } = spawnBounded(t, ['--import', 'tsx', HOST_CHILD, JSON.stringify(plan)])
   const pid = child.pid!
-  const leftover = await waitFor('the child\'s staging file', async () => {
+  const leftover = await waitFor("the child's staging file", async () => {
     const names = await listFiles(staging)
     return names.find((name) => name.startsWith(`${pid}-`))
   })
@@ -90,7 +90,7 @@ test('a host killed mid-download leaves its staging file; the next host start re
   for (const name of [mine, theirs, alsoDead]) await writeFile(join(staging, name), 'in flight')
 
   const next = await makeHost(t, { dataDir })
-  t.deepEqual(await stagingFiles(dataDir), [mine, theirs].sort(), 'only the dead process\'s files were removed')
+  t.deepEqual(await stagingFiles(dataDir), [mine, theirs].sort(), "only the dead process's files were removed")
   // Closing a host removes its own staging files only, not another host's of the same process.
   await next.host.close()
   t.deepEqual(await stagingFiles(dataDir), [mine, theirs].sort())
@@ -99,7 +99,7 @@ test('a host killed mid-download leaves its staging file; the next host start re
   sleeper.child.kill('SIGKILL')
   await sleeper.exited
   await makeHost(t, { dataDir })
-  t.deepEqual(await stagingFiles(dataDir), [mine], 'this (live) process\'s file is kept')
+  t.deepEqual(await stagingFiles(dataDir), [mine], "this (live) process's file is kept")
 })
 
 test('while a download runs, its bytes live only in .tt-download/staging/, on the same file system, named for this process', async (t) => {

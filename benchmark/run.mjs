@@ -89,7 +89,11 @@ function parseArgs(argv) {
     waitQuiet: false,
     settleMs: 120000,
   }
-  const list = (v) => v.split(',').map((s) => s.trim()).filter(Boolean)
+  const list = (v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const val = () => {
@@ -103,25 +107,63 @@ function parseArgs(argv) {
       return v
     }
     switch (a) {
-      case '--quick': o.quick = true; break
-      case '--runs': o.runs = int(); break
-      case '--count': o.count = int(); break
-      case '--pairs': o.pairs = int(); break
-      case '--profile-count': o.profileCount = int(); break
-      case '--idle-ms': o.idleMs = int(); break
-      case '--only': o.only = list(val()); break
-      case '--peers': o.peers = list(val()); break
-      case '--sizes': o.sizes = list(val()); break
-      case '--concurrency': o.concurrency = list(val()).map(Number); break
-      case '--protocols': o.protocols = list(val()); break
-      case '--addon': o.addon = val(); break
-      case '--out': o.out = val(); break
-      case '--no-write': o.write = false; break
-      case '--from-results': o.fromResults = val(); break
-      case '--wait-quiet': o.waitQuiet = true; break
-      case '--settle-ms': o.settleMs = Number(val()); break
-      case '--help': case '-h': process.stdout.write(USAGE); process.exit(0)
-      default: usage(`unknown option ${a}`)
+      case '--quick':
+        o.quick = true
+        break
+      case '--runs':
+        o.runs = int()
+        break
+      case '--count':
+        o.count = int()
+        break
+      case '--pairs':
+        o.pairs = int()
+        break
+      case '--profile-count':
+        o.profileCount = int()
+        break
+      case '--idle-ms':
+        o.idleMs = int()
+        break
+      case '--only':
+        o.only = list(val())
+        break
+      case '--peers':
+        o.peers = list(val())
+        break
+      case '--sizes':
+        o.sizes = list(val())
+        break
+      case '--concurrency':
+        o.concurrency = list(val()).map(Number)
+        break
+      case '--protocols':
+        o.protocols = list(val())
+        break
+      case '--addon':
+        o.addon = val()
+        break
+      case '--out':
+        o.out = val()
+        break
+      case '--no-write':
+        o.write = false
+        break
+      case '--from-results':
+        o.fromResults = val()
+        break
+      case '--wait-quiet':
+        o.waitQuiet = true
+        break
+      case '--settle-ms':
+        o.settleMs = Number(val())
+        break
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE)
+        process.exit(0)
+      default:
+        usage(`unknown option ${a}`)
     }
   }
   o.runs ??= o.quick ? 2 : 5
@@ -201,10 +243,14 @@ function ensureAddon() {
     'cargo',
     [
       'build',
-      '--manifest-path', join(root, 'crates', 'node', 'Cargo.toml'),
-      '--profile', 'bench-release',
-      '--target', triple,
-      '--features', 'bench-switches',
+      '--manifest-path',
+      join(root, 'crates', 'node', 'Cargo.toml'),
+      '--profile',
+      'bench-release',
+      '--target',
+      triple,
+      '--features',
+      'bench-switches',
     ],
     { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
   )
@@ -368,8 +414,7 @@ function createProbe() {
 }
 
 function checkStored(peer, job, result) {
-  const expected =
-    job.mode === 'large' ? 1 : job.mode === 'pairs' ? job.warmup + 2 * job.pairs * job.count : job.count
+  const expected = job.mode === 'large' ? 1 : job.mode === 'pairs' ? job.warmup + 2 * job.pairs * job.count : job.count
   const { files, bytes } = result.stored
   if (files !== expected || bytes !== expected * job.size) {
     throw new Error(`${peer}: stored ${files} files / ${bytes} bytes, expected ${expected} / ${expected * job.size}`)
@@ -428,7 +473,10 @@ async function runCurl(job, runDir) {
     ? await runChild('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, 'curl', ...args], {})
     : await runChild('curl', args, {})
   if (r.code !== 0) throw new Error(`curl exited ${r.code ?? r.signal}: ${r.stderr.trim().slice(-2000)}`)
-  const lines = r.stdout.trim().split('\n').map((l) => l.split(' '))
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' '))
   if (lines.some((f) => f[0] !== '200')) throw new Error('curl: a download did not return 200')
   const result = { peer: 'curl', mode: job.mode, elapsedMs: r.wallMs, stored: tally(job.outDir) }
   if (job.mode === 'small') result.latencies = lines.map((f) => Number(f[1]) * 1000)
@@ -546,7 +594,18 @@ const peerOrder = (peers) => ['tt', 'tt-engine', 'curl', 'node-http', 'undici', 
 
 // ---------------------------------------------------------------- scenarios
 
-const results = { large: {}, small: {}, idle: undefined, profile: undefined, egress: undefined, diagnostics: undefined, curlStart: {}, busy: [], createProbes: [], probeByLabel: {} }
+const results = {
+  large: {},
+  small: {},
+  idle: undefined,
+  profile: undefined,
+  egress: undefined,
+  diagnostics: undefined,
+  curlStart: {},
+  busy: [],
+  createProbes: [],
+  probeByLabel: {},
+}
 
 async function scenarioLarge(server) {
   for (const proto of opts.protocols) {
@@ -698,7 +757,9 @@ async function scenarioPairs(server, name) {
   const url = `${server.httpBase}/1k.bin`
   const c = 16
   const warmup = Math.min(opts.profileCount, 1000)
-  log(`${label}: ${opts.pairs} pairs of ${opts.profileCount} x 1 KiB over HTTP at concurrency ${c}, interleaved inside ${Math.ceil(opts.pairs / PAIRS_PER_PROCESS)} processes`)
+  log(
+    `${label}: ${opts.pairs} pairs of ${opts.profileCount} x 1 KiB over HTTP at concurrency ${c}, interleaved inside ${Math.ceil(opts.pairs / PAIRS_PER_PROCESS)} processes`,
+  )
   await emptyTrash(false)
   await settleDisk(name)
   const pairs = []
@@ -711,7 +772,9 @@ async function scenarioPairs(server, name) {
     try {
       const r = await runOne('tt', job)
       for (const pair of r.pairs) {
-        log(`  ${name} pair ${pairs.length + 1}/${opts.pairs}: ${on} ${fmt(pair.on.dps)}/s ${fmt(pair.on.cpuUsPerDl)} µs CPU/dl, ${off} ${fmt(pair.off.dps)}/s ${fmt(pair.off.cpuUsPerDl)} µs CPU/dl, ratio ${fmt(pair.ratio, 3)}`)
+        log(
+          `  ${name} pair ${pairs.length + 1}/${opts.pairs}: ${on} ${fmt(pair.on.dps)}/s ${fmt(pair.on.cpuUsPerDl)} µs CPU/dl, ${off} ${fmt(pair.off.dps)}/s ${fmt(pair.off.cpuUsPerDl)} µs CPU/dl, ratio ${fmt(pair.ratio, 3)}`,
+        )
         pairs.push(pair)
       }
       // Every download of the egress pairs is profiled (on both sides), so this counts them all.
@@ -761,12 +824,32 @@ function tablesAndCharts() {
         ])
       }
     }
-    charts.push({ file: 'large-throughput.svg', svg: barChart({ title: 'One 200 MiB file to disk', subtitle: `MB/s (10^6 bytes), median of ${opts.runs} runs, whiskers min–max; higher is better`, unit: 'MB/s', groups, digits: 0 }) })
-    charts.push({ file: 'large-rss.svg', svg: barChart({ title: 'RSS growth during one 200 MiB download', subtitle: 'MiB, peak RSS minus RSS before the download (curl: minus its peak for a 1 KiB download); lower is better', unit: 'MiB', groups: memGroups, digits: 1 }) })
+    charts.push({
+      file: 'large-throughput.svg',
+      svg: barChart({
+        title: 'One 200 MiB file to disk',
+        subtitle: `MB/s (10^6 bytes), median of ${opts.runs} runs, whiskers min–max; higher is better`,
+        unit: 'MB/s',
+        groups,
+        digits: 0,
+      }),
+    })
+    charts.push({
+      file: 'large-rss.svg',
+      svg: barChart({
+        title: 'RSS growth during one 200 MiB download',
+        subtitle: 'MiB, peak RSS minus RSS before the download (curl: minus its peak for a 1 KiB download); lower is better',
+        unit: 'MiB',
+        groups: memGroups,
+        digits: 1,
+      }),
+    })
     sections.push({
       title: 'One 200 MiB file to disk',
       text: 'Throughput in MB/s (10^6 bytes/s) from the first request to the file closed; peak RSS is the process high-water mark during the download (VmHWM reset just before it), growth is peak minus RSS before the download (curl: its peak minus its peak for a 1 KiB download). JS CPU is utime + stime of the main thread during the download.',
-      tables: [{ columns: ['Proto', 'Peer', 'MB/s', '× curl', '× best Node', 'peak RSS MiB', 'RSS growth MiB', 'JS main-thread CPU ms'], rows }],
+      tables: [
+        { columns: ['Proto', 'Peer', 'MB/s', '× curl', '× best Node', 'peak RSS MiB', 'RSS growth MiB', 'JS main-thread CPU ms'], rows },
+      ],
       charts: ['large-throughput.svg', 'large-rss.svg'],
     })
   }
@@ -804,10 +887,33 @@ function tablesAndCharts() {
       }
       const file = `small-${size}.svg`
       chartFiles.push(file)
-      charts.push({ file, svg: barChart({ title: `${opts.count} downloads of ${size === '1k' ? '1 KiB' : '64 KiB'} to disk`, subtitle: `downloads/s, median of ${opts.runs} runs, whiskers min–max; higher is better`, unit: 'downloads/s', groups, digits: 0 }) })
+      charts.push({
+        file,
+        svg: barChart({
+          title: `${opts.count} downloads of ${size === '1k' ? '1 KiB' : '64 KiB'} to disk`,
+          subtitle: `downloads/s, median of ${opts.runs} runs, whiskers min–max; higher is better`,
+          unit: 'downloads/s',
+          groups,
+          digits: 0,
+        }),
+      })
       tables.push({
         caption: `${size === '1k' ? '1 KiB' : '64 KiB'} files`,
-        columns: ['Proto', 'C', 'disk µs/create', 'Peer', 'downloads/s', '× curl', '× best Node', 'p50 ms', 'p99 ms', 'p99 × curl', 'in flight', 'JS main-thread CPU µs/dl', 'process CPU µs/dl'],
+        columns: [
+          'Proto',
+          'C',
+          'disk µs/create',
+          'Peer',
+          'downloads/s',
+          '× curl',
+          '× best Node',
+          'p50 ms',
+          'p99 ms',
+          'p99 × curl',
+          'in flight',
+          'JS main-thread CPU µs/dl',
+          'process CPU µs/dl',
+        ],
         rows,
       })
     }
@@ -838,7 +944,10 @@ function tablesAndCharts() {
         title: 'JS main-thread CPU per download (utime + stime)',
         subtitle: `µs per download, median of ${opts.runs} runs; lower is better`,
         unit: 'µs per download',
-        groups: Object.values(results.small).map((e) => ({ label: `${e.size} ${e.proto.toUpperCase()} c=${e.c}`, bars: cpuPeers.map((p) => ({ peer: p, ...stat(e.rounds, p, 'mainCpuUs') })) })),
+        groups: Object.values(results.small).map((e) => ({
+          label: `${e.size} ${e.proto.toUpperCase()} c=${e.c}`,
+          bars: cpuPeers.map((p) => ({ peer: p, ...stat(e.rounds, p, 'mainCpuUs') })),
+        })),
         digits: 0,
       }),
     })
@@ -859,7 +968,22 @@ function tablesAndCharts() {
         title: 'Where a tt-download small download spends its time',
         text: `CPU by thread: the JS main thread, the engine's runtime threads (tokio workers and its blocking pool, both named "tt-download"; they run the HTTP client, TLS, and every file operation through tokio::fs), and the rest (V8 and libuv threads), per download, from /proc/self/task/*/stat. Disk floor on this machine: ${disk()}. From the profiles (one clock, the engine\'s): *before engine* = invokeStart to fetchStart (validation, host queue, the call into the addon and the hop onto a runtime thread); *engine* = fetchStart to responseEnd (connect or checkout, request, response, body); *after* = responseEnd to the promise continuation in JS (staging file flush, rename, the outcome crossing back to the JS thread, result object). Medians per run (sampled every 4th download), then median (min–max) over runs.`,
         tables: [
-          { columns: ['Comparison', 'before engine ms', 'engine ms', 'after ms', 'total p50 ms', 'socket reused', 'JS main µs/dl', '"tt-download" threads µs/dl', 'other threads µs/dl', '"tt-download" threads', 'context switches/dl'], rows: ttRows },
+          {
+            columns: [
+              'Comparison',
+              'before engine ms',
+              'engine ms',
+              'after ms',
+              'total p50 ms',
+              'socket reused',
+              'JS main µs/dl',
+              '"tt-download" threads µs/dl',
+              'other threads µs/dl',
+              '"tt-download" threads',
+              'context switches/dl',
+            ],
+            rows: ttRows,
+          },
           {
             caption: 'Context switches per download, all threads of the process (curl: not measured)',
             columns: ['Comparison', ...peers.filter((p) => p !== 'curl').map((p) => PEER_LABEL[p])],
@@ -886,11 +1010,32 @@ function tablesAndCharts() {
       range(stat(rounds, p, 'idleGrowthMiB'), 2),
       range(stat(rounds, p, 'maxIdleMiB'), 1),
     ])
-    charts.push({ file: 'idle-rss.svg', svg: barChart({ title: 'RSS growth over an idle client', subtitle: `MiB over ${opts.idleMs / 1000} s idle after 200 x 64 KiB over HTTPS (gc before both samples); lower is better`, unit: 'MiB', groups: [{ label: 'idle', bars: idlePeers.map((p) => ({ peer: p, ...stat(rounds, p, 'idleGrowthMiB') })) }], digits: 2 }) })
+    charts.push({
+      file: 'idle-rss.svg',
+      svg: barChart({
+        title: 'RSS growth over an idle client',
+        subtitle: `MiB over ${opts.idleMs / 1000} s idle after 200 x 64 KiB over HTTPS (gc before both samples); lower is better`,
+        unit: 'MiB',
+        groups: [{ label: 'idle', bars: idlePeers.map((p) => ({ peer: p, ...stat(rounds, p, 'idleGrowthMiB') })) }],
+        digits: 2,
+      }),
+    })
     sections.push({
       title: 'Memory of an idle client',
       text: `Each process loads its client (tt-download: createHost with its own engine), downloads 200 x 64 KiB over HTTPS at concurrency 16 (connections stay pooled), then idles ${opts.idleMs / 1000} s; gc() (--expose-gc) before the samples. Growth = RSS after the idle period minus RSS right after the downloads.`,
-      tables: [{ columns: ['Peer', 'RSS loaded MiB', 'of which loading the client', 'RSS after downloads MiB', 'growth over idle MiB', 'max RSS while idle MiB'], rows }],
+      tables: [
+        {
+          columns: [
+            'Peer',
+            'RSS loaded MiB',
+            'of which loading the client',
+            'RSS after downloads MiB',
+            'growth over idle MiB',
+            'max RSS while idle MiB',
+          ],
+          rows,
+        },
+      ],
       charts: ['idle-rss.svg'],
     })
   }
@@ -913,7 +1058,8 @@ function tablesAndCharts() {
       file: 'egress-on-off.svg',
       chartTitle: 'tt-download: egress check on vs off',
       axis: 'downloads/s with the egress check ÷ without it (one dot per pair)',
-      blocks: "through a host with `egress: { allow: ['127.0.0.0/8'] }` and one through a second host on the same engine (createEngine()), identical but for the bench-only `benchSkipCheck: true` (accepted only by an addon built with the cargo feature bench-switches), enableProfile true in both",
+      blocks:
+        "through a host with `egress: { allow: ['127.0.0.0/8'] }` and one through a second host on the same engine (createEngine()), identical but for the bench-only `benchSkipCheck: true` (accepted only by an addon built with the cargo feature bench-switches), enableProfile true in both",
       after: ` The check runs on the address of every connection dialled (SPEC 11), not per request, and the two hosts never share a pooled connection (pools are keyed by the policy): each process opened ${dials.n ? `${range(dials, 0)} new connections` : 'an unknown number of connections'} for both hosts together, warm-up included (downloads whose profile says socketReused false); every other download went over a kept-alive connection and never reached the check. Having their own connections, the halves also differ in how those spread over nginx's workers (reuseport hashes each connection to one): a difference fixed for the life of a process, which the random order inside it does not cancel and only the several processes do.`,
       ...PAIR_SCENARIOS.egress,
     })
@@ -940,24 +1086,47 @@ function pairSummary(res) {
 /** The section (table, text) and ratio chart of one on/off comparison (PAIR_SCENARIOS). */
 function pairsSection(sections, res, { title, file, chartTitle, axis, blocks, after = '', on, off }) {
   const { ok, s } = pairSummary(res)
-  charts.push({ file, svg: ratioChart({ title: chartTitle, subtitle: `${ok.length} interleaved pairs of ${opts.profileCount} x 1 KiB over HTTP at concurrency ${res.c}; median ${fmt(s.median, 3)}`, axis, ratios: ok.map((p) => p.ratio) }) })
+  charts.push({
+    file,
+    svg: ratioChart({
+      title: chartTitle,
+      subtitle: `${ok.length} interleaved pairs of ${opts.profileCount} x 1 KiB over HTTP at concurrency ${res.c}; median ${fmt(s.median, 3)}`,
+      axis,
+      ratios: ok.map((p) => p.ratio),
+    }),
+  })
   // Saved before the warm-up was recorded: 1,000, all with the profile on.
-  const warm = res.warmup === undefined ? 'after 1,000 warm-up downloads' : `after ${res.warmup.toLocaleString('en-US')} warm-up downloads, half of them each way`
+  const warm =
+    res.warmup === undefined
+      ? 'after 1,000 warm-up downloads'
+      : `after ${res.warmup.toLocaleString('en-US')} warm-up downloads, half of them each way`
   sections.push({
     title,
     text: `${ok.length} pairs, each a block of ${opts.profileCount} x 1 KiB downloads over HTTP at concurrency ${res.c} ${blocks}, in a random order, back to back in the same process (${res.inProcess ?? 1} pairs per process, ${warm}). Ratio = downloads/s ${on} ÷ ${off} (1.00 = free; 0.97 = 3% cost).${after}`,
-    tables: [{
-      columns: ['pairs', `median ${on} ÷ ${off}`, 'range', `downloads/s ${on}`, `downloads/s ${off}`, `process CPU µs/dl ${on}`, `process CPU µs/dl ${off}`],
-      rows: [[
-        String(ok.length),
-        fmt(s.median, 3),
-        `${fmt(s.min, 3)}–${fmt(s.max, 3)}`,
-        range(summary(ok.map((p) => p.on.dps)), 0),
-        range(summary(ok.map((p) => p.off.dps)), 0),
-        range(summary(ok.map((p) => p.on.cpuUsPerDl).filter(Number.isFinite)), 0),
-        range(summary(ok.map((p) => p.off.cpuUsPerDl).filter(Number.isFinite)), 0),
-      ]],
-    }],
+    tables: [
+      {
+        columns: [
+          'pairs',
+          `median ${on} ÷ ${off}`,
+          'range',
+          `downloads/s ${on}`,
+          `downloads/s ${off}`,
+          `process CPU µs/dl ${on}`,
+          `process CPU µs/dl ${off}`,
+        ],
+        rows: [
+          [
+            String(ok.length),
+            fmt(s.median, 3),
+            `${fmt(s.min, 3)}–${fmt(s.max, 3)}`,
+            range(summary(ok.map((p) => p.on.dps)), 0),
+            range(summary(ok.map((p) => p.off.dps)), 0),
+            range(summary(ok.map((p) => p.on.cpuUsPerDl).filter(Number.isFinite)), 0),
+            range(summary(ok.map((p) => p.off.cpuUsPerDl).filter(Number.isFinite)), 0),
+          ],
+        ],
+      },
+    ],
     charts: [file],
   })
 }
@@ -965,7 +1134,8 @@ function pairsSection(sections, res, { title, file, chartTitle, axis, blocks, af
 function disk() {
   const d = results.disk
   if (!d?.start) return 'not measured'
-  const part = (x) => `create + write 1 KiB + close ${fmt(x.createUs, 0)} µs per file, with a rename into another directory ${fmt(x.createRenameUs, 0)} µs`
+  const part = (x) =>
+    `create + write 1 KiB + close ${fmt(x.createUs, 0)} µs per file, with a rename into another directory ${fmt(x.createRenameUs, 0)} µs`
   return `${part(d.start)} (before the runs)${d.end ? `; ${part(d.end)} (after)` : ''}`
 }
 
@@ -976,9 +1146,17 @@ function targets() {
   for (const [proto, rounds] of Object.entries(results.large)) {
     const r = ratios(rounds, 'tt', 'mbps', true).curl
     const goal = proto === 'http' ? 1.0 : 0.95
-    check(`200 MiB ${proto.toUpperCase()} → disk >= ${goal.toFixed(2)}x curl`, ratio(r), Number.isFinite(r.median) ? r.median >= goal : undefined)
+    check(
+      `200 MiB ${proto.toUpperCase()} → disk >= ${goal.toFixed(2)}x curl`,
+      ratio(r),
+      Number.isFinite(r.median) ? r.median >= goal : undefined,
+    )
     const g = stat(rounds, 'tt', 'rssGrowthMiB')
-    check(`RSS growth during 200 MiB ${proto.toUpperCase()} <= 10 MiB`, `${range(g, 1)} MiB`, Number.isFinite(g.median) ? g.median <= 10 : undefined)
+    check(
+      `RSS growth during 200 MiB ${proto.toUpperCase()} <= 10 MiB`,
+      `${range(g, 1)} MiB`,
+      Number.isFinite(g.median) ? g.median <= 10 : undefined,
+    )
   }
   const small = Object.values(results.small)
   if (small.length) {
@@ -989,13 +1167,25 @@ function targets() {
     const wn = worst(vsNode)
     const missC = vsCurl.filter((x) => x.r < 1).length
     const missN = vsNode.filter((x) => x.r < 2).length
-    check('small files: downloads/s >= 1.0x curl (every size, concurrency, protocol)', `worst ${fmt(wc.r, 2)}x (${wc.e.size} ${wc.e.proto} c=${wc.e.c}); ${missC} of ${small.length} below`, missC === 0)
-    check('small files: downloads/s >= 2x best Node peer', `worst ${fmt(wn.r, 2)}x (${wn.e.size} ${wn.e.proto} c=${wn.e.c}); ${missN} of ${small.length} below`, missN === 0)
+    check(
+      'small files: downloads/s >= 1.0x curl (every size, concurrency, protocol)',
+      `worst ${fmt(wc.r, 2)}x (${wc.e.size} ${wc.e.proto} c=${wc.e.c}); ${missC} of ${small.length} below`,
+      missC === 0,
+    )
+    check(
+      'small files: downloads/s >= 2x best Node peer',
+      `worst ${fmt(wn.r, 2)}x (${wn.e.size} ${wn.e.proto} c=${wn.e.c}); ${missN} of ${small.length} below`,
+      missN === 0,
+    )
     const c64 = small.filter((e) => e.c === 64)
     if (c64.length) {
       const p99 = c64.map((e) => ({ e, r: ratios(e.rounds, 'tt', 'p99', false).curl.median }))
       const miss = p99.filter((x) => x.r > 1)
-      check('p99 latency at concurrency 64 <= curl', p99.map((x) => `${x.e.size} ${x.e.proto} ${fmt(x.r, 2)}x`).join('; '), miss.length === 0)
+      check(
+        'p99 latency at concurrency 64 <= curl',
+        p99.map((x) => `${x.e.size} ${x.e.proto} ${fmt(x.r, 2)}x`).join('; '),
+        miss.length === 0,
+      )
     }
   }
   if (results.idle) {
@@ -1004,7 +1194,11 @@ function targets() {
   }
   if (results.profile) {
     const { s } = pairSummary(results.profile)
-    check('profile on costs <= 3% downloads/s', `on ÷ off ${fmt(s.median, 3)} (${fmt(s.min, 3)}–${fmt(s.max, 3)})`, Number.isFinite(s.median) ? s.median >= 0.97 : undefined)
+    check(
+      'profile on costs <= 3% downloads/s',
+      `on ÷ off ${fmt(s.median, 3)} (${fmt(s.min, 3)}–${fmt(s.max, 3)})`,
+      Number.isFinite(s.median) ? s.median >= 0.97 : undefined,
+    )
   }
   return rows
 }
@@ -1013,12 +1207,17 @@ function targets() {
 function diskNotes() {
   if (!results.disk?.end) return []
   const notes = []
-  notes.push(`Disk floor (the same directory tree the peers write to; one synchronous process): ${disk()}. Every small-file run creates one file per download, so this cost bounds all peers alike; tt-download's storage path adds the rename.`)
+  notes.push(
+    `Disk floor (the same directory tree the peers write to; one synchronous process): ${disk()}. Every small-file run creates one file per download, so this cost bounds all peers alike; tt-download's storage path adds the rename.`,
+  )
   const probes = summary(results.createProbes)
-  const why = env.fs === 'ext4 without a journal'
-    ? `This file system (${env.fs}) skips inodes deleted in the last 5-30 s when it allocates new ones and checks each of them in kernel time on every create (recently_deleted() in perf profiles): right after thousands of deletes, creating a 1 KiB file costs 400-700 µs of system CPU instead of about 30-80 µs, for every peer alike.`
-    : 'Mass deletes can make file creation expensive for a while (ext4 without a journal, for one, skips recently deleted inodes when it allocates new ones).'
-  notes.push(`${why} The bench therefore keeps the files of small-file runs until the end, or until they pass ${TRASH_MAX_FILES.toLocaleString('en-US')} files / ${TRASH_MAX_BYTES / 2 ** 30} GiB, and before each comparison probes the create cost (200 x 1 KiB) and waits (up to ${opts.settleMs / 1000} s) while it is above 100 µs. Create cost at the start of the comparisons: median ${fmt(probes.median, 0)} µs, range ${fmt(probes.min, 0)}–${fmt(probes.max, 0)} µs per file.`)
+  const why =
+    env.fs === 'ext4 without a journal'
+      ? `This file system (${env.fs}) skips inodes deleted in the last 5-30 s when it allocates new ones and checks each of them in kernel time on every create (recently_deleted() in perf profiles): right after thousands of deletes, creating a 1 KiB file costs 400-700 µs of system CPU instead of about 30-80 µs, for every peer alike.`
+      : 'Mass deletes can make file creation expensive for a while (ext4 without a journal, for one, skips recently deleted inodes when it allocates new ones).'
+  notes.push(
+    `${why} The bench therefore keeps the files of small-file runs until the end, or until they pass ${TRASH_MAX_FILES.toLocaleString('en-US')} files / ${TRASH_MAX_BYTES / 2 ** 30} GiB, and before each comparison probes the create cost (200 x 1 KiB) and waits (up to ${opts.settleMs / 1000} s) while it is above 100 µs. Create cost at the start of the comparisons: median ${fmt(probes.median, 0)} µs, range ${fmt(probes.min, 0)}–${fmt(probes.max, 0)} µs per file.`,
+  )
   return notes
 }
 
@@ -1034,9 +1233,14 @@ function emit(final = false) {
   const md = []
   md.push('# tt-download benchmarks', '')
   results.argv ??= process.argv.slice(2)
-  md.push(`Written by \`npm run bench\` (benchmark/run.mjs${results.argv.length ? ' ' + results.argv.join(' ') : ''})${final ? '' : ' — run in progress, partial results'}.`, '')
+  md.push(
+    `Written by \`npm run bench\` (benchmark/run.mjs${results.argv.length ? ' ' + results.argv.join(' ') : ''})${final ? '' : ' — run in progress, partial results'}.`,
+    '',
+  )
   md.push('## Setup', '')
-  const pairNames = Object.keys(PAIR_SCENARIOS).filter((name) => results[name]).map((name) => PAIR_SCENARIOS[name].label)
+  const pairNames = Object.keys(PAIR_SCENARIOS)
+    .filter((name) => results[name])
+    .map((name) => PAIR_SCENARIOS[name].label)
   md.push(
     `- Date: ${env.date.slice(0, 16).replace('T', ' ')} UTC; ${opts.quick ? '**quick mode** (fewer runs and downloads: indicative only)' : 'full mode'}: ${opts.runs} runs per comparison, ${opts.count} downloads per small-file run, ${opts.pairs} pairs of ${opts.profileCount} downloads per on/off comparison${pairNames.length ? ` (${pairNames.join(', ')})` : ''}.`,
     `- Machine: ${env.cpu} (${env.cores} cores), ${env.memory} RAM, Linux ${env.kernel}; files on ${env.fs} on the same disk for every peer; all traffic over loopback (127.0.0.1).`,
@@ -1050,7 +1254,11 @@ function emit(final = false) {
   md.push('## Targets (issue 7)', '')
   md.push(markdownTable({ columns: ['Target', 'This run (tt-download)', 'Status'], rows: targetRows }), '')
   const term = []
-  term.push('', '=== Targets (issue 7) ===', terminalTable({ columns: ['Target', 'This run', 'Status'], rows: targetRows.map((r) => r.map((c) => c.replace(/\*\*/g, ''))) }))
+  term.push(
+    '',
+    '=== Targets (issue 7) ===',
+    terminalTable({ columns: ['Target', 'This run', 'Status'], rows: targetRows.map((r) => r.map((c) => c.replace(/\*\*/g, ''))) }),
+  )
   for (const s of sections) {
     md.push(`## ${s.title}`, '', s.text, '')
     term.push('', `=== ${s.title} ===`)
@@ -1066,7 +1274,9 @@ function emit(final = false) {
   if (results.busy.length) {
     const b = summary(results.busy.map((x) => x * 100))
     const over = results.busy.filter((x) => x > 0.15).length
-    notes.push(`Machine CPU busy (other processes) sampled for 300 ms before each of ${b.n} rounds: median ${fmt(b.median, 0)}%, max ${fmt(b.max, 0)}%; ${over} rounds started above 15%.${over ? ' Figures of those rounds are disturbed by other work on the machine.' : ''}`)
+    notes.push(
+      `Machine CPU busy (other processes) sampled for 300 ms before each of ${b.n} rounds: median ${fmt(b.median, 0)}%, max ${fmt(b.max, 0)}%; ${over} rounds started above 15%.${over ? ' Figures of those rounds are disturbed by other work on the machine.' : ''}`,
+    )
   }
   if (notes.length) {
     md.push('## Notes', '', ...notes.map((n) => `- ${n}`), '')
@@ -1076,7 +1286,10 @@ function emit(final = false) {
   md.push(`Total bench time: ${fmt(results.totalMinutes, 1)} min.`, '')
   if (opts.write) {
     writeFileSync(opts.out, md.join('\n'))
-    writeFileSync(join(benchDir, 'results.json'), JSON.stringify({ env, opts: { ...opts, out: relative(root, opts.out) }, results }, null, 1))
+    writeFileSync(
+      join(benchDir, 'results.json'),
+      JSON.stringify({ env, opts: { ...opts, out: relative(root, opts.out) }, results }, null, 1),
+    )
   }
   if (final) process.stdout.write(term.join('\n') + '\n')
 }
@@ -1154,7 +1367,13 @@ async function main() {
         results.curlStart[proto] = median(times)
       }
       results.notes.push(
-        `curl's figures include its process start: one curl process downloading a single 1 KiB file takes ${Object.entries(results.curlStart).map(([p, t]) => `${fmt(t, 1)} ms (${p.toUpperCase()})`).join(', ')} from spawn to exit. The Node peers' clocks start after their modules are loaded and the client constructed (no connection open yet).`,
+        `curl's figures include its process start: one curl process downloading a single 1 KiB file takes ${Object.entries(
+          results.curlStart,
+        )
+          .map(([p, t]) => `${fmt(t, 1)} ms (${p.toUpperCase()})`)
+          .join(
+            ', ',
+          )} from spawn to exit. The Node peers' clocks start after their modules are loaded and the client constructed (no connection open yet).`,
       )
     }
     results.disk = { start: diskBaseline() }

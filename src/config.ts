@@ -229,8 +229,7 @@ function resolveClient(client: ClientInfo | undefined): Required<ClientInfo> {
   if (platform !== 'android' && platform !== 'ios') {
     throw new TypeError(`createHost: client.platform must be 'android' or 'ios'`)
   }
-  const field = (name: Exclude<keyof ClientInfo, 'platform'>): string | undefined =>
-    headerPart(client?.[name], `client.${name}`)
+  const field = (name: Exclude<keyof ClientInfo, 'platform'>): string | undefined => headerPart(client?.[name], `client.${name}`)
   return {
     platform,
     systemUserAgent: field('systemUserAgent') ?? DEFAULT_CLIENT.systemUserAgent[platform],

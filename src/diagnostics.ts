@@ -94,9 +94,7 @@ export function publishSuccess(trace: DownloadTrace, result: DownloadSuccess): v
   const { statusCode, dataLength, profile } = result
   // Fixed-shape literals, as for the success result itself: no key that is present but undefined.
   const message: DownloadSuccessMessage =
-    profile === undefined
-      ? { appId, taskId, url, statusCode, dataLength }
-      : { appId, taskId, url, statusCode, dataLength, profile }
+    profile === undefined ? { appId, taskId, url, statusCode, dataLength } : { appId, taskId, url, statusCode, dataLength, profile }
   successChannel.publish(message)
 }
 
@@ -105,8 +103,6 @@ export function publishFail(trace: DownloadTrace, fail: DownloadFail, refused?: 
   const { appId, taskId, url } = trace
   const { errNo, errMsg } = fail
   const message: DownloadFailMessage =
-    refused === undefined
-      ? { appId, taskId, url, errNo, errMsg }
-      : { appId, taskId, url, errNo, errMsg, refused: [...refused] }
+    refused === undefined ? { appId, taskId, url, errNo, errMsg } : { appId, taskId, url, errNo, errMsg, refused: [...refused] }
   failChannel.publish(message)
 }

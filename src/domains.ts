@@ -161,9 +161,7 @@ export function parseDomains(domains: unknown): DomainEntry[] {
  * are left out, so such hops fail like first requests do. Undefined means "any host", which
  * is the case only when the domain check is off for hops; an empty list admits none.
  */
-export function redirectHostsOf(
-  policy: UrlPolicy & { checkRedirectDomain: boolean },
-): string[] | undefined {
+export function redirectHostsOf(policy: UrlPolicy & { checkRedirectDomain: boolean }): string[] | undefined {
   if (!policy.checkDomain || !policy.checkRedirectDomain) return undefined
   const hosts = policy.domains
     .filter((entry) => !isNeverListed(entry.host))

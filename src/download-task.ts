@@ -9,14 +9,7 @@ import type { CallbackSource, ErrorReporter } from './config.js'
 import { publishFail, publishHeaders, publishSuccess } from './diagnostics.js'
 import type { DownloadTrace } from './diagnostics.js'
 import type { DownloadFail } from './errors.js'
-import type {
-  DownloadCallbacks,
-  DownloadSuccess,
-  DownloadTask,
-  HeadersListener,
-  ProgressListener,
-  ProgressUpdate,
-} from './types.js'
+import type { DownloadCallbacks, DownloadSuccess, DownloadTask, HeadersListener, ProgressListener, ProgressUpdate } from './types.js'
 
 /** The final response's status and headers (names lower-case, repeats joined). */
 export interface FinalHead {
@@ -133,8 +126,7 @@ export class TaskRun {
   }
 
   removeProgressListener(listener: unknown): void {
-    this.#progressListeners =
-      listener === undefined ? [] : this.#progressListeners.filter((existing) => existing !== listener)
+    this.#progressListeners = listener === undefined ? [] : this.#progressListeners.filter((existing) => existing !== listener)
   }
 
   addHeadersListener(listener: unknown): void {
@@ -144,8 +136,7 @@ export class TaskRun {
   }
 
   removeHeadersListener(listener: unknown): void {
-    this.#headersListeners =
-      listener === undefined ? [] : this.#headersListeners.filter((existing) => existing !== listener)
+    this.#headersListeners = listener === undefined ? [] : this.#headersListeners.filter((existing) => existing !== listener)
   }
 
   /**
@@ -164,8 +155,7 @@ export class TaskRun {
     // totalBytesWritten never decreases, whatever order or values arrive in.
     this.#written = Math.max(this.#written, written)
     this.#expected = expected >= 0 ? expected : -1
-    const progress =
-      this.#expected > 0 ? Math.min(100, Math.floor((100 * this.#written) / this.#expected)) : 0
+    const progress = this.#expected > 0 ? Math.min(100, Math.floor((100 * this.#written) / this.#expected)) : 0
     this.#emitProgress({
       progress,
       totalBytesWritten: this.#written,

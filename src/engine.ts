@@ -86,9 +86,7 @@ export class NativeEngine implements Engine {
   readonly hosts = new Set<object>()
 
   constructor(options: EngineOptions) {
-    this.#binding = new BindingEngine(options.threads === undefined ? {} : { threads: options.threads }, () =>
-      this.#deliver(),
-    )
+    this.#binding = new BindingEngine(options.threads === undefined ? {} : { threads: options.threads }, () => this.#deliver())
   }
 
   get closed(): boolean {

@@ -18,11 +18,11 @@ interface Row<A extends unknown[]> {
   detail: (...args: A) => string
 }
 
-const row = <A extends unknown[]>(
-  errNo: number,
-  errorType: ErrorType,
-  detail: (...args: A) => string,
-): Row<A> => ({ errNo, errorType, detail })
+const row = <A extends unknown[]>(errNo: number, errorType: ErrorType, detail: (...args: A) => string): Row<A> => ({
+  errNo,
+  errorType,
+  detail,
+})
 
 const MIB = 1024 * 1024
 
@@ -31,26 +31,17 @@ export const ERRORS = {
   invalidProtocol: row(
     121599,
     'D',
-    (url: string, allowed: string) =>
-      `url use invalid protocol, url == ${url}, url support protocol is ${allowed}`,
+    (url: string, allowed: string) => `url use invalid protocol, url == ${url}, url support protocol is ${allowed}`,
   ),
   parameter: row(121599, 'D', (what: string) => `parameter error: ${what}`),
   notInDomainList: row(121501, 'D', (url: string) => `url not in domain list, url == ${url}`),
   urlError: row(121529, 'D', () => 'url error'),
   destinationPath: row(121508, 'D', () => 'destination path has error'),
-  permissionDenied: row(
-    121503,
-    'D',
-    (filePath: string) => `file path permission denied, open '${filePath}'`,
-  ),
+  permissionDenied: row(121503, 'D', (filePath: string) => `file path permission denied, open '${filePath}'`),
   noSuchFile: row(121502, 'D', (filePath: string) => `no such file or directory, '${filePath}'`),
   quotaExceeded: row(121530, 'D', () => 'user dir saved file size limit exceeded'),
   // SPEC 10: N = floor(maxFileSize / 1 MiB), so a limit under 1 MiB reads "0MB".
-  tooLarge: row(
-    121521,
-    'D',
-    (maxFileSize: number) => `file size exceeds ${Math.floor(maxFileSize / MIB)}MB`,
-  ),
+  tooLarge: row(121521, 'D', (maxFileSize: number) => `file size exceeds ${Math.floor(maxFileSize / MIB)}MB`),
   timeout: row(121520, 'D', () => 'request time out'),
   certificate: row(121528, 'D', () => 'certificate error'),
   abort: row(121522, 'U', () => 'download file abort'),

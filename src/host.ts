@@ -385,9 +385,7 @@ class HostImpl implements Host {
           })
         this.#countFail(fail)
         const head =
-          outcome.headers === undefined
-            ? undefined
-            : { statusCode: outcome.statusCode ?? 0, header: headerObject(outcome.headers) }
+          outcome.headers === undefined ? undefined : { statusCode: outcome.statusCode ?? 0, header: headerObject(outcome.headers) }
         // The refused addresses belong to the policy's own failure, not to an abort that won.
         const refused = job.reason === undefined && outcome.errorKind === 'addressNotAllowed' ? outcome.refused : undefined
         job.run.failNow(fail, head, refused)
@@ -418,7 +416,6 @@ class HostImpl implements Host {
     }
     return result
   }
-
 
   #download(options: unknown): Promise<DownloadSuccess> {
     const invokeStart = now()

@@ -4,12 +4,7 @@ export { createEngine } from './engine.js'
 export type { Engine, EngineOptions, EngineStats } from './engine.js'
 export { DownloadError } from './errors.js'
 export type { DownloadFail, ErrorType } from './errors.js'
-export type {
-  DownloadFailMessage,
-  DownloadHeadersMessage,
-  DownloadStartMessage,
-  DownloadSuccessMessage,
-} from './diagnostics.js'
+export type { DownloadFailMessage, DownloadHeadersMessage, DownloadStartMessage, DownloadSuccessMessage } from './diagnostics.js'
 export type { CallbackSource, ClientInfo, EgressConfig, ErrorReporter, HostConfig } from './config.js'
 export type { EstimateNetType, Profile } from './profile.js'
 export type {

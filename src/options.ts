@@ -25,10 +25,7 @@ export interface DownloadPlan {
 }
 
 /** The engine settings every download of a host shares, but for where files are staged. */
-export function sharedEngineSettings(config: ResolvedConfig): Omit<
-  BindingSettingsInit,
-  'stagingDir' | 'stagingPrefix' | 'tempDir'
-> {
+export function sharedEngineSettings(config: ResolvedConfig): Omit<BindingSettingsInit, 'stagingDir' | 'stagingPrefix' | 'tempDir'> {
   const redirectHosts = redirectHostsOf(config)
   return {
     allowHttp: config.env === 'test',
@@ -77,11 +74,7 @@ const MAX_HEADER_BYTES = 64 * 1024
 /** `': '` and CRLF around each entry. */
 const ENTRY_OVERHEAD = 4
 
-export function planDownload(
-  options: Record<string, unknown>,
-  config: ResolvedConfig,
-  sandbox: Sandbox,
-): PlanCheck {
+export function planDownload(options: Record<string, unknown>, config: ResolvedConfig, sandbox: Sandbox): PlanCheck {
   const url = checkUrl(options.url, config)
   if (!url.ok) return url
 

@@ -76,8 +76,7 @@ export interface DownloadCallbacks<S extends DownloadSuccess> {
   complete?: (result: S | DownloadFail) => void
 }
 
-export type DownloadFileOptions<S extends DownloadSuccess = DownloadSuccess> = DownloadRequestOptions &
-  DownloadCallbacks<S>
+export type DownloadFileOptions<S extends DownloadSuccess = DownloadSuccess> = DownloadRequestOptions & DownloadCallbacks<S>
 
 export interface DownloadFile {
   (options: DownloadRequestOptions & { filePath?: undefined } & DownloadCallbacks<TempFileSuccess>): DownloadTask

@@ -34,19 +34,16 @@ function outcomes(run: Run): string[] {
 }
 
 /** A run ended in fail (never success) with the given row, then complete with the same object. */
-export function assertFailedRun(
-  t: ExecutionContext,
-  run: Run,
-  errNo: number,
-  detail: string | RegExp,
-  errorType: 'D' | 'U' | 'F',
-): void {
+export function assertFailedRun(t: ExecutionContext, run: Run, errNo: number, detail: string | RegExp, errorType: 'D' | 'U' | 'F'): void {
   t.is(run.success, undefined, 'success must not be called')
   assertFail(t, run.fail, errNo, detail, errorType)
   t.deepEqual(run.complete, run.fail, 'complete receives the fail result')
   t.deepEqual(outcomes(run), ['fail', 'complete'])
   t.is(run.events[run.events.length - 1]?.type, 'complete', 'complete comes last')
-  t.false(run.events.some((e) => e.sync), 'nothing is called inside downloadFile')
+  t.false(
+    run.events.some((e) => e.sync),
+    'nothing is called inside downloadFile',
+  )
 }
 
 /** A run ended in success (never fail), then complete with the same object; returns the result. */
@@ -55,7 +52,10 @@ export function assertSucceededRun(t: ExecutionContext, run: Run): Success {
   t.truthy(run.success, 'success was called')
   t.deepEqual(run.complete, run.success, 'complete receives the success result')
   t.deepEqual(outcomes(run), ['success', 'complete'])
-  t.false(run.events.some((e) => e.sync), 'nothing is called inside downloadFile')
+  t.false(
+    run.events.some((e) => e.sync),
+    'nothing is called inside downloadFile',
+  )
   return run.success!
 }
 
@@ -127,11 +127,7 @@ export interface ProfileExpectation {
  * SPEC section 5: every field present and of its type, the phases in order on one clock, and the
  * connection facts. Orderings are `<=`: loopback phases can take less than the clock resolves.
  */
-export function assertProfile(
-  t: ExecutionContext,
-  profile: unknown,
-  exp: ProfileExpectation,
-): void {
+export function assertProfile(t: ExecutionContext, profile: unknown, exp: ProfileExpectation): void {
   t.truthy(profile, 'profile present')
   const p = profile as Record<string, unknown>
   for (const key of PROFILE_NUMBERS) {
@@ -152,10 +148,7 @@ export function assertProfile(
   if (exp.reused !== undefined) t.is(p.socketReused, exp.reused)
 
   // One clock, anchored to wall time: invokeStart is close to Date.now() at the call.
-  t.true(
-    Math.abs(n('invokeStart') - exp.startedAt) < 1000,
-    `invokeStart ${n('invokeStart')} vs Date.now() ${exp.startedAt}`,
-  )
+  t.true(Math.abs(n('invokeStart') - exp.startedAt) < 1000, `invokeStart ${n('invokeStart')} vs Date.now() ${exp.startedAt}`)
 
   const order = (keys: string[]) => {
     for (let i = 1; i < keys.length; i++) {
@@ -193,18 +186,11 @@ export function assertProfile(
   }
 
   t.true(n('sentBytesCount') > 0, 'request bytes counted')
-  t.true(
-    n('receivedBytesCount') >= exp.dataLength,
-    `receivedBytesCount ${n('receivedBytesCount')} >= body ${exp.dataLength}`,
-  )
+  t.true(n('receivedBytesCount') >= exp.dataLength, `receivedBytesCount ${n('receivedBytesCount')} >= body ${exp.dataLength}`)
 }
 
 /** No file under temp/ or user/ besides `keep`, and nothing in staging; true if so. */
-export async function assertNoLeftovers(
-  t: ExecutionContext,
-  dataDir: string,
-  keep: string[] = [],
-): Promise<boolean> {
+export async function assertNoLeftovers(t: ExecutionContext, dataDir: string, keep: string[] = []): Promise<boolean> {
   const staging = t.deepEqual(await stagingFiles(dataDir), [], 'staging is empty')
   const sandbox = t.deepEqual(await sandboxFiles(dataDir), [...keep].sort(), 'no partial file')
   return staging && sandbox

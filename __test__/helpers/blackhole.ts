@@ -102,7 +102,11 @@ function bytesOf(ip: string): number[] {
   return all.flatMap((g) => [g >> 8, g & 0xff])
 }
 
-const hex = (bytes: number[]) => bytes.map((b) => b.toString(16).padStart(2, '0')).join('').toUpperCase()
+const hex = (bytes: number[]) =>
+  bytes
+    .map((b) => b.toString(16).padStart(2, '0'))
+    .join('')
+    .toUpperCase()
 const portHex = (port: number) => port.toString(16).padStart(4, '0').toUpperCase()
 
 /**

@@ -19,9 +19,7 @@ export interface ChildPlan {
   downloads: { url: string; filePath?: string; timeout?: number }[]
 }
 
-export type ChildResult =
-  | { success: DownloadSuccess; fail?: undefined }
-  | { fail: DownloadFail; success?: undefined }
+export type ChildResult = { success: DownloadSuccess; fail?: undefined } | { fail: DownloadFail; success?: undefined }
 
 export interface ChildRun extends Ran {
   /** Parsed from the child's `RESULT` line; undefined when it printed none. */
@@ -38,11 +36,7 @@ export interface ChildOptions {
 }
 
 /** Runs the plan in `node --import tsx host-child.ts`; resolves when the child exits. */
-export async function runHostChild(
-  t: ExecutionContext,
-  plan: ChildPlan,
-  opts: ChildOptions = {},
-): Promise<ChildRun> {
+export async function runHostChild(t: ExecutionContext, plan: ChildPlan, opts: ChildOptions = {}): Promise<ChildRun> {
   if (!existsSync(HOST_CHILD)) throw new Error(`runHostChild: ${HOST_CHILD} is missing (cwd ${ROOT})`)
   const nodeArgs = ['--import', 'tsx', HOST_CHILD, JSON.stringify(plan)]
   const [command, args] =
@@ -51,8 +45,7 @@ export async function runHostChild(
       : ['bash', ['-c', `ulimit -f ${Math.floor(opts.fileSizeLimitKiB)} && exec "$@"`, 'bash', process.execPath, ...nodeArgs]]
   const ran = await run(t, command, args, { env: { ...process.env, ...opts.env }, timeoutMs: opts.timeoutMs })
   const line = ran.stdout.split('\n').find((l) => l.startsWith('RESULT '))
-  const results =
-    line === undefined ? undefined : (JSON.parse(line.slice('RESULT '.length)) as { results: ChildResult[] }).results
+  const results = line === undefined ? undefined : (JSON.parse(line.slice('RESULT '.length)) as { results: ChildResult[] }).results
   return { ...ran, results }
 }
 

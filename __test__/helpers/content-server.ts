@@ -123,7 +123,7 @@ export async function startContentServer(opts: ContentServerOptions = {}): Promi
     })
 
   const connectionOf = (req: Req): number => {
-    const key: object = 'stream' in req ? req.stream.session ?? req.stream : req.socket
+    const key: object = 'stream' in req ? (req.stream.session ?? req.stream) : req.socket
     let id = connectionIds.get(key)
     if (id === undefined) {
       id = nextConnectionId++
@@ -346,8 +346,7 @@ export async function startContentServer(opts: ContentServerOptions = {}): Promi
     origin,
     url: (path: string) => origin + path,
     requests,
-    requestsTo: (prefix: string) =>
-      requests.filter((r) => r.path.split('?')[0]!.startsWith(prefix)),
+    requestsTo: (prefix: string) => requests.filter((r) => r.path.split('?')[0]!.startsWith(prefix)),
     get connections() {
       return connections
     },

@@ -46,9 +46,7 @@ const MAX_HOPS = 20
 const MAX_BODY = 16 * 1024 * 1024
 const MAX_DELAY_MS = 10_000
 
-export async function startCountingServer(
-  opts: { hostname?: string } = {},
-): Promise<CountingServer> {
+export async function startCountingServer(opts: { hostname?: string } = {}): Promise<CountingServer> {
   const hostname = opts.hostname ?? '127.0.0.1'
   const sockets = new Set<net.Socket>()
   const timers = new Set<NodeJS.Timeout>()
@@ -151,11 +149,7 @@ function answer(url: URL, write: (data: Buffer) => void): boolean {
   const n = Number(parts[1])
   if (parts[0] === 'bytes' && Number.isInteger(n) && n >= 0 && n <= MAX_BODY) {
     const close = url.searchParams.get('close') === '1'
-    const lines = [
-      'HTTP/1.1 200 OK',
-      'Content-Type: application/octet-stream',
-      `Content-Length: ${n}`,
-    ]
+    const lines = ['HTTP/1.1 200 OK', 'Content-Type: application/octet-stream', `Content-Length: ${n}`]
     if (close) lines.push('Connection: close')
     write(Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), patternBytes(n)]))
     return close

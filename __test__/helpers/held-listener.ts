@@ -68,9 +68,7 @@ server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
  * A plain HTTP/1.1 server at http://<hostname>:<port> whose accept queue is full until
  * `release()`; every request is answered with `bodyBytes` bytes.
  */
-export async function startHeldListener(
-  opts: { hostname?: string; bodyBytes?: number } = {},
-): Promise<HeldListener> {
+export async function startHeldListener(opts: { hostname?: string; bodyBytes?: number } = {}): Promise<HeldListener> {
   const hostname = opts.hostname ?? '127.0.0.1'
   const flag = new Int32Array(new SharedArrayBuffer(4))
   const worker = new Worker(WORKER, {

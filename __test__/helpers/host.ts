@@ -30,10 +30,7 @@ export interface TestHost {
  * test's teardown (ava runs teardowns last-registered first: the host closes before its
  * directory goes, and before servers started earlier in the test).
  */
-export async function makeHost(
-  t: ExecutionContext,
-  overrides: Partial<HostConfig> = {},
-): Promise<TestHost> {
+export async function makeHost(t: ExecutionContext, overrides: Partial<HostConfig> = {}): Promise<TestHost> {
   const kit = await certKit()
   const tmp = await makeTmpDir()
   t.teardown(() => tmp.cleanup())
@@ -52,10 +49,7 @@ export async function makeHost(
 }
 
 /** Registers `server.close()` for the test's teardown and returns the server. */
-export function closeAfter<T extends { close(): Promise<void> }>(
-  t: ExecutionContext,
-  server: T,
-): T {
+export function closeAfter<T extends { close(): Promise<void> }>(t: ExecutionContext, server: T): T {
   t.teardown(() => server.close())
   return server
 }

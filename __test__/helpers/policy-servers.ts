@@ -29,9 +29,7 @@ let leaf: Promise<Pem> | undefined
 
 /** Issued by the test CA for every name of POLICY_RESOLVE, `localhost` and 127.0.0.1. */
 export function policyLeaf(): Promise<Pem> {
-  leaf ??= certKit().then((kit) =>
-    issueCert(kit.ca, { hosts: [TEST_HOST, OTHER_HOST, SUB_HOST, IDN_ASCII, 'localhost', '127.0.0.1'] }),
-  )
+  leaf ??= certKit().then((kit) => issueCert(kit.ca, { hosts: [TEST_HOST, OTHER_HOST, SUB_HOST, IDN_ASCII, 'localhost', '127.0.0.1'] }))
   return leaf
 }
 
@@ -185,11 +183,14 @@ export async function startHoldServer(): Promise<HoldServer> {
     })
     if (parts[0] === 'hold') {
       const ms = Number(url.searchParams.get('ms') ?? 200)
-      const timer = setTimeout(() => {
-        timers.delete(timer)
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 16 })
-        res.end(Buffer.alloc(16, 7))
-      }, Math.min(ms, 30_000))
+      const timer = setTimeout(
+        () => {
+          timers.delete(timer)
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 16 })
+          res.end(Buffer.alloc(16, 7))
+        },
+        Math.min(ms, 30_000),
+      )
       timers.add(timer)
       return
     }

@@ -185,7 +185,13 @@ export async function startTinyproxy(opts: TinyproxyOptions = {}): Promise<Tinyp
         resolve()
       })
     })
-    const stop = stopper(child, () => tinyproxyPid, exit, () => exited, dir)
+    const stop = stopper(
+      child,
+      () => tinyproxyPid,
+      exit,
+      () => exited,
+      dir,
+    )
 
     const deadline = performance.now() + START_TIMEOUT_MS
     let ready = false
@@ -197,10 +203,7 @@ export async function startTinyproxy(opts: TinyproxyOptions = {}): Promise<Tinyp
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
     if (ready && !exited && tinyproxyPid !== undefined) {
-      const credentials =
-        opts.auth === undefined
-          ? ''
-          : `${encodeURIComponent(opts.auth.user)}:${encodeURIComponent(opts.auth.password)}@`
+      const credentials = opts.auth === undefined ? '' : `${encodeURIComponent(opts.auth.user)}:${encodeURIComponent(opts.auth.password)}@`
       return { port, url: `http://${credentials}127.0.0.1:${port}`, pid: tinyproxyPid, log: () => log, stop }
     }
     lastError = exited
@@ -229,8 +232,7 @@ function spawnSupervised(binary: string, configPath: string): { child: ChildProc
     return { child: spawn(binary, ['-d', '-c', configPath], { stdio }), direct: true }
   }
   const script =
-    '"$1" -d -c "$2" & p=$!; echo "tinyproxy-pid $p"; ' +
-    'trap \'kill -TERM "$p" 2>/dev/null; wait "$p"; exit 0\' TERM INT HUP; wait "$p"'
+    '"$1" -d -c "$2" & p=$!; echo "tinyproxy-pid $p"; ' + 'trap \'kill -TERM "$p" 2>/dev/null; wait "$p"; exit 0\' TERM INT HUP; wait "$p"'
   const args = ['--pdeathsig', 'SIGTERM', '--', '/bin/sh', '-c', script, 'sh', binary, configPath]
   return { child: spawn(setpriv, args, { stdio }), direct: false }
 }
@@ -402,9 +404,7 @@ export async function startScriptedProxy(behaviour: ScriptedProxyBehaviour = {})
 
   const answerStatus = (socket: net.Socket, status: number) => {
     const extra = status === 407 ? 'Proxy-Authenticate: Basic realm="tt-download test proxy"\r\n' : ''
-    socket.end(
-      `HTTP/1.1 ${status} ${statusText(status)}\r\n${extra}Content-Length: 0\r\nConnection: close\r\n\r\n`,
-    )
+    socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\n${extra}Content-Length: 0\r\nConnection: close\r\n\r\n`)
   }
 
   /** The address to dial for a target host: IP literals as they are, names from `hosts`. */
@@ -443,8 +443,7 @@ export async function startScriptedProxy(behaviour: ScriptedProxyBehaviour = {})
     const parsed = parseHead(head)
     const isConnect = parsed.method.toUpperCase() === 'CONNECT'
     const isAbsolute = !isConnect && /^[a-z][a-z0-9+.-]*:\/\//i.test(parsed.target)
-    let answer: ProxyAnswer =
-      (isConnect ? behaviour.connect : isAbsolute ? behaviour.absolute : undefined) ?? behaviour.answer ?? 'forward'
+    let answer: ProxyAnswer = (isConnect ? behaviour.connect : isAbsolute ? behaviour.absolute : undefined) ?? behaviour.answer ?? 'forward'
     if (expectedAuth !== undefined && parsed.headers['proxy-authorization'] !== expectedAuth) answer = 407
     if (answer === 'forward' && !isConnect && !isAbsolute) answer = 400
     const record: ProxyRequest = { connection, ...parsed, head, answered: answer }
@@ -464,12 +463,17 @@ export async function startScriptedProxy(behaviour: ScriptedProxyBehaviour = {})
       const ip = authority && addressOf(authority[0])
       if (authority === undefined || ip === undefined) return refuse()
       client.pause()
-      dial(ip, authority[1], (upstream) => {
-        client.write('HTTP/1.1 200 Connection established\r\n\r\n')
-        if (rest.length > 0) upstream.write(rest)
-        pipePair(client, upstream)
-        client.resume()
-      }, refuse)
+      dial(
+        ip,
+        authority[1],
+        (upstream) => {
+          client.write('HTTP/1.1 200 Connection established\r\n\r\n')
+          if (rest.length > 0) upstream.write(rest)
+          pipePair(client, upstream)
+          client.resume()
+        },
+        refuse,
+      )
       return
     }
 
@@ -491,12 +495,17 @@ export async function startScriptedProxy(behaviour: ScriptedProxyBehaviour = {})
       .filter((field) => !dropped.has(field.slice(0, field.indexOf(':')).trim().toLowerCase()))
     const originHead = [`${parsed.method} ${url.pathname}${url.search} HTTP/1.1`, ...fields, 'Connection: close']
     client.pause()
-    dial(ip, port, (upstream) => {
-      upstream.write(originHead.join('\r\n') + '\r\n\r\n')
-      if (rest.length > 0) upstream.write(rest)
-      pipePair(client, upstream)
-      client.resume()
-    }, refuse)
+    dial(
+      ip,
+      port,
+      (upstream) => {
+        upstream.write(originHead.join('\r\n') + '\r\n\r\n')
+        if (rest.length > 0) upstream.write(rest)
+        pipePair(client, upstream)
+        client.resume()
+      },
+      refuse,
+    )
   }
 
   const server = net.createServer((client) => {
@@ -528,8 +537,7 @@ export async function startScriptedProxy(behaviour: ScriptedProxyBehaviour = {})
     host: listenHost,
     port,
     url,
-    urlWith: (user, password) =>
-      `http://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${hostInUrl}:${port}`,
+    urlWith: (user, password) => `http://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${hostInUrl}:${port}`,
     get connections() {
       return connections
     },

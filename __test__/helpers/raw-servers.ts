@@ -37,10 +37,7 @@ export type RawBehaviour = (socket: net.Socket, head: string, ctx: RawContext) =
 
 const MAX_HEAD = 64 * 1024
 
-export async function startRawServer(
-  behaviour: RawBehaviour,
-  opts: RawServerOptions = {},
-): Promise<RawServer> {
+export async function startRawServer(behaviour: RawBehaviour, opts: RawServerOptions = {}): Promise<RawServer> {
   const scheme = opts.scheme ?? 'http'
   const hostname = opts.hostname ?? '127.0.0.1'
   const waitForRequest = opts.waitForRequest ?? true
@@ -126,9 +123,7 @@ export interface PartialBodyOptions {
 }
 
 /** Sends a head promising `contentLength` bytes, `sendBytes` of them, then resets (RST). */
-export function startResetMidBodyServer(
-  opts: PartialBodyOptions & RawServerOptions = {},
-): Promise<RawServer> {
+export function startResetMidBodyServer(opts: PartialBodyOptions & RawServerOptions = {}): Promise<RawServer> {
   const contentLength = opts.contentLength ?? 100_000
   const sendBytes = Math.min(opts.sendBytes ?? 1000, contentLength)
   return startRawServer((socket, _head, ctx) => {
@@ -140,9 +135,7 @@ export function startResetMidBodyServer(
 }
 
 /** Sends a head promising `contentLength` bytes, `sendBytes` of them, then closes cleanly (FIN). */
-export function startShortBodyServer(
-  opts: PartialBodyOptions & RawServerOptions = {},
-): Promise<RawServer> {
+export function startShortBodyServer(opts: PartialBodyOptions & RawServerOptions = {}): Promise<RawServer> {
   const contentLength = opts.contentLength ?? 100_000
   const sendBytes = Math.min(opts.sendBytes ?? 1000, contentLength)
   return startRawServer((socket, _head, ctx) => {
@@ -184,9 +177,7 @@ export function startGarbageServer(opts: RawServerOptions = {}): Promise<RawServ
  * Plain text on the port an https URL points at: whatever the client sends first (a TLS
  * ClientHello), the answer is a plain HTTP/1.1 400 and a close, as a plain-HTTP server would do.
  */
-export function startPlainTextOnTlsServer(
-  opts: Omit<RawServerOptions, 'scheme'> = {},
-): Promise<RawServer> {
+export function startPlainTextOnTlsServer(opts: Omit<RawServerOptions, 'scheme'> = {}): Promise<RawServer> {
   return startRawServer(
     (socket) => {
       socket.once('data', () => {

@@ -59,18 +59,13 @@ export function certKit(): Promise<CertKit> {
 export type BadCert = 'expired' | 'notYetValid' | 'wrongHost' | 'selfSigned' | 'untrustedIssuer'
 
 /** A content server at https://files.test:<port> presenting the given bad certificate. */
-export async function startBadCertServer(
-  kind: BadCert,
-  mode: ContentMode = 'https',
-): Promise<ContentServer> {
+export async function startBadCertServer(kind: BadCert, mode: ContentMode = 'https'): Promise<ContentServer> {
   const certs = await certKit()
   return startContentServer({ mode, cert: certs[kind], hostname: TEST_HOST })
 }
 
 /** A content server at https://files.test:<port> with the kit's valid leaf. */
-export async function startTlsServer(
-  mode: Exclude<ContentMode, 'http'> = 'https',
-): Promise<ContentServer> {
+export async function startTlsServer(mode: Exclude<ContentMode, 'http'> = 'https'): Promise<ContentServer> {
   const certs = await certKit()
   return startContentServer({ mode, cert: certs.leaf, hostname: TEST_HOST })
 }

@@ -709,7 +709,10 @@ function launch(slot: Slot, fault: Fault): Call {
 /** Notes a callback or event; false (and a violation) once the call was finalized. */
 function event(call: Call, name: string): boolean {
   if (call.finalized) {
-    violation(name === 'success' || name === 'fail' || name === 'complete' ? 'double' : 'order', `#${call.id} ${call.fault}: ${name} ${QUIET_MS} ms or more after complete`)
+    violation(
+      name === 'success' || name === 'fail' || name === 'complete' ? 'double' : 'order',
+      `#${call.id} ${call.fault}: ${name} ${QUIET_MS} ms or more after complete`,
+    )
     return false
   }
   if (call.completedAt !== undefined) call.afterComplete.push(name)
@@ -755,7 +758,8 @@ function checkTempAtDelivery(call: Call, res: DownloadSuccess, path: string, atD
   if (!atDelivery) return
   try {
     const size = statSync(path).size
-    if (size !== res.dataLength) violation('temp', `#${call.id} ${call.fault}: ${res.tempFilePath} holds ${size} bytes, dataLength ${res.dataLength}`)
+    if (size !== res.dataLength)
+      violation('temp', `#${call.id} ${call.fault}: ${res.tempFilePath} holds ${size} bytes, dataLength ${res.dataLength}`)
   } catch (error) {
     violation('temp', `#${call.id} ${call.fault}: ${res.tempFilePath} gone before its success was delivered: ${String(error)}`)
   }
@@ -857,7 +861,6 @@ function sweep(now = Date.now()): void {
     if (call.completedAt !== undefined && now - call.completedAt >= QUIET_MS) finalize(call)
   }
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Chaos: host-level events on the chaos hosts
@@ -1019,7 +1022,9 @@ async function main(): Promise<void> {
       }
       if (Date.now() - lastReport >= 15_000) {
         lastReport = Date.now()
-        console.log(`soak: ${Math.round((Date.now() - started) / 1000)} s, ${stats.downloads} downloads, rss ${(rss() / MiB).toFixed(0)} MiB`)
+        console.log(
+          `soak: ${Math.round((Date.now() - started) / 1000)} s, ${stats.downloads} downloads, rss ${(rss() / MiB).toFixed(0)} MiB`,
+        )
       }
     }
   }
@@ -1153,15 +1158,23 @@ async function main(): Promise<void> {
   }
 
   console.log(`soak: seed ${opts.seed}`)
-  console.log(`  downloads     ${summary.downloads} in ${summary.seconds} s (${(summary.downloads / summary.seconds).toFixed(0)}/s), ${summary.hostsCreated} hosts`)
+  console.log(
+    `  downloads     ${summary.downloads} in ${summary.seconds} s (${(summary.downloads / summary.seconds).toFixed(0)}/s), ${summary.hostsCreated} hosts`,
+  )
   console.log(`  successes     ${summary.successes} (${summary.verifiedFiles} files verified by sha256, ${summary.verifiedMiB} MiB)`)
-  console.log(`  temp/         ${summary.tempStored} files stored and checked at delivery, ${summary.tempEvicted} evicted (tempQuota ${TEMP_QUOTA / 1024} KiB per host)`)
+  console.log(
+    `  temp/         ${summary.tempStored} files stored and checked at delivery, ${summary.tempEvicted} evicted (tempQuota ${TEMP_QUOTA / 1024} KiB per host)`,
+  )
   console.log(`  fails         ${formatMap(stats.fails)}`)
   console.log(`  faults        ${formatMap(stats.launched)}`)
   console.log(`  chaos         ${formatMap(stats.chaos)}`)
   console.log(`  h2 churn      ${stats.h2Defence} downloads refused by the h2Churn server's reset defences (121591, allowed there only)`)
-  console.log(`  callbacks     lost ${summary.lostCallbacks}, double ${summary.doubleCallbacks}, unexpected outcomes ${summary.unexpectedOutcomes}, hash mismatches ${summary.hashMismatches}`)
-  console.log(`  fds           after warm-up ${fdWarm.total}, before engine.close ${fdBeforeEngineClose.total} (${fdBeforeEngineClose.files} files, ${fdBeforeEngineClose.sockets} sockets), at the end ${fdEnd.total}`)
+  console.log(
+    `  callbacks     lost ${summary.lostCallbacks}, double ${summary.doubleCallbacks}, unexpected outcomes ${summary.unexpectedOutcomes}, hash mismatches ${summary.hashMismatches}`,
+  )
+  console.log(
+    `  fds           after warm-up ${fdWarm.total}, before engine.close ${fdBeforeEngineClose.total} (${fdBeforeEngineClose.files} files, ${fdBeforeEngineClose.sockets} sockets), at the end ${fdEnd.total}`,
+  )
   console.log(
     `  rss           after warm-up ${summary.rssMiB.warm} MiB, mid-run ${summary.rssMiB.mid ?? '-'} MiB, ` +
       `before engine.close ${summary.rssMiB.beforeEngineClose} MiB, at the end ${summary.rssMiB.end} MiB (bound: warm-up + ${RSS_BOUND / MiB} MiB; ` +

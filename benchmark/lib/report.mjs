@@ -50,8 +50,7 @@ export function markdownTable(table) {
 export function terminalTable(table) {
   const all = [table.columns, ...table.rows]
   const widths = table.columns.map((_, i) => Math.max(...all.map((r) => String(r[i] ?? '').length)))
-  const line = (r) =>
-    r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ')
+  const line = (r) => r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ')
   const out = [line(table.columns), widths.map((w) => '-'.repeat(w)).join('  '), ...table.rows.map(line)]
   return out.join('\n')
 }

@@ -42,7 +42,16 @@ export default async function setup(job) {
   const profile = job.profile !== false
   const one = async (i, options) => {
     const outcome = await new Promise((resolve) => {
-      pending.set(engine.start(settings, { url: job.url, headers: [], timeoutMs: 60000, profile: options?.profile ?? profile, targetPath: join(job.outDir, `${i}.bin`) }), resolve)
+      pending.set(
+        engine.start(settings, {
+          url: job.url,
+          headers: [],
+          timeoutMs: 60000,
+          profile: options?.profile ?? profile,
+          targetPath: join(job.outDir, `${i}.bin`),
+        }),
+        resolve,
+      )
     })
     if (outcome.errorKind !== undefined) throw new Error(`${outcome.errorKind}: ${outcome.errorMessage}`)
     if (outcome.statusCode !== 200) throw new Error(`status ${outcome.statusCode}`)

@@ -37,8 +37,7 @@ export default async function setup(job) {
   // Same dataDir: staging names and temp stems are unique per host.
   const shared = job.flip === 'egress' ? createEngine() : undefined
   const host = createHost({ ...config, engine: shared })
-  const unchecked =
-    shared && createHost({ ...config, engine: shared, egress: { ...config.egress, benchSkipCheck: true } })
+  const unchecked = shared && createHost({ ...config, engine: shared, egress: { ...config.egress, benchSkipCheck: true } })
   const enableProfile = job.profile !== false
   // Where the time of a download goes, from its profile (one clock: the engine's `now()`):
   // before the engine starts, inside the engine up to the last body byte, and after it
@@ -65,7 +64,10 @@ export default async function setup(job) {
   // the unchecked host).
   const one = async (i, options) => {
     if (options?.diagnostics !== undefined) observeChannels(options.diagnostics)
-    const result = await (options?.egress === false ? unchecked : host).download({ url: job.url, enableProfile: options?.profile ?? enableProfile })
+    const result = await (options?.egress === false ? unchecked : host).download({
+      url: job.url,
+      enableProfile: options?.profile ?? enableProfile,
+    })
     const end = now()
     if (result.statusCode !== 200) throw new Error(`status ${result.statusCode}`)
     const p = result.profile

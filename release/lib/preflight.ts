@@ -32,7 +32,9 @@ export async function preflight(): Promise<Tools> {
   }
   if (process.getuid?.() !== 0) missing.push('root (chroot and mount for the musl checks)')
   if (missing.length > 0) {
-    throw new Error(`test:release needs: ${missing.join('; ')}.\nOn Debian: dpkg --add-architecture arm64 && apt-get update && apt-get install binutils qemu-user-static busybox-static libc6:arm64 libstdc++6:arm64`)
+    throw new Error(
+      `test:release needs: ${missing.join('; ')}.\nOn Debian: dpkg --add-architecture arm64 && apt-get update && apt-get install binutils qemu-user-static busybox-static libc6:arm64 libstdc++6:arm64`,
+    )
   }
   return { qemu, busybox }
 }

@@ -27,7 +27,8 @@ export function runtimeDependencies(): Array<{ name: string; version: string; in
   for (const [path, entry] of Object.entries(lock.packages)) {
     if (path === '' || entry.dev === true || entry.link === true) continue
     const name = path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length)
-    if (entry.version === undefined || entry.integrity === undefined) throw new Error(`package-lock.json: ${path} has no version or integrity`)
+    if (entry.version === undefined || entry.integrity === undefined)
+      throw new Error(`package-lock.json: ${path} has no version or integrity`)
     found.set(`${name}@${entry.version}`, { name, version: entry.version, integrity: entry.integrity })
   }
   return [...found.values()]
@@ -68,7 +69,9 @@ export async function publishDependencies(registry: Registry, home: string): Pro
   const queue = [...tarballs]
   const worker = async () => {
     for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-      await exec('npm', ['publish', file, '--ignore-scripts', '--access', 'public', '--tag', 'release-test', '--registry', registry.url], { env })
+      await exec('npm', ['publish', file, '--ignore-scripts', '--access', 'public', '--tag', 'release-test', '--registry', registry.url], {
+        env,
+      })
     }
   }
   await Promise.all([worker(), worker(), worker()])

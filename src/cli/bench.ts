@@ -10,17 +10,7 @@ import { now } from '../native.js'
 import { phasesOf } from '../profile.js'
 import type { Phases } from '../profile.js'
 import type { Host } from '../types.js'
-import {
-  CLI_APP_ID,
-  HELP_OPTION,
-  HOST_OPTIONS,
-  HOST_OPTIONS_USAGE,
-  hostConfigOf,
-  intOption,
-  oneUrl,
-  parse,
-  UsageError,
-} from './args.js'
+import { CLI_APP_ID, HELP_OPTION, HOST_OPTIONS, HOST_OPTIONS_USAGE, hostConfigOf, intOption, oneUrl, parse, UsageError } from './args.js'
 import { watchRefusals } from './egress.js'
 import { fields, formatMs, table } from './format.js'
 import { countView } from './progress.js'
@@ -193,7 +183,11 @@ async function bench(
   const bytes = samples.reduce((sum, s) => sum + s.bytes, 0)
   const latencies = samples.map((s) => s.latency)
   const at = (values: number[], p: number) => round(percentile(values, p))
-  const median = (key: keyof Phases) => at(samples.map((s) => s.phases[key]), 50)
+  const median = (key: keyof Phases) =>
+    at(
+      samples.map((s) => s.phases[key]),
+      50,
+    )
   const report = {
     count,
     concurrency,

@@ -38,9 +38,7 @@ function randomSerial(): string {
 }
 
 function sanNames(hosts: string[]): x509.JsonGeneralName[] {
-  return hosts.map((host) =>
-    isIP(host) ? { type: 'ip', value: host } : { type: 'dns', value: host },
-  )
+  return hosts.map((host) => (isIP(host) ? { type: 'ip', value: host } : { type: 'dns', value: host }))
 }
 
 function dnValue(value: string): string {
@@ -75,10 +73,7 @@ export async function createCA(opts: { commonName?: string } = {}): Promise<Pem>
       keys,
       extensions: [
         new x509.BasicConstraintsExtension(true, undefined, true),
-        new x509.KeyUsagesExtension(
-          x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
-          true,
-        ),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
       ],
     },
@@ -92,19 +87,10 @@ export async function createCA(opts: { commonName?: string } = {}): Promise<Pem>
  * from yesterday for 30 days; pass dates in the past for an expired one, in the future for one
  * not yet valid.
  */
-export async function issueCert(
-  ca: Pem,
-  opts: { hosts: string[]; notBefore?: Date; notAfter?: Date },
-): Promise<Pem> {
+export async function issueCert(ca: Pem, opts: { hosts: string[]; notBefore?: Date; notAfter?: Date }): Promise<Pem> {
   if (opts.hosts.length === 0) throw new TypeError('issueCert: hosts must not be empty')
   const caCert = new x509.X509Certificate(ca.cert)
-  const caKey = await crypto.subtle.importKey(
-    'pkcs8',
-    x509.PemConverter.decodeFirst(ca.key),
-    KEY_ALG,
-    false,
-    ['sign'],
-  )
+  const caKey = await crypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(ca.key), KEY_ALG, false, ['sign'])
   const keys = await generateKeyPair()
   const now = Date.now()
   const cert = await x509.X509CertificateGenerator.create(
@@ -141,10 +127,7 @@ export async function selfSigned(opts: { hosts: string[] }): Promise<Pem> {
       notAfter: new Date(now + 30 * DAY),
       signingAlgorithm: SIGN_ALG,
       keys,
-      extensions: [
-        ...leafExtensions(opts.hosts),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
-      ],
+      extensions: [...leafExtensions(opts.hosts), await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto)],
     },
     crypto,
   )

@@ -88,11 +88,7 @@ export async function runDemo(): Promise<number> {
   }
 }
 
-async function downloadOne(
-  host: Host,
-  url: string,
-  file: DemoFile,
-): Promise<{ ok: boolean; row?: string[] }> {
+async function downloadOne(host: Host, url: string, file: DemoFile): Promise<{ ok: boolean; row?: string[] }> {
   const bar = progressView(file.path)
   let result: DownloadSuccess
   let finishedAt: number

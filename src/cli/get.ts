@@ -8,17 +8,7 @@ import { createHost } from '../host.js'
 import { now } from '../native.js'
 import { phasesOf } from '../profile.js'
 import type { DownloadSuccess, Host } from '../types.js'
-import {
-  CLI_APP_ID,
-  HELP_OPTION,
-  HOST_OPTIONS,
-  HOST_OPTIONS_USAGE,
-  hostConfigOf,
-  intOption,
-  oneUrl,
-  parse,
-  UsageError,
-} from './args.js'
+import { CLI_APP_ID, HELP_OPTION, HOST_OPTIONS, HOST_OPTIONS_USAGE, hostConfigOf, intOption, oneUrl, parse, UsageError } from './args.js'
 import { watchRefusals } from './egress.js'
 import { fields, formatBytes, formatMs, profileFields } from './format.js'
 import { progressView } from './progress.js'
@@ -145,14 +135,11 @@ function printSuccess(
   ]
   if (p !== undefined) {
     const phases = phasesOf(p)
-    entries.push(
-      ...profileFields(p, finishedAt),
-      [
-        'phases',
-        `dns ${formatMs(phases.dns)}, connect ${formatMs(phases.connect)}, tls ${formatMs(phases.tls)}, ` +
-          `first byte ${formatMs(phases.firstByte)}, transfer ${formatMs(phases.transfer)} (ms)`,
-      ],
-    )
+    entries.push(...profileFields(p, finishedAt), [
+      'phases',
+      `dns ${formatMs(phases.dns)}, connect ${formatMs(phases.connect)}, tls ${formatMs(phases.tls)}, ` +
+        `first byte ${formatMs(phases.firstByte)}, transfer ${formatMs(phases.transfer)} (ms)`,
+    ])
   }
   if (tempDataDir !== undefined) entries.push(['dataDir', `${tempDataDir} (temporary, kept)`])
   process.stdout.write('success\n' + fields(entries) + '\n')
