@@ -1,11 +1,11 @@
 //! The live HTTP/2 connections of a pool and the counter marks an HTTP/2 download's share of
-//! socket bytes starts from.
+//! socket bytes starts from (h2_ledger.rs shares them).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::connect::ConnMeta;
-use crate::meter::Counters;
+use crate::h2_ledger::CounterMark;
 
 /// The live HTTP/2 connections of a pool, by origin. An HTTP/2 stream shares its connection,
 /// so a download notes the counters of the connections it might be multiplexed onto when
@@ -13,24 +13,6 @@ use crate::meter::Counters;
 #[derive(Default)]
 pub struct H2Registry {
     live: Mutex<HashMap<String, Vec<Weak<ConnMeta>>>>,
-}
-
-/// Counter values of one connection at one moment.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CounterMark {
-    pub sent: u64,
-    pub received: u64,
-    pub data: u64,
-}
-
-impl CounterMark {
-    pub fn of(counters: &Counters) -> Self {
-        CounterMark {
-            sent: counters.sent(),
-            received: counters.received(),
-            data: counters.data_delivered(),
-        }
-    }
 }
 
 impl H2Registry {
