@@ -27,7 +27,7 @@ use crate::h2_registry::H2Registry;
 use crate::happy_eyeballs;
 use crate::head_capture::{Capturing, HeadCapture};
 use crate::meter::{Counters, Metered};
-use crate::opener::{self, Abandoned, Attempt};
+use crate::opener::{self, Attempt};
 use crate::proxy::{self, ProxySettings};
 
 /// What one connection knows about itself.
@@ -420,20 +420,7 @@ impl tower_service::Service<Uri> for Connector {
     fn call(&mut self, uri: Uri) -> Self::Future {
         let inner = self.inner.clone();
         let owner = opener::current();
-        let connect = {
-            let owner = owner.clone();
-            async move { inner.connect(uri, owner).await }
-        };
-        Box::pin(opener::while_wanted(owner, connect))
-    }
-}
-
-impl From<Abandoned> for ConnectError {
-    fn from(_: Abandoned) -> Self {
-        fail(
-            Kind::Connect,
-            "connect given up: its request was served by another connection",
-        )
+        Box::pin(async move { inner.connect(uri, owner).await })
     }
 }
 

@@ -1,17 +1,14 @@
-//! Which request opened a connection, and connects nobody waits for any more.
+//! Which request opened a connection.
 //!
 //! hyper-util's legacy pool races a checkout against a new connect, in the requesting task;
 //! when the checkout wins, the connect is moved to a task of its own to finish into the pool
-//! unused (hyper-util `one_connection_for`). A request therefore runs its connects inside
-//! `on_behalf`: a connect polled outside its requester's scope has been given up by it and
-//! stops at once, before it costs a TLS handshake or holds a socket; one that completes
-//! records its connection on the request's `Attempt`, so on HTTP/2 exactly that request reports
-//! the connection's set-up (`socketReused: false`), whatever order the burst's heads arrive in.
+//! (hyper-util `one_connection_for`), so "the connector ran" does not say for whom. A request
+//! runs inside `on_behalf`, and the connector records the connection it opened on the
+//! request's `Attempt`: on HTTP/2 exactly that request reports the connection's set-up
+//! (`socketReused: false`), whatever order the burst's heads arrive in.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Poll};
 
 use crate::connect::ConnMeta;
 use crate::h2_ledger::StreamId;
@@ -84,41 +81,3 @@ pub async fn on_behalf<F: Future>(attempt: Arc<Attempt>, request: F) -> F::Outpu
 pub fn current() -> Option<Arc<Attempt>> {
     REQUEST.try_with(Arc::clone).ok()
 }
-
-/// A connect that ends with `abandoned()` as soon as it is polled outside its requester's
-/// scope. Without an owner (a connect not started by `on_behalf`) it always runs.
-pub struct WhileWanted<F> {
-    owner: Option<Arc<Attempt>>,
-    connect: Pin<Box<F>>,
-}
-
-pub fn while_wanted<F>(owner: Option<Arc<Attempt>>, connect: F) -> WhileWanted<F> {
-    WhileWanted {
-        owner,
-        connect: Box::pin(connect),
-    }
-}
-
-impl<F, T, E> Future for WhileWanted<F>
-where
-    F: Future<Output = Result<T, E>>,
-    E: From<Abandoned>,
-{
-    type Output = Result<T, E>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Some(owner) = &self.owner {
-            let wanted = REQUEST
-                .try_with(|current| Arc::ptr_eq(current, owner))
-                .unwrap_or(false);
-            if !wanted {
-                return Poll::Ready(Err(Abandoned.into()));
-            }
-        }
-        self.connect.as_mut().poll(cx)
-    }
-}
-
-/// A connect given up because its request was served by another connection.
-#[derive(Debug)]
-pub struct Abandoned;
