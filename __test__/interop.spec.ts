@@ -129,7 +129,6 @@ for (const scheme of ['http', 'https'] as const) {
         const byTarget = new Map(lines.map((line) => [line.target, line]))
         for (const { target, profile } of done) {
           const line = byTarget.get(target)!
-          if (profile.sentBytesCount !== line.received) t.log(JSON.stringify({ line, profile, same: lines.filter((l) => l.remotePort === line.remotePort) }))
           t.is(profile.protocol, 'http/1.1')
           t.is(line.protocol, 'HTTP/1.1')
           t.is(profile.sentBytesCount, line.received, `${target}: sent bytes as Apache received them`)
@@ -147,7 +146,7 @@ for (const scheme of ['http', 'https'] as const) {
             (earlier > 0 ? `, ${earlier} opened before their first download began` : ''),
         )
       }
-      // A connect given up for an idle connection stops at its next step (README: the pool's race).
+      // Connections the burst did not use wait in the pool for the next one (README: the pool's race).
       const answered = relay.connections.filter((c) => c.toClient > 0).length
       t.log(`h1-${scheme}-${count}: ${relay.connections.length} connections opened, ${answered} answered by the server, ${carried} carried a request`)
     }
