@@ -61,12 +61,16 @@ impl FirstConnect {
 
     fn admission(&self, origin: &str, live: &H2Registry) -> Admission<'_> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if state.http1.contains(origin) || live.has_live(origin) {
-            return Admission::Go;
-        }
+        // The probe first: its HTTP/2 connection is live from its handshake on, but only in
+        // the pool once the probe's request is on it; a download that went at the sight of
+        // it would open a connection of its own (seen under load, with the downloads of one
+        // burst reaching the engine over several milliseconds).
         if let Some(probing) = state.probing.get(origin) {
             // Created under the lock, the future sees every later notify_waiters().
             return Admission::Wait(probing.clone().notified_owned());
+        }
+        if state.http1.contains(origin) || live.has_live(origin) {
+            return Admission::Go;
         }
         let released = Arc::new(Notify::new());
         state.probing.insert(origin.to_string(), released.clone());
