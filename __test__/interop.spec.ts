@@ -184,7 +184,8 @@ async function h2Burst(t: ExecutionContext, server: WebServer, file: ServedFile,
     if (conn !== undefined) settled = { fromClient: conn.fromClient, toClient: conn.toClient }
   })
   await quiet(relay)
-  t.is(relay.connections.length, 1, `${tag}: the burst opened one connection`)
+  const seen = relay.connections.map((c) => `${c.fromClient}/${c.toClient}`).join(', ')
+  t.is(relay.connections.length, 1, `${tag}: the burst opened one connection (bytes sent/received: ${seen})`)
   for (const { profile } of done) t.is(profile.protocol, 'h2')
   const opened = done.filter((d) => !d.profile.socketReused)
   t.is(opened.length, 1, `${tag}: exactly one download reports the connection's set-up`)
