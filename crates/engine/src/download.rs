@@ -16,6 +16,7 @@ use hyper_util::client::legacy::connect::{capture_connection, CaptureConnection}
 use crate::connect::{origin_key, ConnInfo};
 use crate::error::{classify_body_error, classify_request_error, Error, Kind};
 use crate::first_connect::Probe;
+use crate::h2_registry::Marks;
 use crate::opener::{self, Attempt};
 use crate::pool::Pooled;
 use crate::profile::{Assembly, Exchange};
@@ -192,7 +193,7 @@ pub async fn run(
         };
         let h2_marks = match &https_origin {
             Some(origin) => client.h2.marks(origin),
-            None => Vec::new(),
+            None => Marks(Vec::new()),
         };
         let http_proxy = match hop.url.scheme() {
             "http" => client
@@ -245,10 +246,11 @@ pub async fn run(
             .get::<ConnInfo>()
             .map(|info| {
                 let opened = attempt.take_if_opened(&info.0);
-                Exchange::begin(info.0.clone(), requested_at, head_at, &h2_marks, opened)
+                Exchange::begin(info.0.clone(), requested_at, head_at, &h2_marks.0, opened)
             })
             .ok_or_else(|| Error::new(Kind::Internal, "response without connection metadata"))?;
         drop(attempt);
+        drop(h2_marks);
 
         if let Some(jar) = &request.cookies {
             jar.store_from(&hop.url, response.headers());

@@ -43,6 +43,10 @@ struct State {
     cursor: CounterMark,
     open: Vec<Share>,
     next_id: u64,
+    /// Requests handed over while the connection was live whose heads have not arrived: they
+    /// may be streams of this connection whose bytes already cross, so meanwhile no stretch is
+    /// dropped as idle (it goes to the streams open at the next settlement).
+    pending: usize,
 }
 
 struct Share {
@@ -72,6 +76,17 @@ impl H2Ledger {
         state.add()
     }
 
+    /// A request was handed over while this connection was live (see `State::pending`).
+    pub fn hand_over(&self) {
+        self.state().pending += 1;
+    }
+
+    /// A request counted by `hand_over` got its head (here or elsewhere) or ended.
+    pub fn handed_over_done(&self) {
+        let mut state = self.state();
+        state.pending = state.pending.saturating_sub(1);
+    }
+
     /// Opens a stream whose request was handed over when the counters stood at `handed`
     /// (`None`: before this connection existed). The head arrives later than the hand-over,
     /// so the stream joins from `handed` if nothing was settled since; a stretch settled in
@@ -79,7 +94,10 @@ impl H2Ledger {
     pub fn open(&self, handed: Option<CounterMark>) -> StreamId {
         let now = CounterMark::of(&self.counters);
         let mut state = self.state();
-        if let Some(handed) = handed {
+        // Only the stretch before the hand-over, and only while no other request might be
+        // a stream here already (this one's own hand-over is still counted as pending).
+        let others_pending = state.pending > usize::from(handed.is_some());
+        if let (Some(handed), false) = (handed, others_pending && state.open.is_empty()) {
             let handed = CounterMark {
                 sent: handed.sent.min(now.sent),
                 received: handed.received.min(now.received),
@@ -284,5 +302,25 @@ mod tests {
         let late = ledger.close(second);
         assert_eq!(first.sent + late.sent, 150);
         assert_eq!(first.received, 1000);
+    }
+
+    #[test]
+    fn request_heads_sent_while_no_stream_was_open_yet_are_not_dropped() {
+        let (counters, ledger) = ledger();
+        let opener = ledger.open_at_start();
+        counters.cross(100, 1000);
+        assert_eq!(ledger.close(opener).sent, 100);
+        ledger.hand_over();
+        ledger.hand_over();
+        let early = CounterMark::of(&counters);
+        counters.cross(40, 0); // both requests' HEADERS
+        let late = CounterMark::of(&counters);
+        let second = ledger.open(Some(late));
+        ledger.handed_over_done();
+        let first = ledger.open(Some(early));
+        ledger.handed_over_done();
+        counters.cross(0, 500);
+        let total = ledger.close(second).sent + ledger.close(first).sent;
+        assert_eq!(total, 40);
     }
 }
