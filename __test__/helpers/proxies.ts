@@ -3,14 +3,12 @@
 // node:net for everything a real proxy does only when misconfigured: refusing a tunnel with a
 // chosen status, asking for credentials, closing or answering garbage before the tunnel is up,
 // or saying nothing at all. Both listen on loopback only and are stopped in teardown.
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import * as net from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connectsWithin, listenLocal } from './listen.js'
+import { DaemonStartError, ensureBinary, freePort, startDaemon, type DebianBinary } from './daemon.js'
+import { listenLocal } from './listen.js'
 
 // ---------------------------------------------------------------------------------------------
 // tinyproxy
@@ -34,79 +32,16 @@ export interface Tinyproxy {
   stop(): Promise<void>
 }
 
-const TINYPROXY_PACKAGE = 'tinyproxy'
-const TINYPROXY_CANDIDATES = ['/usr/bin/tinyproxy', '/usr/sbin/tinyproxy']
-const START_TIMEOUT_MS = 10_000
-const STOP_TIMEOUT_MS = 3_000
-const MAX_LOG = 256 * 1024
-const INSTALL_TIMEOUT_MS = 5 * 60_000
-
-let installing: Promise<string> | undefined
-
-function findTinyproxy(): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
-    const candidate = join(dir, 'tinyproxy')
-    if (existsSync(candidate)) return candidate
-  }
-  return TINYPROXY_CANDIDATES.find((path) => existsSync(path))
+const TINYPROXY: DebianBinary = {
+  pkg: 'tinyproxy',
+  name: 'tinyproxy',
+  candidates: ['/usr/bin/tinyproxy', '/usr/sbin/tinyproxy'],
+  neededBy: 'the proxy tests',
 }
 
-function exec(file: string, args: string[], timeoutMs: number): Promise<{ ok: boolean; output: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      file,
-      args,
-      {
-        timeout: timeoutMs,
-        maxBuffer: 16 * 1024 * 1024,
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      },
-      (error, stdout, stderr) => resolve({ ok: error === null, output: `${stdout}${stderr}` }),
-    )
-  })
-}
-
-/**
- * The path of the tinyproxy binary. When it is missing: as root with apt-get, installs Debian's
- * package (once per test process, `apt-get update` first only if the plain install fails);
- * otherwise throws an error naming the package. Never skips.
- */
+/** The path of the tinyproxy binary, installed when missing (see daemon.ts). */
 export function ensureTinyproxy(): Promise<string> {
-  installing ??= (async () => {
-    const found = findTinyproxy()
-    if (found !== undefined) return found
-    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
-    const aptGet = ['/usr/bin/apt-get', '/bin/apt-get'].find((path) => existsSync(path))
-    if (!isRoot || aptGet === undefined) {
-      throw new Error(
-        `the proxy tests need Debian's "${TINYPROXY_PACKAGE}" package, which is not installed: ` +
-          `run \`apt-get install -y --no-install-recommends ${TINYPROXY_PACKAGE}\` as root` +
-          (isRoot ? ' (apt-get was not found)' : ' (this test process is not root)'),
-      )
-    }
-    const install = ['install', '-y', '--no-install-recommends', TINYPROXY_PACKAGE]
-    let attempt = await exec(aptGet, install, INSTALL_TIMEOUT_MS)
-    if (!attempt.ok) {
-      const update = await exec(aptGet, ['update'], INSTALL_TIMEOUT_MS)
-      if (!update.ok) throw new Error(`apt-get update failed while installing ${TINYPROXY_PACKAGE}:\n${update.output}`)
-      attempt = await exec(aptGet, install, INSTALL_TIMEOUT_MS)
-    }
-    const installed = findTinyproxy()
-    if (!attempt.ok || installed === undefined) {
-      throw new Error(`could not install Debian's "${TINYPROXY_PACKAGE}" package:\n${attempt.output}`)
-    }
-    return installed
-  })()
-  // A failed install is reported to every caller of this process, never retried in a loop.
-  return installing
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await listenLocal(server)
-  const port = (server.address() as AddressInfo).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
+  return ensureBinary(TINYPROXY)
 }
 
 /**
@@ -159,120 +94,29 @@ export async function startTinyproxy(opts: TinyproxyOptions = {}): Promise<Tinyp
   const dir = await mkdtemp(join(tmpdir(), 'tt-download-tinyproxy-'))
   // tinyproxy reads its config before it drops privileges; the directory stays root-only.
   await chmod(dir, 0o700)
-  let lastError = ''
+  let lastError: unknown
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort()
     const configPath = join(dir, 'tinyproxy.conf')
     await writeFile(configPath, tinyproxyConfig(port, opts))
-    const { child, direct } = spawnSupervised(binary, configPath)
-    let log = ''
-    let tinyproxyPid: number | undefined = direct ? child.pid : undefined
-    const append = (chunk: Buffer) => {
-      if (log.length < MAX_LOG) log += chunk.toString('utf8')
-      tinyproxyPid ??= Number(/^tinyproxy-pid (\d+)$/m.exec(log)?.[1]) || undefined
-    }
-    child.stdout!.on('data', append)
-    child.stderr!.on('data', append)
-    let exited = false
-    const exit = new Promise<void>((resolve) => {
-      child.once('exit', () => {
-        exited = true
-        resolve()
+    try {
+      const daemon = await startDaemon({
+        label: 'tinyproxy',
+        binary,
+        args: ['-d', '-c', configPath],
+        ports: [port],
+        dir,
       })
-      child.once('error', (error) => {
-        exited = true
-        log += `\nspawn error: ${error.message}`
-        resolve()
-      })
-    })
-    const stop = stopper(
-      child,
-      () => tinyproxyPid,
-      exit,
-      () => exited,
-      dir,
-    )
-
-    const deadline = performance.now() + START_TIMEOUT_MS
-    let ready = false
-    while (!exited && performance.now() < deadline) {
-      if (tinyproxyPid !== undefined && (await connectsWithin('127.0.0.1', port, 200))) {
-        ready = true
-        break
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    if (ready && !exited && tinyproxyPid !== undefined) {
       const credentials = opts.auth === undefined ? '' : `${encodeURIComponent(opts.auth.user)}:${encodeURIComponent(opts.auth.password)}@`
-      return { port, url: `http://${credentials}127.0.0.1:${port}`, pid: tinyproxyPid, log: () => log, stop }
+      return { port, url: `http://${credentials}127.0.0.1:${port}`, pid: daemon.pid, log: daemon.log, stop: daemon.stop }
+    } catch (error) {
+      lastError = error
+      // The port may have been taken between freePort() and tinyproxy's bind: only then try again.
+      if (!(error instanceof DaemonStartError && error.portClash)) break
     }
-    lastError = exited
-      ? `tinyproxy exited before it listened on 127.0.0.1:${port}:\n${log}`
-      : `tinyproxy did not listen on 127.0.0.1:${port} within ${START_TIMEOUT_MS} ms:\n${log}`
-    await stop(true)
-    // The port may have been taken between freePort() and tinyproxy's bind: only then try again.
-    if (!/already in use/i.test(log)) break
   }
   await rm(dir, { recursive: true, force: true })
-  throw new Error(lastError)
-}
-
-/**
- * tinyproxy under a small supervisor: `/bin/sh` starts it in the background, prints its PID
- * (`tinyproxy-pid N`) and waits for it. The shell runs under `setpriv --pdeathsig SIGTERM`, so if
- * the test process dies without its teardown (a crash, a kill), the kernel signals the shell,
- * whose trap stops tinyproxy: no proxy outlives its test process. (The death signal cannot be
- * put on tinyproxy itself: the kernel clears it when tinyproxy switches to `User nobody`.)
- * Without setpriv, tinyproxy is spawned directly.
- */
-function spawnSupervised(binary: string, configPath: string): { child: ChildProcess; direct: boolean } {
-  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe']
-  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path))
-  if (setpriv === undefined || !existsSync('/bin/sh')) {
-    return { child: spawn(binary, ['-d', '-c', configPath], { stdio }), direct: true }
-  }
-  const script =
-    '"$1" -d -c "$2" & p=$!; echo "tinyproxy-pid $p"; ' + 'trap \'kill -TERM "$p" 2>/dev/null; wait "$p"; exit 0\' TERM INT HUP; wait "$p"'
-  const args = ['--pdeathsig', 'SIGTERM', '--', '/bin/sh', '-c', script, 'sh', binary, configPath]
-  return { child: spawn(setpriv, args, { stdio }), direct: false }
-}
-
-function stopper(
-  supervisor: ChildProcess,
-  tinyproxyPid: () => number | undefined,
-  exit: Promise<void>,
-  exited: () => boolean,
-  dir: string,
-): (keepDir?: boolean) => Promise<void> {
-  let stopping: Promise<void> | undefined
-  // By their own PIDs only, never by name.
-  const signal = (pid: number | undefined, name: NodeJS.Signals) => {
-    if (pid === undefined) return
-    try {
-      process.kill(pid, name)
-    } catch {
-      // already gone
-    }
-  }
-  return (keepDir = false) => {
-    stopping ??= (async () => {
-      if (!exited()) {
-        // tinyproxy first (the supervisor exits once it has); the supervisor too if it is
-        // still starting and printed no PID yet.
-        if (tinyproxyPid() !== undefined) signal(tinyproxyPid(), 'SIGTERM')
-        else signal(supervisor.pid, 'SIGTERM')
-        const timer = setTimeout(() => {
-          if (exited()) return
-          signal(tinyproxyPid(), 'SIGKILL')
-          signal(supervisor.pid, 'SIGKILL')
-        }, STOP_TIMEOUT_MS)
-        await exit
-        clearTimeout(timer)
-      }
-      if (!keepDir) await rm(dir, { recursive: true, force: true })
-    })()
-    return stopping
-  }
+  throw lastError
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -22,10 +22,12 @@ use crate::dns::{DnsCache, Resolve};
 use crate::egress::EgressPolicy;
 use crate::error::{classify_connect_io, ConnectError, Kind};
 use crate::first_connect::FirstConnect;
+use crate::h2_ledger::H2Ledger;
 use crate::h2_registry::H2Registry;
 use crate::happy_eyeballs;
 use crate::head_capture::{Capturing, HeadCapture};
 use crate::meter::{Counters, Metered};
+use crate::opener::{self, Attempt};
 use crate::proxy::{self, ProxySettings};
 
 /// What one connection knows about itself.
@@ -39,13 +41,24 @@ pub struct ConnMeta {
     pub peer: SocketAddr,
     pub h2: bool,
     pub counters: Arc<Counters>,
+    /// HTTP/2: how its socket bytes are shared among its streams.
+    pub h2_ledger: Option<H2Ledger>,
     /// HTTP/1.1: the raw start of the response being read (see head_capture.rs).
     pub head: Option<Arc<HeadCapture>>,
-    /// Responses this connection has delivered; the first one opened it.
+    /// Responses this connection has delivered; on HTTP/1.1 the first one reports the set-up.
     uses: AtomicU64,
     /// Exchanges reading a response on it now (`Engine::stats`: idle when 0).
     pub busy: AtomicUsize,
+    /// HTTP/2: who reports the set-up (DNS, TCP, TLS) as `socketReused: false`.
+    setup: AtomicU8,
 }
+
+/// The set-up is kept for the request whose connect opened the connection.
+const SETUP_FOR_OPENER: u8 = 0;
+/// Nobody is waiting for it (the opener went elsewhere, or the connect had no requester):
+/// the first download the connection carries reports it.
+const SETUP_FOR_FIRST_USER: u8 = 1;
+const SETUP_REPORTED: u8 = 2;
 
 impl ConnMeta {
     /// Counts one response on this connection; returns how many came before it.
@@ -58,11 +71,31 @@ impl ConnMeta {
         self.uses.load(Ordering::Relaxed)
     }
 
-    /// Where the connection process began (DNS if any, else TCP).
-    pub fn opened_at(&self) -> Instant {
-        self.dns
-            .map(|(start, _)| start)
-            .unwrap_or(self.connect_start)
+    /// HTTP/2: whether the download carried now reports the set-up: the opener always (the
+    /// first time), any other download only when the opener let it go and nobody reported it.
+    pub fn claim_setup(&self, by_opener: bool) -> bool {
+        if by_opener {
+            self.setup.swap(SETUP_REPORTED, Ordering::AcqRel) != SETUP_REPORTED
+        } else {
+            self.setup
+                .compare_exchange(
+                    SETUP_FOR_FIRST_USER,
+                    SETUP_REPORTED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+        }
+    }
+
+    /// HTTP/2: the opener's request went out on another connection or failed.
+    pub fn release_setup(&self) {
+        let _ = self.setup.compare_exchange(
+            SETUP_FOR_OPENER,
+            SETUP_FOR_FIRST_USER,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
     }
 }
 
@@ -243,7 +276,7 @@ impl ConnectorInner {
         }
     }
 
-    async fn connect(&self, uri: Uri) -> Result<Conn, ConnectError> {
+    async fn connect(&self, uri: Uri, owner: Option<Arc<Attempt>>) -> Result<Conn, ConnectError> {
         let https = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
@@ -336,11 +369,21 @@ impl ConnectorInner {
             tls,
             peer,
             h2,
+            h2_ledger: h2.then(|| H2Ledger::new(counters.clone())),
             counters,
             head: head.clone(),
             uses: AtomicU64::new(0),
             busy: AtomicUsize::new(0),
+            setup: AtomicU8::new(if owner.is_some() {
+                SETUP_FOR_OPENER
+            } else {
+                SETUP_FOR_FIRST_USER
+            }),
         });
+        if let Some(owner) = &owner {
+            let stream = meta.h2_ledger.as_ref().map(H2Ledger::open_at_start);
+            owner.record(&meta, stream);
+        }
         self.live.add(&meta);
         if https {
             let origin = origin_key("https", &host, port);
@@ -376,7 +419,8 @@ impl tower_service::Service<Uri> for Connector {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let inner = self.inner.clone();
-        Box::pin(async move { inner.connect(uri).await })
+        let owner = opener::current();
+        Box::pin(async move { inner.connect(uri, owner).await })
     }
 }
 

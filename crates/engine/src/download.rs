@@ -1,6 +1,8 @@
 //! One download: the redirect chain, the final response's head, the body to disk.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -13,6 +15,9 @@ use hyper_util::client::legacy::connect::{capture_connection, CaptureConnection}
 
 use crate::connect::{origin_key, ConnInfo};
 use crate::error::{classify_body_error, classify_request_error, Error, Kind};
+use crate::first_connect::Probe;
+use crate::h2_registry::Marks;
+use crate::opener::{self, Attempt};
 use crate::pool::Pooled;
 use crate::profile::{Assembly, Exchange};
 use crate::proxy::ProxyEndpoint;
@@ -117,6 +122,29 @@ fn refine_head_error(error: Error, connection: &CaptureConnection, max_bytes: u6
     }
 }
 
+/// Sends the request of the download that opens an origin's first connection, and lets the
+/// burst waiting on it go once the request is on a connection: an HTTP/2 connection is then
+/// in the pool for them to share (hyper-util pools it before it sends on it).
+async fn release_when_pooled<F, T>(
+    sent: F,
+    probe: Probe<'_>,
+    connection: &mut CaptureConnection,
+) -> T
+where
+    F: Future<Output = T>,
+{
+    tokio::pin!(sent);
+    tokio::select! {
+        biased;
+        result = &mut sent => result,
+        // The metadata guard is not Send: only the moment counts.
+        () = async { drop(connection.wait_for_connection_metadata().await) } => {
+            drop(probe);
+            sent.await
+        }
+    }
+}
+
 struct Totals {
     sent: u64,
     received: u64,
@@ -151,8 +179,6 @@ pub async fn run(
     };
 
     loop {
-        // Only a profile splits HTTP/2 connection bytes among streams: without one, the
-        // marks are not taken.
         let https_origin = match (
             hop.url.scheme(),
             hop.url.host_str(),
@@ -161,13 +187,13 @@ pub async fn run(
             ("https", Some(host), Some(port)) => Some(origin_key("https", host, port)),
             _ => None,
         };
-        let probe = match &https_origin {
+        let mut probe = match &https_origin {
             Some(origin) => client.first_connect.admit(origin, &client.h2).await,
             None => None,
         };
-        let h2_marks = match (&https_origin, request.profile) {
-            (Some(origin), true) => client.h2.marks(origin),
-            _ => Vec::new(),
+        let h2_marks = match &https_origin {
+            Some(origin) => client.h2.marks(origin),
+            None => Marks(Vec::new()),
         };
         let http_proxy = match hop.url.scheme() {
             "http" => client
@@ -177,12 +203,18 @@ pub async fn run(
             _ => None,
         };
         let mut retried = false;
-        let (response, requested_at) = loop {
+        let (response, requested_at, attempt) = loop {
             let mut outgoing = build_request(&hop, &headers, request.cookies.as_ref(), http_proxy)?;
-            let connection = capture_connection(&mut outgoing);
+            let mut connection = capture_connection(&mut outgoing);
+            let attempt = Arc::new(Attempt::default());
             let requested_at = Instant::now();
-            match client.http.request(outgoing).await {
-                Ok(response) => break (response, requested_at),
+            let sent = opener::on_behalf(attempt.clone(), client.http.request(outgoing));
+            let result = match probe.take() {
+                Some(probe) => release_when_pooled(sent, probe, &mut connection).await,
+                None => sent.await,
+            };
+            match result {
+                Ok(response) => break (response, requested_at, attempt),
                 Err(e) => {
                     let error = refine_head_error(
                         classify_request_error(&e),
@@ -200,7 +232,6 @@ pub async fn run(
                 }
             }
         };
-        drop(probe);
         if http_proxy.is_some()
             && response.status() == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
         {
@@ -213,8 +244,13 @@ pub async fn run(
         let exchange = response
             .extensions()
             .get::<ConnInfo>()
-            .map(|info| Exchange::begin(info.0.clone(), requested_at, head_at, &h2_marks))
+            .map(|info| {
+                let opened = attempt.take_if_opened(&info.0);
+                Exchange::begin(info.0.clone(), requested_at, head_at, &h2_marks.0, opened)
+            })
             .ok_or_else(|| Error::new(Kind::Internal, "response without connection metadata"))?;
+        drop(attempt);
+        drop(h2_marks);
 
         if let Some(jar) = &request.cookies {
             jar.store_from(&hop.url, response.headers());
@@ -236,7 +272,7 @@ pub async fn run(
                 }
                 // The redirect body is not wanted; dropping it gives up the connection.
                 drop(response);
-                let (sent, received) = exchange.bytes(0);
+                let (sent, received) = exchange.bytes();
                 totals.sent += sent;
                 totals.received += received;
                 redirect_count += 1;
@@ -253,7 +289,7 @@ pub async fn run(
                     observer,
                     received,
                     |ex, end, body, protocol| {
-                        let (sent, received) = ex.bytes(body);
+                        let (sent, received) = ex.bytes();
                         request.profile.then(|| {
                             Assembly {
                                 fetch_start,
@@ -351,7 +387,6 @@ async fn receive(
         reservation.grow_to(length)?;
     }
     let mut staging = Staging::new(&request.staging_dir, &request.staging_prefix);
-    let counters = exchange.conn.counters.clone();
     let mut body = response.into_body();
     let mut last_byte_at = exchange.head_at;
     let mut written = 0u64;
@@ -377,7 +412,7 @@ async fn receive(
             continue;
         }
         last_byte_at = Instant::now();
-        counters.add_data_delivered(data.len() as u64);
+        exchange.delivered(data.len() as u64);
         written += data.len() as u64;
         received.store(written, Ordering::Relaxed);
         if written > request.max_bytes {

@@ -2,13 +2,13 @@
 //! first. Whether the origin speaks HTTP/2 is only known once ALPN ran, and until then the
 //! pool opens a connection per request; an HTTP/2 connection would have carried the whole
 //! burst. So the first download of a burst probes, the others wait until its handshake tells
-//! the protocol: on HTTP/2 they share its connection, on HTTP/1.1 (remembered per origin, so
-//! later bursts do not wait) or a failed probe they open their own connections as before.
+//! the protocol: on HTTP/2 they share its connection once it is in the pool, on HTTP/1.1
+//! (remembered per origin, so later bursts do not wait) or a failed probe they open their own
+//! connections as before.
 //! A download waits at most once, so a failing origin is never probed one download at a time.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::Notify;
@@ -18,11 +18,6 @@ use crate::h2_registry::H2Registry;
 /// Origins remembered as HTTP/1.1-only; past this many the memory starts over (it only saves
 /// one wait per burst).
 const HTTP1_ORIGINS_KEPT: usize = 4096;
-
-/// Between the handshake that reveals HTTP/2 and the connection entering the pool, the
-/// prober's task still runs hyper's HTTP/2 handshake; a waiter that looked earlier would
-/// miss the shared connection and open its own.
-const POOLING_GRACE: Duration = Duration::from_millis(1);
 
 #[derive(Default)]
 pub struct FirstConnect {
@@ -37,8 +32,8 @@ struct State {
 }
 
 /// Held by the download whose request opens the origin's first connection; dropping it
-/// (failure, cancellation, or a response without a new connection) releases the waiters if
-/// the handshake has not.
+/// releases the waiters: the request is on a connection (an HTTP/2 one is then in the pool
+/// for them), or it failed or was cancelled. An HTTP/1.1 handshake releases them earlier.
 pub struct Probe<'a> {
     gate: &'a FirstConnect,
     origin: String,
@@ -61,20 +56,21 @@ impl FirstConnect {
             Admission::Probe(probe) => return Some(probe),
             Admission::Wait(released) => released.await,
         }
-        if live.has_live(origin) {
-            tokio::time::sleep(POOLING_GRACE).await;
-        }
         None
     }
 
     fn admission(&self, origin: &str, live: &H2Registry) -> Admission<'_> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if state.http1.contains(origin) || live.has_live(origin) {
-            return Admission::Go;
-        }
+        // The probe first: its HTTP/2 connection is live from its handshake on, but only in
+        // the pool once the probe's request is on it; a download that went at the sight of
+        // it would open a connection of its own (seen under load, with the downloads of one
+        // burst reaching the engine over several milliseconds).
         if let Some(probing) = state.probing.get(origin) {
             // Created under the lock, the future sees every later notify_waiters().
             return Admission::Wait(probing.clone().notified_owned());
+        }
+        if state.http1.contains(origin) || live.has_live(origin) {
+            return Admission::Go;
         }
         let released = Arc::new(Notify::new());
         state.probing.insert(origin.to_string(), released.clone());
@@ -85,18 +81,19 @@ impl FirstConnect {
         })
     }
 
-    /// The connector's handshake with `origin` chose `h2` (the connection is already in
-    /// the live registry) or HTTP/1.1; either way the waiters can go.
+    /// The connector's handshake with `origin` chose `h2` (the waiters go when the probe
+    /// is on the connection, which hyper has then pooled: earlier they would miss it and
+    /// each open one of their own) or HTTP/1.1 (they can go now).
     pub fn learned(&self, origin: &str, h2: bool) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if h2 {
             state.http1.remove(origin);
-        } else {
-            if state.http1.len() >= HTTP1_ORIGINS_KEPT {
-                state.http1.clear();
-            }
-            state.http1.insert(origin.to_string());
+            return;
         }
+        if state.http1.len() >= HTTP1_ORIGINS_KEPT {
+            state.http1.clear();
+        }
+        state.http1.insert(origin.to_string());
         if let Some(released) = state.probing.remove(origin) {
             released.notify_waiters();
         }

@@ -1,11 +1,11 @@
 //! The live HTTP/2 connections of a pool and the counter marks an HTTP/2 download's share of
-//! socket bytes starts from.
+//! socket bytes starts from (h2_ledger.rs shares them).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::connect::ConnMeta;
-use crate::meter::Counters;
+use crate::h2_ledger::CounterMark;
 
 /// The live HTTP/2 connections of a pool, by origin. An HTTP/2 stream shares its connection,
 /// so a download notes the counters of the connections it might be multiplexed onto when
@@ -13,24 +13,6 @@ use crate::meter::Counters;
 #[derive(Default)]
 pub struct H2Registry {
     live: Mutex<HashMap<String, Vec<Weak<ConnMeta>>>>,
-}
-
-/// Counter values of one connection at one moment.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CounterMark {
-    pub sent: u64,
-    pub received: u64,
-    pub data: u64,
-}
-
-impl CounterMark {
-    pub fn of(counters: &Counters) -> Self {
-        CounterMark {
-            sent: counters.sent(),
-            received: counters.received(),
-            data: counters.data_delivered(),
-        }
-    }
 }
 
 impl H2Registry {
@@ -48,19 +30,39 @@ impl H2Registry {
             .is_some_and(|conns| conns.iter().any(|c| c.strong_count() > 0))
     }
 
-    /// The counters of every live HTTP/2 connection to `origin`, now.
-    pub fn marks(&self, origin: &str) -> Vec<(Weak<ConnMeta>, CounterMark)> {
+    /// The counters of every live HTTP/2 connection to `origin`, now, each counting this
+    /// request as handed over until the marks are dropped.
+    pub fn marks(&self, origin: &str) -> Marks {
         let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        live.get(origin)
+        let marks = live
+            .get(origin)
             .map(|conns| {
                 conns
                     .iter()
                     .filter_map(|weak| {
-                        weak.upgrade()
-                            .map(|meta| (weak.clone(), CounterMark::of(&meta.counters)))
+                        let meta = weak.upgrade()?;
+                        if let Some(ledger) = meta.h2_ledger.as_ref() {
+                            ledger.hand_over();
+                        }
+                        Some((weak.clone(), CounterMark::of(&meta.counters)))
                     })
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        Marks(marks)
+    }
+}
+
+/// Counter marks of the live HTTP/2 connections at a request's hand-over; dropped once its
+/// head arrived or it ended.
+pub struct Marks(pub Vec<(Weak<ConnMeta>, CounterMark)>);
+
+impl Drop for Marks {
+    fn drop(&mut self) {
+        for (weak, _) in &self.0 {
+            if let Some(ledger) = weak.upgrade().as_ref().and_then(|m| m.h2_ledger.as_ref()) {
+                ledger.handed_over_done();
+            }
+        }
     }
 }

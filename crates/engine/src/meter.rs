@@ -15,8 +15,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub struct Counters {
     sent: AtomicU64,
     received: AtomicU64,
-    /// Body bytes delivered to requests on this connection; HTTP/2 shares socket bytes by it.
-    data_delivered: AtomicU64,
     burst: Mutex<Burst>,
     #[cfg(unix)]
     fd: Mutex<Option<std::os::fd::RawFd>>,
@@ -32,6 +30,8 @@ pub struct Burst {
     pub last_write: Option<Instant>,
     pub sent_before: u64,
     pub received_before: u64,
+    /// Counts the bursts, so an exchange can tell whether the next one has begun.
+    pub seq: u64,
     after_read: bool,
 }
 
@@ -40,12 +40,12 @@ impl Counters {
         Counters {
             sent: AtomicU64::new(0),
             received: AtomicU64::new(0),
-            data_delivered: AtomicU64::new(0),
             burst: Mutex::new(Burst {
                 start: None,
                 last_write: None,
                 sent_before: 0,
                 received_before: 0,
+                seq: 0,
                 after_read: true,
             }),
             #[cfg(unix)]
@@ -62,16 +62,20 @@ impl Counters {
         self.received.load(Ordering::Relaxed)
     }
 
-    pub fn data_delivered(&self) -> u64 {
-        self.data_delivered.load(Ordering::Relaxed)
-    }
-
-    pub fn add_data_delivered(&self, bytes: u64) {
-        self.data_delivered.fetch_add(bytes, Ordering::Relaxed);
-    }
-
     pub fn burst(&self) -> Burst {
         *self.burst.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The counters (sent, received) where burst `seq` ended: where the next burst began, or
+    /// now while it is the last. On HTTP/1.1 the next burst is the next request's head, which
+    /// the pool may send before the previous download has taken its last body byte.
+    pub fn end_of_burst(&self, seq: u64) -> (u64, u64) {
+        let burst = self.burst.lock().unwrap_or_else(|p| p.into_inner());
+        if burst.seq != seq {
+            return (burst.sent_before, burst.received_before);
+        }
+        // Under the lock: no burst can begin between these reads.
+        (self.sent(), self.received())
     }
 
     /// The handshake is over: the next write starts the first request.
@@ -99,11 +103,19 @@ impl Counters {
         if burst.after_read {
             burst.after_read = false;
             burst.start = Some(now);
+            burst.seq += 1;
             burst.sent_before = self.sent.load(Ordering::Relaxed);
             burst.received_before = self.received.load(Ordering::Relaxed);
         }
         burst.last_write = Some(now);
         self.sent.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Counts bytes as if they crossed the socket, for tests of what reads the counters.
+    #[cfg(test)]
+    pub(crate) fn cross(&self, sent: usize, received: usize) {
+        self.on_write(sent);
+        self.on_read(received);
     }
 
     #[cfg(unix)]

@@ -1,11 +1,11 @@
 //! The timing and counters of one download, measured on the connections that carried it.
 
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use crate::clock::epoch_ms;
 use crate::connect::ConnMeta;
-use crate::h2_registry::CounterMark;
+use crate::h2_ledger::{CounterMark, StreamId};
 use crate::meter::Burst;
 
 /// Every time is epoch milliseconds on the engine clock.
@@ -42,11 +42,19 @@ pub struct Exchange {
     pub requested_at: Instant,
     pub head_at: Instant,
     pub reused: bool,
-    /// Counter values when this exchange's share of the connection began.
-    sent_base: u64,
-    received_base: u64,
-    data_base: u64,
+    share: Share,
     burst: Burst,
+}
+
+/// Where this exchange's socket bytes come from.
+enum Share {
+    /// HTTP/1.1 holds the connection alone: the counters since `base`.
+    Exclusive { base: CounterMark },
+    /// HTTP/2: its entry in the connection's ledger, and its bytes once closed.
+    Stream {
+        id: StreamId,
+        closed: Mutex<Option<CounterMark>>,
+    },
 }
 
 impl Drop for Exchange {
@@ -54,70 +62,105 @@ impl Drop for Exchange {
         self.conn
             .busy
             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        // A stream given up early counts for nobody; its stretches stay settled.
+        self.close_stream();
     }
 }
 
 impl Exchange {
-    /// Called when the response head arrives. HTTP/1.1 holds the connection exclusively,
-    /// so this exchange began with the write burst that carried its request head (or with
-    /// the connection itself, handshake included, when this request opened it). HTTP/2
-    /// shares the connection: the share starts at `h2_marks`, the counters noted when the
-    /// request was handed over (or at the connection start when this request opened it),
-    /// and is split by DATA bytes at the end.
+    /// Called when the response head arrives. `opened` tells whether this request's own
+    /// connect opened the connection (see opener.rs); that request reports the set-up. HTTP/1.1
+    /// holds the connection exclusively, so the exchange began with the write burst that
+    /// carried its request head (or with the connection itself, handshake included, when it
+    /// reports the set-up). HTTP/2 shares the connection: the stream joins the connection's
+    /// ledger from `h2_marks`, the counters noted when the request was handed over (the
+    /// opener's entry has counted since the connection's first byte).
     pub fn begin(
         conn: Arc<ConnMeta>,
         requested_at: Instant,
         head_at: Instant,
         h2_marks: &[(Weak<ConnMeta>, CounterMark)],
+        opened: Option<Option<StreamId>>,
     ) -> Exchange {
         let first_use = conn.claim_use() == 0;
         conn.busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // The pool races a checkout against a new connect: a connection this request did not
-        // wait for (opened before the request) came from the pool even on its first use.
-        let reused = !first_use || conn.opened_at() < requested_at;
-        let counters = &conn.counters;
-        let burst = counters.burst();
-        let (sent_base, received_base, data_base) = if !reused {
-            (0, 0, 0)
-        } else if conn.h2 {
-            let mark = h2_marks
-                .iter()
-                .find(|(weak, _)| std::ptr::eq(weak.as_ptr(), Arc::as_ptr(&conn)))
-                .map(|(_, mark)| *mark)
-                .unwrap_or_default();
-            (mark.sent, mark.received, mark.data)
+        // HTTP/1.1 carries one exchange at a time, so its first one is the opener's or, when
+        // the opener was served by another connection, the first that used it. HTTP/2 carries a
+        // burst at once, whose heads arrive in any order: the opener's request is known.
+        let reused = if conn.h2 {
+            !conn.claim_setup(opened.is_some())
         } else {
-            (burst.sent_before, burst.received_before, 0)
+            !first_use
+        };
+        let burst = conn.counters.burst();
+        let share = match conn.h2_ledger.as_ref() {
+            Some(ledger) => {
+                let id = opened.flatten().unwrap_or_else(|| {
+                    ledger.open(
+                        h2_marks
+                            .iter()
+                            .find(|(weak, _)| std::ptr::eq(weak.as_ptr(), Arc::as_ptr(&conn)))
+                            .map(|(_, mark)| *mark),
+                    )
+                });
+                Share::Stream {
+                    id,
+                    closed: Mutex::new(None),
+                }
+            }
+            None if reused => Share::Exclusive {
+                base: CounterMark {
+                    sent: burst.sent_before,
+                    received: burst.received_before,
+                },
+            },
+            None => Share::Exclusive {
+                base: CounterMark::default(),
+            },
         };
         Exchange {
             conn,
             requested_at,
             head_at,
             reused,
-            sent_base,
-            received_base,
-            data_base,
+            share,
             burst,
         }
     }
 
-    /// This exchange's socket bytes (sent, received), given the body bytes it received.
-    pub fn bytes(&self, body_bytes: u64) -> (u64, u64) {
-        let counters = &self.conn.counters;
-        let sent = counters.sent().saturating_sub(self.sent_base);
-        let received = counters.received().saturating_sub(self.received_base);
-        if !self.conn.h2 {
-            return (sent, received);
+    /// HTTP/2: DATA bytes delivered to this stream, its weight in the ledger.
+    pub fn delivered(&self, bytes: u64) {
+        if let (Share::Stream { id, .. }, Some(ledger)) = (&self.share, &self.conn.h2_ledger) {
+            ledger.delivered(*id, bytes);
         }
-        let data_all = counters.data_delivered().saturating_sub(self.data_base);
-        if data_all == 0 || data_all <= body_bytes {
-            return (sent, received);
+    }
+
+    /// HTTP/2: ends the stream's share (once) and returns it.
+    fn close_stream(&self) -> Option<CounterMark> {
+        let (Share::Stream { id, closed }, Some(ledger)) = (&self.share, &self.conn.h2_ledger)
+        else {
+            return None;
+        };
+        let mut closed = closed.lock().unwrap_or_else(|p| p.into_inner());
+        Some(*closed.get_or_insert_with(|| ledger.close(*id)))
+    }
+
+    /// This exchange's socket bytes (sent, received) up to now; on HTTP/2 this ends the
+    /// stream's share, so it is called once its last byte arrived.
+    pub fn bytes(&self) -> (u64, u64) {
+        match &self.share {
+            Share::Exclusive { base } => {
+                let (sent, received) = self.conn.counters.end_of_burst(self.burst.seq);
+                (
+                    sent.saturating_sub(base.sent),
+                    received.saturating_sub(base.received),
+                )
+            }
+            Share::Stream { .. } => {
+                let share = self.close_stream().unwrap_or_default();
+                (share.sent, share.received)
+            }
         }
-        let share = body_bytes as f64 / data_all as f64;
-        (
-            (sent as f64 * share).round() as u64,
-            (received as f64 * share).round() as u64,
-        )
     }
 
     /// HTTP/1.1: the first and last write of the request head. HTTP/2: the moment the
