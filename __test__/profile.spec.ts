@@ -213,7 +213,9 @@ test.serial('two redirect hops of 250 ms each land in redirectEnd - redirectStar
 })
 
 test.serial('a download waiting behind another (maxConcurrent: 1) spends the wait in the queue', async (t) => {
-  const delay = 300
+  // Long enough that a busy machine's slow connect or first byte (bounded by delay / 2 in
+  // assertDelayIn) cannot be mistaken for the wait.
+  const delay = 1000
   const server = closeAfter(t, await startContentServer({ hostname: TEST_HOST }))
   const { host } = await makeHost(t, { maxConcurrent: 1 })
   const first = record(host, { url: server.url(`/slow/1024?headerDelayMs=${delay}&delayMs=0`) })
@@ -508,7 +510,10 @@ const curlTest = (title: string, fn: (t: ExecutionContext) => Promise<void>) =>
   curl.ok ? test.serial(title, fn) : test.serial.skip(`${title} [skipped: curl is not on PATH]`, fn)
 
 /** Both tools' DNS, TCP connect and TLS phases agree within this, ms. */
-const CURL_TOLERANCE_MS = 50
+// Two processes time the same held phase; on a busy two-core machine either can be scheduled
+// late by a tenth of a second. A phase measured in the wrong place would be off by the whole
+// hold (1 s), so 200 ms still tells them apart.
+const CURL_TOLERANCE_MS = 200
 
 type ToolPhases = { dns: number; connect: number; tls: number }
 
@@ -559,8 +564,8 @@ function assertAgree(t: ExecutionContext, viaCurl: ToolPhases, p: Profile): void
   }
 }
 
-curlTest('the TLS phase agrees with curl -w within 50 ms when the ServerHello is held 250 ms', async (t) => {
-  const hold = 250
+curlTest('the TLS phase agrees with curl -w within 200 ms when the ServerHello is held 1 s', async (t) => {
+  const hold = 1000
   const origin = closeAfter(t, await startTlsServer('https'))
   const proxy = closeAfter(t, await startTcpProxy({ targetPort: origin.port, holdFirstResponseMs: hold }))
   const url = proxy.url('/bytes/1024')
@@ -580,7 +585,7 @@ curlTest('the TLS phase agrees with curl -w within 50 ms when the ServerHello is
   t.is(proxy.connections.length, 2, 'curl and the engine each made one connection')
 })
 
-curlTest('the TCP connect phase agrees with curl -w within 50 ms behind a full accept queue', async (t) => {
+curlTest('the TCP connect phase agrees with curl -w within 200 ms behind a full accept queue', async (t) => {
   // Both clients' SYNs are dropped at once; both kernels retransmit after 1 s, answered then.
   const hold = 250
   const server = closeAfter(t, await startHeldListener({ hostname: TEST_HOST, bodyBytes: 1024 }))
