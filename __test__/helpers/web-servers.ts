@@ -168,44 +168,54 @@ function parseAccessLine(line: string): AccessLine | undefined {
   }
 }
 
-/** Starts Debian's apache2 in the foreground (`-DFOREGROUND`) from its own config. */
-export async function startApache(sizes: number[]): Promise<Apache> {
-  const binary = await ensureBinary(APACHE_BINARY)
-  const docroot = await writeDocroot(sizes)
+/**
+ * Runs `attempt` in a fresh directory until it starts, at most START_ATTEMPTS times: a port
+ * freePort() found can be taken before the server binds it. The docroot goes when all failed.
+ */
+async function startRetrying<T>(prefix: string, docroot: string, attempt: (dir: string) => Promise<T>): Promise<T> {
   let lastError: unknown
-  for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-    const dir = await mkdtemp(join(tmpdir(), 'tt-download-apache-'))
-    const tls = await writeCerts(dir)
-    const ports = { tls: await freePort(), tlsH1: await freePort(), plain: await freePort() }
-    const config = join(dir, 'apache2.conf')
-    await writeFile(config, apacheConfig(dir, docroot.dir, tls, ports))
+  for (let i = 0; i < START_ATTEMPTS; i++) {
+    const dir = await mkdtemp(join(tmpdir(), prefix))
     try {
-      const daemon = await startDaemon({
-        label: 'apache2',
-        binary,
-        args: ['-f', config, '-DFOREGROUND'],
-        ports: [ports.tls, ports.tlsH1, ports.plain],
-        dir,
-      })
-      const accessLog = join(dir, 'access.log')
-      return {
-        label: 'apache',
-        pid: daemon.pid,
-        tlsPort: ports.tls,
-        plainPort: ports.plain,
-        tlsH1Port: ports.tlsH1,
-        files: docroot.files,
-        logOf: (targets) => waitForLines(accessLog, targets, daemon),
-        stop: () => stopBoth(daemon, docroot.dir),
-      }
+      return await attempt(dir)
     } catch (error) {
       lastError = await withLog(error, join(dir, 'error.log'))
       await rm(dir, { recursive: true, force: true })
       if (!(error instanceof DaemonStartError && error.portClash)) break
     }
   }
-  await rm(docroot.dir, { recursive: true, force: true })
+  await rm(docroot, { recursive: true, force: true })
   throw lastError
+}
+
+/** Starts Debian's apache2 in the foreground (`-DFOREGROUND`) from its own config. */
+export async function startApache(sizes: number[]): Promise<Apache> {
+  const binary = await ensureBinary(APACHE_BINARY)
+  const docroot = await writeDocroot(sizes)
+  return startRetrying('tt-download-apache-', docroot.dir, async (dir) => {
+    const tls = await writeCerts(dir)
+    const ports = { tls: await freePort(), tlsH1: await freePort(), plain: await freePort() }
+    const config = join(dir, 'apache2.conf')
+    await writeFile(config, apacheConfig(dir, docroot.dir, tls, ports))
+    const daemon = await startDaemon({
+      label: 'apache2',
+      binary,
+      args: ['-f', config, '-DFOREGROUND'],
+      ports: [ports.tls, ports.tlsH1, ports.plain],
+      dir,
+    })
+    const accessLog = join(dir, 'access.log')
+    return {
+      label: 'apache',
+      pid: daemon.pid,
+      tlsPort: ports.tls,
+      plainPort: ports.plain,
+      tlsH1Port: ports.tlsH1,
+      files: docroot.files,
+      logOf: (targets: string[]) => waitForLines(accessLog, targets, daemon),
+      stop: () => stopBoth(daemon, docroot.dir),
+    }
+  })
 }
 
 async function waitForLines(path: string, targets: string[], daemon: Daemon): Promise<AccessLine[]> {
@@ -267,34 +277,18 @@ function nginxConfig(dir: string, docroot: string, tls: { cert: string; key: str
 export async function startNginx(sizes: number[]): Promise<WebServer> {
   const binary = await ensureBinary(NGINX_BINARY)
   const docroot = await writeDocroot(sizes)
-  let lastError: unknown
-  for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-    const dir = await mkdtemp(join(tmpdir(), 'tt-download-nginx-'))
+  return startRetrying('tt-download-nginx-', docroot.dir, async (dir) => {
     const tls = await writeCerts(dir)
     const port = await freePort()
     const config = join(dir, 'nginx.conf')
     await writeFile(config, nginxConfig(dir, docroot.dir, tls, port))
-    try {
-      const daemon = await startDaemon({
-        label: 'nginx',
-        binary,
-        args: ['-p', `${dir}/`, '-c', config, '-e', `${dir}/error.log`],
-        ports: [port],
-        dir,
-      })
-      return {
-        label: 'nginx',
-        pid: daemon.pid,
-        tlsPort: port,
-        files: docroot.files,
-        stop: () => stopBoth(daemon, docroot.dir),
-      }
-    } catch (error) {
-      lastError = await withLog(error, join(dir, 'error.log'))
-      await rm(dir, { recursive: true, force: true })
-      if (!(error instanceof DaemonStartError && error.portClash)) break
-    }
-  }
-  await rm(docroot.dir, { recursive: true, force: true })
-  throw lastError
+    const daemon = await startDaemon({
+      label: 'nginx',
+      binary,
+      args: ['-p', `${dir}/`, '-c', config, '-e', `${dir}/error.log`],
+      ports: [port],
+      dir,
+    })
+    return { label: 'nginx', pid: daemon.pid, tlsPort: port, files: docroot.files, stop: () => stopBoth(daemon, docroot.dir) }
+  })
 }
