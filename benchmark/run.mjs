@@ -5,7 +5,7 @@
 //
 //   node benchmark/run.mjs [--quick] [--runs N] [--count N] [--pairs N] [--idle-ms MS]
 //                          [--only large,small,idle,profile,egress] [--peers tt,curl,...]
-//                          [--addon PATH|dev] [--out FILE] [--no-write] [--help]
+//                          [--addon PATH|dev] [--baseline-addon PATH] [--out FILE] [--no-write] [--help]
 import { spawn, spawnSync } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
 import {
@@ -59,6 +59,9 @@ const USAGE = `usage: node benchmark/run.mjs [options]     (npm run bench from t
   --protocols LIST   http,https (default: both)
   --addon PATH|dev   tt-download addon: a .node file, or "dev" for the root build; default: the
                      bench-release profile (lto = "fat"), built into target/ when missing
+  --baseline-addon PATH  another addon (an earlier commit's bench-release build) measured as
+                     the peer tt-baseline in the same rounds, through the same host code: a
+                     before/after of an engine change in one run
   --wait-quiet       before each round, wait (up to 2 min) until other processes use < 15% CPU
   --settle-ms MS     longest wait, before a comparison, for file creation to be cheap again
                      after deletes (see emptyTrash in run.mjs); default 120000
@@ -143,6 +146,9 @@ function parseArgs(argv) {
       case '--addon':
         o.addon = val()
         break
+      case '--baseline-addon':
+        o.baselineAddon = val()
+        break
       case '--out':
         o.out = val()
         break
@@ -172,7 +178,10 @@ function parseArgs(argv) {
   o.profileCount ??= o.quick ? 500 : 2000
   o.idleMs ??= o.quick ? 2000 : 10000
   for (const s of o.only) if (!SCENARIOS.includes(s)) usage(`unknown scenario ${s}`)
+  if (o.baselineAddon !== undefined && !o.peers.includes('tt-baseline')) o.peers.splice(1, 0, 'tt-baseline')
   for (const p of o.peers) if (!(p in PEER_LABEL)) usage(`unknown peer ${p}`)
+  if (o.peers.includes('tt-baseline') && o.baselineAddon === undefined) usage('the peer tt-baseline needs --baseline-addon PATH')
+  if (o.baselineAddon !== undefined && !existsSync(o.baselineAddon)) usage(`--baseline-addon ${o.baselineAddon}: no such file`)
   for (const s of o.sizes) if (!(s in SMALL_FILES)) usage(`unknown size ${s}`)
   for (const p of o.protocols) if (!['http', 'https'].includes(p)) usage(`unknown protocol ${p}`)
   for (const c of o.concurrency) if (!Number.isInteger(c) || c < 1) usage(`bad concurrency ${c}`)
@@ -305,7 +314,9 @@ function environment(server, addon) {
     undici: pkgVersion('undici'),
     got: pkgVersion('got'),
     commit: `${tryRun('git', ['-C', root, 'rev-parse', '--short', 'HEAD'])}${dirty ? ' + uncommitted changes in crates/ or src/' : ''}`,
-    addon: `${addon.profile}; ${relative(root, addon.path)} (${(statSync(addon.path).size / MiB).toFixed(1)} MiB)`,
+    addon: `${addon.profile}; ${relative(root, addon.path)} (${(statSync(addon.path).size / MiB).toFixed(1)} MiB)${
+      opts.baselineAddon === undefined ? '' : `; baseline (peer tt-baseline): ${opts.baselineAddon}`
+    }`,
   }
 }
 
@@ -440,13 +451,14 @@ function runChild(cmd, args, env, timeoutMs = 600_000) {
 
 async function runNode(peer, job) {
   const args = job.mode === 'idle' ? ['--expose-gc'] : []
-  const env = peer.startsWith('tt') ? { NAPI_RS_NATIVE_LIBRARY_PATH: addonPath } : {}
+  const addon = peer === 'tt-baseline' ? opts.baselineAddon : addonPath
+  const env = peer.startsWith('tt') ? { NAPI_RS_NATIVE_LIBRARY_PATH: addon } : {}
   const r = await runChild(process.execPath, [...args, join(benchDir, 'peers', 'worker.mjs'), peer, JSON.stringify(job)], env)
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '))
   if (r.code !== 0 || !line) throw new Error(`${peer} exited ${r.code ?? r.signal}: ${r.stderr.trim().slice(-2000)}`)
   const result = JSON.parse(line.slice(7))
-  if (peer.startsWith('tt') && !result.extra?.addons?.some((a) => a === addonPath)) {
-    throw new Error(`tt-download loaded ${result.extra?.addons?.join(', ')} instead of ${addonPath}`)
+  if (peer.startsWith('tt') && !result.extra?.addons?.some((a) => a === addon)) {
+    throw new Error(`${peer} loaded ${result.extra?.addons?.join(', ')} instead of ${addon}`)
   }
   return result
 }
@@ -590,7 +602,7 @@ function ratios(rounds, peer, key, higherIsBetter) {
   return { curl: summary(toCurl), node: summary(toNode) }
 }
 
-const peerOrder = (peers) => ['tt', 'tt-engine', 'curl', 'node-http', 'undici', 'got'].filter((p) => peers.includes(p))
+const peerOrder = (peers) => ['tt', 'tt-baseline', 'tt-engine', 'curl', 'node-http', 'undici', 'got'].filter((p) => peers.includes(p))
 
 // ---------------------------------------------------------------- scenarios
 

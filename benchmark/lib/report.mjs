@@ -7,6 +7,7 @@ export const PEER_LABEL = {
   got: 'got 14',
   tt: 'tt-download',
   'tt-engine': 'tt binding only',
+  'tt-baseline': 'tt-download (baseline addon)',
 }
 
 const PEER_COLOR = {
@@ -16,6 +17,7 @@ const PEER_COLOR = {
   got: '#8a6fbf',
   tt: '#d1495b',
   'tt-engine': '#f08a96',
+  'tt-baseline': '#8c2d3a',
 }
 
 export function fmt(x, digits) {

@@ -15,7 +15,8 @@ const [peer, jobText] = process.argv.slice(2)
 const job = JSON.parse(jobText)
 const rssBoot = memStatus().rss
 
-const { default: setup } = await import(`./${peer}.mjs`)
+// tt-baseline is the tt peer with another addon (NAPI_RS_NATIVE_LIBRARY_PATH, set by run.mjs).
+const { default: setup } = await import(`./${peer === 'tt-baseline' ? 'tt' : peer}.mjs`)
 const client = await setup(job)
 const rssLoaded = memStatus().rss
 
