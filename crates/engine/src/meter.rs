@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub struct Counters {
     sent: AtomicU64,
     received: AtomicU64,
-    burst: Mutex<Burst>,
+    bursts: Mutex<Bursts>,
     #[cfg(unix)]
     fd: Mutex<Option<std::os::fd::RawFd>>,
     /// The RTT sampled just before the socket closed (f64 bits): a server may close the
@@ -23,7 +23,13 @@ pub struct Counters {
     rtt_at_close: AtomicU64,
 }
 
-#[derive(Clone, Copy, Debug)]
+/// Bursts remembered for the exchanges that look for theirs. HTTP/1.1 carries one exchange at
+/// a time, but the pool may write the next request as soon as a small response is parsed,
+/// before the download that got it has looked at the connection: the current burst is then
+/// already the next request's.
+const BURSTS_KEPT: u64 = 8;
+
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Burst {
     /// First write after the last read: on HTTP/1.1, the start of a request head.
     pub start: Option<Instant>,
@@ -32,7 +38,22 @@ pub struct Burst {
     pub received_before: u64,
     /// Counts the bursts, so an exchange can tell whether the next one has begun.
     pub seq: u64,
+}
+
+struct Bursts {
+    /// Indexed by `seq % BURSTS_KEPT`.
+    recent: [Burst; BURSTS_KEPT as usize],
+    seq: u64,
     after_read: bool,
+    /// The burst that carries the first request (the one after the handshake).
+    first_request: u64,
+}
+
+impl Bursts {
+    fn get(&self, seq: u64) -> Option<Burst> {
+        (seq <= self.seq && self.seq - seq < BURSTS_KEPT && seq > 0)
+            .then(|| self.recent[(seq % BURSTS_KEPT) as usize])
+    }
 }
 
 impl Counters {
@@ -40,13 +61,11 @@ impl Counters {
         Counters {
             sent: AtomicU64::new(0),
             received: AtomicU64::new(0),
-            burst: Mutex::new(Burst {
-                start: None,
-                last_write: None,
-                sent_before: 0,
-                received_before: 0,
+            bursts: Mutex::new(Bursts {
+                recent: [Burst::default(); BURSTS_KEPT as usize],
                 seq: 0,
                 after_read: true,
+                first_request: 1,
             }),
             #[cfg(unix)]
             fd: Mutex::new(None),
@@ -62,35 +81,50 @@ impl Counters {
         self.received.load(Ordering::Relaxed)
     }
 
+    fn bursts(&self) -> std::sync::MutexGuard<'_, Bursts> {
+        self.bursts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The latest burst.
     pub fn burst(&self) -> Burst {
-        *self.burst.lock().unwrap_or_else(|p| p.into_inner())
+        let bursts = self.bursts();
+        bursts.get(bursts.seq).unwrap_or_default()
+    }
+
+    /// HTTP/1.1: the burst of the `exchange`-th request on this connection (0 for the first):
+    /// one request head a burst, in order. None when it is no longer remembered.
+    pub fn request_burst(&self, exchange: u64) -> Option<Burst> {
+        let bursts = self.bursts();
+        bursts.get(bursts.first_request + exchange)
     }
 
     /// The counters (sent, received) where burst `seq` ended: where the next burst began, or
     /// now while it is the last. On HTTP/1.1 the next burst is the next request's head, which
     /// the pool may send before the previous download has taken its last body byte.
     pub fn end_of_burst(&self, seq: u64) -> (u64, u64) {
-        let burst = self.burst.lock().unwrap_or_else(|p| p.into_inner());
-        if burst.seq != seq {
-            return (burst.sent_before, burst.received_before);
+        let bursts = self.bursts();
+        if bursts.seq == seq {
+            // Under the lock: no burst can begin between these reads.
+            return (self.sent(), self.received());
         }
-        // Under the lock: no burst can begin between these reads.
-        (self.sent(), self.received())
+        let next = bursts
+            .get(seq + 1)
+            .or_else(|| bursts.get(bursts.seq))
+            .unwrap_or_default();
+        (next.sent_before, next.received_before)
     }
 
     /// The handshake is over: the next write starts the first request.
     pub fn start_new_burst(&self) {
-        self.burst
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .after_read = true;
+        let mut bursts = self.bursts();
+        bursts.after_read = true;
+        bursts.first_request = bursts.seq + 1;
     }
 
     fn on_read(&self, bytes: usize) {
         if bytes > 0 {
             self.received.fetch_add(bytes as u64, Ordering::Relaxed);
-            let mut burst = self.burst.lock().unwrap_or_else(|p| p.into_inner());
-            burst.after_read = true;
+            self.bursts().after_read = true;
         }
     }
 
@@ -99,15 +133,21 @@ impl Counters {
             return;
         }
         let now = Instant::now();
-        let mut burst = self.burst.lock().unwrap_or_else(|p| p.into_inner());
-        if burst.after_read {
-            burst.after_read = false;
-            burst.start = Some(now);
-            burst.seq += 1;
-            burst.sent_before = self.sent.load(Ordering::Relaxed);
-            burst.received_before = self.received.load(Ordering::Relaxed);
+        let mut bursts = self.bursts();
+        if bursts.after_read {
+            bursts.after_read = false;
+            bursts.seq += 1;
+            let seq = bursts.seq;
+            bursts.recent[(seq % BURSTS_KEPT) as usize] = Burst {
+                start: Some(now),
+                last_write: None,
+                sent_before: self.sent.load(Ordering::Relaxed),
+                received_before: self.received.load(Ordering::Relaxed),
+                seq,
+            };
         }
-        burst.last_write = Some(now);
+        let seq = bursts.seq;
+        bursts.recent[(seq % BURSTS_KEPT) as usize].last_write = Some(now);
         self.sent.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
@@ -250,5 +290,38 @@ impl AsyncWrite for Metered {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exchange_finds_its_own_request_burst_after_the_next_request_went_out() {
+        let counters = Counters::new();
+        counters.cross(300, 900); // the TLS handshake
+        counters.start_new_burst();
+        counters.cross(400, 1_500); // request 1 and its response
+        counters.on_write(410); // request 2 went out before exchange 1 looked
+        let first = counters
+            .request_burst(0)
+            .expect("request 1's burst is remembered");
+        assert_eq!((first.sent_before, first.received_before), (300, 900));
+        assert_eq!(counters.end_of_burst(first.seq), (700, 2_400));
+        let second = counters.request_burst(1).expect("request 2's burst");
+        assert_eq!(second.sent_before, 700);
+        assert_eq!(counters.end_of_burst(second.seq), (1_110, 2_400));
+    }
+
+    #[test]
+    fn a_burst_no_longer_remembered_is_none() {
+        let counters = Counters::new();
+        counters.start_new_burst();
+        for _ in 0..BURSTS_KEPT + 1 {
+            counters.cross(10, 10);
+        }
+        assert!(counters.request_burst(0).is_none());
+        assert!(counters.request_burst(BURSTS_KEPT).is_some());
     }
 }

@@ -82,7 +82,8 @@ impl Exchange {
         h2_marks: &[(Weak<ConnMeta>, CounterMark)],
         opened: Option<Option<StreamId>>,
     ) -> Exchange {
-        let first_use = conn.claim_use() == 0;
+        let earlier_uses = conn.claim_use();
+        let first_use = earlier_uses == 0;
         conn.busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // HTTP/1.1 carries one exchange at a time, so its first one is the opener's or, when
         // the opener was served by another connection, the first that used it. HTTP/2 carries a
@@ -92,7 +93,13 @@ impl Exchange {
         } else {
             !first_use
         };
-        let burst = conn.counters.burst();
+        // HTTP/1.1: this exchange's own request burst, not the latest one (which may already
+        // be the next request's, see meter.rs).
+        let burst = match conn.h2 {
+            false => conn.counters.request_burst(earlier_uses),
+            true => None,
+        }
+        .unwrap_or_else(|| conn.counters.burst());
         let share = match conn.h2_ledger.as_ref() {
             Some(ledger) => {
                 let id = opened.flatten().unwrap_or_else(|| {
