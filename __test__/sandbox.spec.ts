@@ -371,7 +371,9 @@ test('downloadFile with any generated filePath stores inside the sandbox or fail
       check(readFileSync(real).equals(patternBytes(24, seed)), `${label}: ${real} does not hold the bytes`)
       stored.set(relative(fx.dataDir, real), filePath)
     }),
-    { numRuns: 150 },
+    // About one generated path in ten is storable: 300 runs store 20-45, so the floor below
+    // holds whatever the seed (150 runs stored 12-22 and sometimes missed it).
+    { numRuns: 300 },
   )
   t.log(`stored ${stored.size}, failed ${JSON.stringify(Object.fromEntries(codes))}`)
   t.true(stored.size > 15, `enough paths were stored (${stored.size})`)
