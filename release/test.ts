@@ -48,11 +48,10 @@ async function main(): Promise<void> {
     const publisher = join(work, 'publisher')
     const deps = await timed('publish the runtime dependencies', () => publishDependencies(registry, publisher))
     console.log(`[release]   ${deps} packages from package-lock.json`)
-    const staged = await timed('stage and publish tt-download and its platform packages', async () => {
-      const dir = await stageRelease(join(work, 'stage'), targets)
-      return { dir, files: await publishRelease(registry, dir, publisher) }
-    })
-    const stray = staged.files.filter((file) => !MAIN_FILES.test(file))
+    const mainFiles = await timed('stage and publish tt-download and its platform packages', async () =>
+      publishRelease(registry, await stageRelease(join(work, 'stage'), targets), publisher),
+    )
+    const stray = mainFiles.filter((file) => !MAIN_FILES.test(file))
     assert.deepEqual(stray, [], 'files in the main package beyond dist, the loader and its types')
 
     const served = { url: server.url(`/bytes/${SERVED_LENGTH}`), length: SERVED_LENGTH, sha256: expectedSha256(SERVED_LENGTH) }

@@ -11,7 +11,7 @@ export async function highestGlibc(file: string): Promise<string | undefined> {
   return versions.sort(compareVersions).at(-1)
 }
 
-/** The libc the file was linked for, from the shared libraries it needs. */
+/** The shared libraries the file needs (a musl build names no glibc library). */
 export async function neededLibraries(file: string): Promise<string[]> {
   const { stdout } = await exec('readelf', ['--dynamic', '--wide', file])
   return [...stdout.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!)
@@ -19,7 +19,7 @@ export async function neededLibraries(file: string): Promise<string[]> {
 
 export async function machineMatches(file: string, arch: 'x64' | 'arm64'): Promise<boolean> {
   const { stdout } = await exec('readelf', ['--file-header', file])
-  return stdout.includes(`Machine:                           ${MACHINES[arch]}`)
+  return /^\s*Machine:\s+(.+)$/m.exec(stdout)?.[1]?.trim() === MACHINES[arch]
 }
 
 export function compareVersions(a: string, b: string): number {

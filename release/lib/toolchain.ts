@@ -12,13 +12,19 @@ import { ROOT } from './targets.js'
 const VENV = cachePath('venv')
 const REQUIREMENTS = join(ROOT, 'release', 'requirements.txt')
 
+/** The venv's bin directory (python3, pip), created once. */
+export async function venvBin(): Promise<string> {
+  const bin = join(VENV, 'bin')
+  if (!existsSync(join(bin, 'python3'))) await exec('python3', ['-m', 'venv', VENV])
+  return bin
+}
+
 /** The venv's bin directory, with cargo-zigbuild and a python3 that has ziglang, set up once. */
 export async function zigbuildBin(): Promise<string> {
-  const bin = join(VENV, 'bin')
+  const bin = await venvBin()
   const wanted = createHash('sha256').update(readFileSync(REQUIREMENTS)).digest('hex')
   const stamp = join(VENV, 'requirements.sha256')
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted) return bin
-  if (!existsSync(join(bin, 'python3'))) await exec('python3', ['-m', 'venv', VENV])
   await exec(join(bin, 'pip'), ['install', '--quiet', '--disable-pip-version-check', '--require-hashes', '-r', REQUIREMENTS])
   writeFileSync(stamp, wanted)
   return bin
