@@ -464,6 +464,12 @@ test('downloadFile never throws for any options value; objects end in one succes
       weight: 2,
     },
   )
+  // A call that failed (a timeout of a few milliseconds above all) may have written its request
+  // before it gave up, and that head can reach the server while a later call runs. So a head
+  // that carries a name the current call did not set is checked against the names of earlier
+  // failed calls whose head never arrived: each explains at most one head. CR, LF, NUL, a bad
+  // request line or an injected name are never explained away.
+  const awaitingHead: Set<string>[] = []
   await fc.assert(
     fc.asyncProperty(options, fc.boolean(), async (opts, onRelease) => {
       const host = onRelease ? fx.release : fx.test
@@ -477,10 +483,14 @@ test('downloadFile never throws for any options value; objects end in one succes
         typeof header === 'object' && header !== null ? new Set(Object.keys(header).map((k) => k.toLowerCase())) : new Set<string>()
       for (const head of newHeads(fx, before)) {
         const problems = headProblems(head, intended)
-        check(problems.length === 0, `${label}: ${problems.join('; ')}\n${JSON.stringify(head.toString('latin1'))}`)
+        if (problems.length === 0) continue
+        const earlier = awaitingHead.findIndex((names) => headProblems(head, names).length === 0)
+        check(earlier !== -1, `${label}: ${problems.join('; ')}\n${JSON.stringify(head.toString('latin1'))}`)
+        awaitingHead.splice(earlier, 1)
       }
+      if (typeof outcome === 'number') awaitingHead.push(intended)
     }),
-    { numRuns: 400 },
+    { numRuns: 400, includeErrorInReport: true },
   )
   t.log(`outcomes: ${JSON.stringify(Object.fromEntries(outcomes))}`)
   t.true((outcomes.get('success') ?? 0) > 20, 'many options did download')
@@ -524,7 +534,7 @@ test('headers: any invalid name or value fails 121599 before any request; valid 
         check(value === want, `${label}: ${name} went out as ${JSON.stringify(value)}`)
       }
     }),
-    { numRuns: 300 },
+    { numRuns: 300, includeErrorInReport: true },
   )
   t.log(`sent ${sent}, refused ${refused}`)
   t.true(sent > 30 && refused > 30, 'both valid and invalid header objects came up')
@@ -550,7 +560,7 @@ test('URLs: random strings and mutations of a good URL never throw, fail with 12
       }
       if (outcome === 'success') check(heads.length === 1, `${label}: success with ${heads.length} requests`)
     }),
-    { numRuns: 400 },
+    { numRuns: 400, includeErrorInReport: true },
   )
   t.log(`outcomes: ${JSON.stringify(Object.fromEntries(codes))}`)
   t.true((codes.get('success') ?? 0) > 20, 'many URLs reached the server')
@@ -588,7 +598,7 @@ test('spelledPort agrees with WHATWG URL: a non-default port is always read, and
         check(spelled === undefined || spelled === defaultPort, `${JSON.stringify(raw)}: no URL port, spelledPort ${spelled}`)
       }
     }),
-    { numRuns: 3000 },
+    { numRuns: 3000, includeErrorInReport: true },
   )
   t.true(checked > 500, `enough parseable URLs (${checked})`)
 })

@@ -324,7 +324,7 @@ test('host.realPath of any generated path stays inside user/ or temp/ (checked o
         `${JSON.stringify(filePath)} -> ${resolved} resolves to ${real}, outside ${root}/`,
       )
     }),
-    { numRuns: 400 },
+    { numRuns: 400, includeErrorInReport: true },
   )
   t.deepEqual(snapshot(fx.root), before, 'realPath changed nothing on disk')
   t.true(answered > 20, `enough paths resolved (${answered})`)
@@ -373,7 +373,7 @@ test('downloadFile with any generated filePath stores inside the sandbox or fail
     }),
     // About one generated path in ten is storable: 300 runs store 20-45, so the floor below
     // holds whatever the seed (150 runs stored 12-22 and sometimes missed it).
-    { numRuns: 300 },
+    { numRuns: 300, includeErrorInReport: true },
   )
   t.log(`stored ${stored.size}, failed ${JSON.stringify(Object.fromEntries(codes))}`)
   t.true(stored.size > 15, `enough paths were stored (${stored.size})`)
