@@ -9,23 +9,6 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/**
- * An app's cookie jar, shared by the downloads it is passed to. With a file, persistent
- * cookies are loaded from it and saved to it after downloads that received cookies.
- */
-export declare class BindingCookieJar {
-  constructor(file?: string | undefined | null)
-  /**
-   * The `Cookie` value a request to `url` (an http(s) URL, checked by the caller) would
-   * send; `''` when none.
-   */
-  header(url: string): string
-  /** What a response from `url` set; saved like a download's cookies. */
-  store(url: string, setCookies: Array<string>): void
-  /** Forgets every cookie and empties the saved file. */
-  clear(): void
-}
-
 /** A shared download engine: its own tokio runtime, connection pools and DNS cache. */
 export declare class BindingEngine {
   /**
@@ -34,10 +17,16 @@ export declare class BindingEngine {
    */
   constructor(options: BindingEngineOptions | undefined | null, wake: () => void)
   /**
-   * Starts one download and returns its id, which its messages carry. It always ends with
-   * one `done` message (failures come back as `errorKind`), never with an exception.
+   * A host on this engine; throws for settings it cannot use (a bad policy, proxy, CA or
+   * an unreadable `temp/`), before any download.
    */
-  start(settings: BindingSettings, request: BindingRequest, quota?: BindingQuota | undefined | null, cookies?: BindingCookieJar | undefined | null): number
+  host(init: BindingHostInit): BindingHost
+  /**
+   * Starts one download of `host` and returns its id, which its messages carry. It always
+   * ends with one `done` message (failures come back as `errorKind`), never with an
+   * exception.
+   */
+  start(host: BindingHost, request: BindingRequest): number
   /**
    * Stops download `id` at any point; it ends with `errorKind: 'cancelled'` unless its file
    * was already stored. Unknown or finished ids are ignored.
@@ -63,24 +52,11 @@ export declare class BindingEngine {
   close(): void
 }
 
-/** A byte budget shared by the downloads it is passed to (a host's user-directory quota). */
-export declare class BindingQuota {
-  /** `used`: bytes already stored under the budget, measured by the caller. */
-  constructor(limit: number, used: number)
-  /** Bytes of the stored files, kept current as downloads complete. */
-  get used(): number
-  /** Bytes held by downloads in flight. */
-  get reserved(): number
-  /**
-   * Measures `dir` again (every regular file below it) as the stored total; a download
-   * committing meanwhile is counted once. Returns the new total.
-   */
-  remeasure(dir: string): number
-}
-
-/** A host's settings, shared by the downloads it is passed to: converted once, not per download. */
-export declare class BindingSettings {
-  constructor(init: BindingSettingsInit)
+/**
+ * A host of an engine: its settings converted once, its pool, budgets and cookie jar. Its
+ * downloads are started with `engine.start(host, request)`.
+ */
+export declare class BindingHost {
   /** Bytes of the files the host counts under `temp/` (reservations not included). */
   get tempUsed(): number
   /** Files removed from `temp/` to make room since the host started. */
@@ -94,6 +70,27 @@ export declare class BindingSettings {
   refreshTemp(path?: string | undefined | null): void
   /** Removes every file in `temp/` stored so far, but those whose success is undelivered. */
   clearTemp(): void
+  /** Bytes of the files stored under the user quota, kept current as downloads complete. */
+  get userUsed(): number
+  /** Bytes held under the user quota by downloads in flight. */
+  get userReserved(): number
+  /**
+   * Measures `dir` again (every regular file below it) as the user quota's stored total;
+   * a download committing meanwhile is counted once. Returns the new total.
+   */
+  remeasureUser(dir: string): number
+  /**
+   * The `Cookie` value a request to `url` (an http(s) URL, checked by the caller) would
+   * send; `''` when none or when the host keeps no cookies.
+   */
+  cookieHeader(url: string): string
+  /**
+   * What a response from `url` set; saved like a download's cookies. Ignored when the host
+   * keeps no cookies.
+   */
+  storeCookies(url: string, setCookies: Array<string>): void
+  /** Forgets every cookie and empties the saved file. */
+  clearCookies(): void
 }
 
 /** The egress policy (SPEC 11): CIDRs or addresses; a malformed entry makes the settings throw. */
@@ -113,46 +110,8 @@ export interface BindingEngineOptions {
   threads?: number
 }
 
-/** The proxies of a host by scheme, and the `NO_PROXY` text that bypasses them. */
-export interface BindingProxy {
-  http?: BindingProxyEndpoint
-  https?: BindingProxyEndpoint
-  noProxy: string
-}
-
-/** One proxy, already parsed and decoded by the caller. */
-export interface BindingProxyEndpoint {
-  host: string
-  port: number
-  /** The whole `Proxy-Authorization` value (`Basic ...`), when the proxy URL had credentials. */
-  authorization?: string
-}
-
-/** One download; the rest comes from its host's `BindingSettings`. */
-export interface BindingRequest {
-  url: string
-  /**
-   * Request headers, already validated and final: name, value, name, value... (sent as
-   * given, before the settings' trailing headers).
-   */
-  headers: Array<string>
-  /** Whole download, connect to last byte, redirects included. */
-  timeoutMs: number
-  /** Exact destination path. Either this or `tempStem`. */
-  targetPath?: string
-  /** A generated name in the settings' `tempDir`. */
-  tempStem?: string
-  profile: boolean
-}
-
-export interface BindingResolve {
-  host: string
-  /** One or more IP addresses, tried in this order (after the egress policy). */
-  ips: Array<string>
-}
-
-/** What every download of one host shares, converted once (`new BindingSettings(...)`). */
-export interface BindingSettingsInit {
+/** What every download of one host shares, converted once (`engine.host(...)`). */
+export interface BindingHostInit {
   /** Allow plain http, for the first request and every redirect hop. https is always allowed. */
   allowHttp: boolean
   /** Redirect hops must have a host (lower-case, punycode) or `host:port` (when the hop spells a port) in this set; absent means any. */
@@ -176,9 +135,55 @@ export interface BindingSettingsInit {
   proxy?: BindingProxy
   /** Sent after each download's own headers, as given: name, value, name, value... */
   trailingHeaders: Array<string>
+  /** Byte budget of the files stored at exact paths (the host's user directory). */
+  userQuota: number
+  /** Bytes already stored under that budget, measured by the caller. */
+  userUsed: number
+  /** The app's cookie jar is on: downloads send and store cookies. */
+  cookieStore: boolean
+  /** Where the jar keeps persistent cookies (with `cookieStore`); absent: in memory only. */
+  cookieFile?: string
 }
 
-/** Throws what `new BindingSettings` would throw for this policy, before anything is on disk. */
+/** The proxies of a host by scheme, and the `NO_PROXY` text that bypasses them. */
+export interface BindingProxy {
+  http?: BindingProxyEndpoint
+  https?: BindingProxyEndpoint
+  noProxy: string
+}
+
+/** One proxy, already parsed and decoded by the caller. */
+export interface BindingProxyEndpoint {
+  host: string
+  port: number
+  /** The whole `Proxy-Authorization` value (`Basic ...`), when the proxy URL had credentials. */
+  authorization?: string
+}
+
+/** One download; the rest comes from its `BindingHost`. */
+export interface BindingRequest {
+  url: string
+  /**
+   * Request headers, already validated and final: name, value, name, value... (sent as
+   * given, before the settings' trailing headers).
+   */
+  headers: Array<string>
+  /** Whole download, connect to last byte, redirects included. */
+  timeoutMs: number
+  /** Exact destination path. Either this or `tempStem`. */
+  targetPath?: string
+  /** A generated name in the host's `tempDir`. */
+  tempStem?: string
+  profile: boolean
+}
+
+export interface BindingResolve {
+  host: string
+  /** One or more IP addresses, tried in this order (after the egress policy). */
+  ips: Array<string>
+}
+
+/** Throws what `engine.host(...)` would throw for this policy, before anything is on disk. */
 export declare function checkEgress(egress: BindingEgress): void
 
 /**

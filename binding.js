@@ -835,10 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
-module.exports.BindingCookieJar = nativeBinding.BindingCookieJar
 module.exports.BindingEngine = nativeBinding.BindingEngine
-module.exports.BindingQuota = nativeBinding.BindingQuota
-module.exports.BindingSettings = nativeBinding.BindingSettings
+module.exports.BindingHost = nativeBinding.BindingHost
 module.exports.checkEgress = nativeBinding.checkEgress
 module.exports.noProxyMatches = nativeBinding.noProxyMatches
 module.exports.now = nativeBinding.now

@@ -1,11 +1,11 @@
 // `host.cookies` (SPEC 12): the host's one RFC 6265 jar, the one its downloads use, so the
 // host's `tt.request` and `uploadFile` share it as the platform's cookie mechanism does.
-// The jar lives in the engine; this checks arguments and the store switch (SPEC 6).
+// The jar lives in the engine (none when the store is off, SPEC 6); this checks arguments.
 import { DownloadError, failOf } from './errors.js'
-import type { BindingCookieJar } from './native.js'
+import type { BindingHost } from './native.js'
 import type { CookieJar } from './types.js'
 
-export function cookieJarOf(binding: BindingCookieJar | undefined, isClosed: () => boolean): CookieJar {
+export function cookieJarOf(binding: BindingHost, isClosed: () => boolean): CookieJar {
   const open = (): void => {
     if (isClosed()) throw new DownloadError(failOf('abort'))
   }
@@ -13,7 +13,7 @@ export function cookieJarOf(binding: BindingCookieJar | undefined, isClosed: () 
     header(url: string): string {
       open()
       const href = httpUrl(url, 'header')
-      return binding === undefined ? '' : binding.header(href)
+      return binding.cookieHeader(href)
     },
     store(url: string, setCookie: string[]): void {
       open()
@@ -21,11 +21,11 @@ export function cookieJarOf(binding: BindingCookieJar | undefined, isClosed: () 
       if (!Array.isArray(setCookie) || !setCookie.every((value) => typeof value === 'string')) {
         throw new TypeError('cookies.store: setCookie must be an array of Set-Cookie strings')
       }
-      binding?.store(href, [...setCookie])
+      binding.storeCookies(href, [...setCookie])
     },
     clear(): void {
       open()
-      binding?.clear()
+      binding.clearCookies()
     },
   })
 }

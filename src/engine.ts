@@ -1,7 +1,7 @@
 import { DownloadError, failOf } from './errors.js'
 import { BindingEngine } from './native.js'
 import { ENGINE_PROFILE_ORDER } from './profile.js'
-import type { BindingCookieJar, BindingQuota, BindingRequest, BindingSettings } from './native.js'
+import type { BindingHost, BindingHostInit, BindingRequest } from './native.js'
 
 export interface EngineOptions {
   /** Runtime worker threads of the native engine; default: the number of cores. */
@@ -97,17 +97,16 @@ export class NativeEngine implements Engine {
    * Starts one download and returns its id; `handler` receives its messages, `done` last,
    * each on a later turn of the event loop. The caller checks `closed` first.
    */
-  start(
-    settings: BindingSettings,
-    request: BindingRequest,
-    handler: DownloadHandler,
-    quota: BindingQuota | undefined,
-    cookies: BindingCookieJar | undefined,
-  ): number {
+  start(host: BindingHost, request: BindingRequest, handler: DownloadHandler): number {
     if (this.#closed) throw new Error('engine is closed')
-    const id = this.#binding.start(settings, request, quota, cookies)
+    const id = this.#binding.start(host, request)
     this.#handlers.set(id, handler)
     return id
+  }
+
+  /** A host's settings, converted and checked once; throws for settings the engine refuses. */
+  openHost(init: BindingHostInit): BindingHost {
+    return this.#binding.host(init)
   }
 
   cancel(id: number): void {

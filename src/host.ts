@@ -11,8 +11,8 @@ import type { BindingMessage } from './engine.js'
 import { DownloadError, failFromEngine, failOf } from './errors.js'
 import type { DownloadFail } from './errors.js'
 import { headerObject } from './headers.js'
-import { BindingCookieJar, BindingQuota, BindingSettings, checkEgress, now } from './native.js'
-import type { BindingRequest } from './native.js'
+import { checkEgress, now } from './native.js'
+import type { BindingHost, BindingRequest } from './native.js'
 import { planDownload, sharedEngineSettings, typeName } from './options.js'
 import type { DownloadPlan } from './options.js'
 import { Sandbox, USER_DATA_PATH } from './paths.js'
@@ -57,12 +57,12 @@ class HostImpl implements Host {
   readonly #sandbox: Sandbox
   readonly #engine: NativeEngine
   readonly #ownsEngine: boolean
-  /** The user-directory budget, shared by this host's downloads into `user/` in the engine. */
-  readonly #userQuota: BindingQuota
-  /** The app's cookie jar (SPEC 6: only with cookie.enableStore from sdkVersion 2.45.0). */
-  readonly #cookies: BindingCookieJar | undefined
-  /** What every download of this host hands the engine, converted once. */
-  readonly #settings: BindingSettings
+  /**
+   * This host in the engine, its settings converted once: the user-directory quota and the
+   * temp/ budget its downloads count against, and the app's cookie jar (SPEC 6: only with
+   * cookie.enableStore from sdkVersion 2.45.0).
+   */
+  readonly #binding: BindingHost
   readonly #queue: Job[] = []
   readonly #running = new Set<Job>()
   #closing: Promise<void> | undefined
@@ -86,21 +86,25 @@ class HostImpl implements Host {
     asTypeError(() => checkEgress(config.egress))
     this.#sandbox = new Sandbox(config.dataDir)
     this.#sandbox.removeStaleStaging()
-    this.#userQuota = new BindingQuota(config.userDataQuota, this.#sandbox.userUsage())
-    this.#cookies = config.cookieStore ? new BindingCookieJar(this.#sandbox.cookieFile) : undefined
-    this.#settings = asTypeError(
-      () =>
-        new BindingSettings({
-          ...sharedEngineSettings(config),
-          stagingDir: this.#sandbox.stagingDir,
-          stagingPrefix: this.#sandbox.stagingPrefix,
-          tempDir: this.#sandbox.tempDir,
-        }),
-    )
+    const init = {
+      ...sharedEngineSettings(config),
+      stagingDir: this.#sandbox.stagingDir,
+      stagingPrefix: this.#sandbox.stagingPrefix,
+      tempDir: this.#sandbox.tempDir,
+      userUsed: this.#sandbox.userUsage(),
+      cookieFile: this.#sandbox.cookieFile,
+    }
     this.#ownsEngine = config.engine === undefined
     this.#engine = (config.engine ?? createEngine()) as NativeEngine
+    try {
+      this.#binding = asTypeError(() => this.#engine.openHost(init))
+    } catch (error) {
+      // Settings the engine refuses must not cost a running engine of our own.
+      if (this.#ownsEngine) void this.#engine.close()
+      throw error
+    }
     this.#engine.hosts.add(this)
-    this.cookies = cookieJarOf(this.#cookies, () => this.#closing !== undefined)
+    this.cookies = cookieJarOf(this.#binding, () => this.#closing !== undefined)
 
     // Bound once so `const { downloadFile } = host` and `tt.downloadFile(...)` both work.
     this.downloadFile = ((options: unknown) => this.#downloadFile(options)) as DownloadFile
@@ -150,23 +154,23 @@ class HostImpl implements Host {
 
   usage(): Usage {
     this.#throwIfClosed()
-    return { user: this.#userQuota.used, temp: this.#settings.tempUsed }
+    return { user: this.#binding.userUsed, temp: this.#binding.tempUsed }
   }
 
   async refreshUsage(ttfilePath?: string): Promise<Usage> {
     this.#throwIfClosed()
     const path = ttfilePath === undefined ? undefined : this.#sandbox.realPath(ttfilePath)
     // Each budget measures under its own lock, so a download committing meanwhile counts once.
-    if (path === undefined || this.#sandbox.isUnder('user', path)) this.#userQuota.remeasure(this.#sandbox.userDir)
+    if (path === undefined || this.#sandbox.isUnder('user', path)) this.#binding.remeasureUser(this.#sandbox.userDir)
     if (path === undefined || this.#sandbox.isUnder('temp', path)) {
-      this.#settings.refreshTemp(path === undefined ? undefined : this.#sandbox.engineSpelling('temp', path))
+      this.#binding.refreshTemp(path === undefined ? undefined : this.#sandbox.engineSpelling('temp', path))
     }
     return this.usage()
   }
 
   async clearTemp(): Promise<void> {
     this.#throwIfClosed()
-    this.#settings.clearTemp()
+    this.#binding.clearTemp()
   }
 
   stats(): HostStats {
@@ -179,7 +183,7 @@ class HostImpl implements Host {
       failed: this.#counts.failed,
       failedByErrNo: { ...this.#failedByErrNo },
       egressRefused: this.#counts.egressRefused,
-      tempEvicted: this.#settings.tempEvicted,
+      tempEvicted: this.#binding.tempEvicted,
       bytesReceived: this.#counts.bytesReceived,
     }
   }
@@ -315,13 +319,11 @@ class HostImpl implements Host {
       this.#finishSoon(job, 'cancelled', 'engine closed')
       return
     }
-    const target = job.plan.target
-    const quota = target.kind === 'file' && target.root === 'user' ? this.#userQuota : undefined
     const run = job.run
     let id: number
     try {
       const handler = { message: (m: BindingMessage) => this.#message(job, m) }
-      id = this.#engine.start(this.#settings, this.#request(job.plan), handler, quota, this.#cookies)
+      id = this.#engine.start(this.#binding, this.#request(job.plan), handler)
     } catch (error) {
       this.#finishSoon(job, 'internal', errorText(error))
       return
@@ -374,7 +376,7 @@ class HostImpl implements Host {
         this.#counts.succeeded++
         job.run.succeed(result)
         // SPEC 12: a temp file may be evicted only once its success was delivered.
-        if (job.plan.target.kind === 'temp' && outcome.path !== undefined) this.#settings.tempDelivered(outcome.path)
+        if (job.plan.target.kind === 'temp' && outcome.path !== undefined) this.#binding.tempDelivered(outcome.path)
       } else {
         const fail =
           job.reason ??

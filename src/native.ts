@@ -69,12 +69,7 @@ const binding = loadBinding()
 
 export const BindingEngine = binding.BindingEngine
 export type BindingEngine = Binding.BindingEngine
-export const BindingCookieJar = binding.BindingCookieJar
-export type BindingCookieJar = Binding.BindingCookieJar
-export const BindingQuota = binding.BindingQuota
-export type BindingQuota = Binding.BindingQuota
-export const BindingSettings = binding.BindingSettings
-export type BindingSettings = Binding.BindingSettings
+export type BindingHost = Binding.BindingHost
 export const now = binding.now
 export const checkEgress = binding.checkEgress
 export const noProxyMatches = binding.noProxyMatches
@@ -86,5 +81,5 @@ export type {
   BindingProxyEndpoint,
   BindingRequest,
   BindingResolve,
-  BindingSettingsInit,
+  BindingHostInit,
 } from '../binding.js'

@@ -7,7 +7,7 @@ import { checkUrl, redirectHostsOf } from './domains.js'
 import { failOf } from './errors.js'
 import type { DownloadFail } from './errors.js'
 import { isFieldName, isFieldValue } from './headers.js'
-import type { BindingSettingsInit } from './native.js'
+import type { BindingHostInit } from './native.js'
 import type { Sandbox, Target } from './paths.js'
 
 /**
@@ -24,8 +24,10 @@ export interface DownloadPlan {
   profile: boolean
 }
 
-/** The engine settings every download of a host shares, but for where files are staged. */
-export function sharedEngineSettings(config: ResolvedConfig): Omit<BindingSettingsInit, 'stagingDir' | 'stagingPrefix' | 'tempDir'> {
+/** The engine settings every download of a host shares, but for what its sandbox measures and where it keeps files. */
+export function sharedEngineSettings(
+  config: ResolvedConfig,
+): Omit<BindingHostInit, 'stagingDir' | 'stagingPrefix' | 'tempDir' | 'userUsed' | 'cookieFile'> {
   const redirectHosts = redirectHostsOf(config)
   return {
     allowHttp: config.env === 'test',
@@ -33,6 +35,8 @@ export function sharedEngineSettings(config: ResolvedConfig): Omit<BindingSettin
     maxRedirects: MAX_REDIRECTS,
     maxBytes: config.maxFileSize,
     tempQuota: config.tempQuota,
+    userQuota: config.userDataQuota,
+    cookieStore: config.cookieStore,
     fsync: config.fsync,
     caPems: config.caPems,
     resolve: config.resolve,

@@ -11,7 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const require = createRequire(import.meta.url)
 
 export default async function setup(job) {
-  const { BindingEngine, BindingSettings, profileNumbersOrder } = require(join(root, 'binding.js'))
+  const { BindingEngine, profileNumbersOrder } = require(join(root, 'binding.js'))
   const pending = new Map()
   const scratch = new Float64Array(256 * profileNumbersOrder().length)
   const engine = new BindingEngine({}, () => {
@@ -24,7 +24,7 @@ export default async function setup(job) {
   })
   const stagingDir = join(job.outDir, '.staging')
   mkdirSync(stagingDir)
-  const settings = new BindingSettings({
+  const host = engine.host({
     allowHttp: true,
     maxRedirects: 10,
     maxBytes: 209715200,
@@ -38,12 +38,15 @@ export default async function setup(job) {
     resolve: [],
     egress: { allow: ['127.0.0.0/8'], deny: [], allowPrivate: false },
     trailingHeaders: [],
+    userQuota: 2 ** 50,
+    userUsed: 0,
+    cookieStore: false,
   })
   const profile = job.profile !== false
   const one = async (i, options) => {
     const outcome = await new Promise((resolve) => {
       pending.set(
-        engine.start(settings, {
+        engine.start(host, {
           url: job.url,
           headers: [],
           timeoutMs: 60000,

@@ -17,15 +17,15 @@ use crate::connect::{origin_key, ConnInfo};
 use crate::error::{classify_body_error, classify_request_error, Error, Kind};
 use crate::first_connect::Probe;
 use crate::h2_registry::Marks;
+use crate::host::{HostInner, HostSettings};
 use crate::opener::{self, Attempt};
-use crate::pool::Pooled;
 use crate::profile::{Assembly, Exchange};
 use crate::proxy::ProxyEndpoint;
 use crate::quota::Reservation;
 use crate::redirect::{is_followed, Hop, Policy};
 use crate::sink::{self, Staging};
 use crate::temp_store::TempReservation;
-use crate::{naming, CookieJar, Destination, Download, DownloadRequest, Observer};
+use crate::{naming, CookieJar, Destination, Download, Observer, Request as DownloadRequest};
 
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -152,16 +152,18 @@ struct Totals {
 
 /// `received` counts the final response's body bytes as they arrive, so whoever stops this
 /// download early (a cancel, the deadline) still knows them.
-pub async fn run(
-    client: &Pooled,
+pub(crate) async fn run(
+    host: &HostInner,
     request: &DownloadRequest,
     observer: &dyn Observer,
     received: &AtomicU64,
 ) -> Result<Download, Error> {
     let fetch_start = Instant::now();
+    let settings = &host.settings;
+    let client = &host.client;
     let policy = Policy {
-        allow_http: request.allow_http,
-        allowed_hosts: request.redirect_hosts.as_ref(),
+        allow_http: settings.allow_http,
+        allowed_hosts: settings.redirect_hosts.as_ref(),
     };
     let mut hop = Hop::first(&request.url)?;
     if !policy.allows_scheme(&hop.url) {
@@ -170,7 +172,9 @@ pub async fn run(
             format!("scheme not allowed: {}", hop.url),
         ));
     }
-    let mut headers = request.headers.clone();
+    let mut headers = Vec::with_capacity(request.headers.len() + settings.trailing_headers.len());
+    headers.extend(request.headers.iter().cloned());
+    headers.extend(settings.trailing_headers.iter().cloned());
     let mut redirect_count = 0u32;
     let mut redirect_end = None;
     let mut totals = Totals {
@@ -204,7 +208,8 @@ pub async fn run(
         };
         let mut retried = false;
         let (response, requested_at, attempt) = loop {
-            let mut outgoing = build_request(&hop, &headers, request.cookies.as_ref(), http_proxy)?;
+            let mut outgoing =
+                build_request(&hop, &headers, settings.cookies.as_ref(), http_proxy)?;
             let mut connection = capture_connection(&mut outgoing);
             let attempt = Arc::new(Attempt::default());
             let requested_at = Instant::now();
@@ -219,7 +224,7 @@ pub async fn run(
                     let error = refine_head_error(
                         classify_request_error(&e),
                         &connection,
-                        request.max_bytes,
+                        settings.max_bytes,
                     );
                     // A kept-alive connection that the server (or the tunnel of a proxy)
                     // closed just as this request went out: a GET may be sent again, once,
@@ -252,16 +257,16 @@ pub async fn run(
         drop(attempt);
         drop(h2_marks);
 
-        if let Some(jar) = &request.cookies {
+        if let Some(jar) = &settings.cookies {
             jar.store_from(&hop.url, response.headers());
         }
         let location = header_str(response.headers(), LOCATION).map(str::to_string);
         match location.filter(|_| is_followed(response.status())) {
             Some(location) => {
-                if redirect_count >= request.max_redirects {
+                if redirect_count >= settings.max_redirects {
                     return Err(Error::new(
                         Kind::Redirect,
-                        format!("more than {} redirects", request.max_redirects),
+                        format!("more than {} redirects", settings.max_redirects),
                     ));
                 }
                 let next = policy.next_hop(&hop, &location)?;
@@ -285,7 +290,8 @@ pub async fn run(
                     response,
                     exchange,
                     &hop,
-                    request,
+                    settings,
+                    &request.destination,
                     observer,
                     received,
                     |ex, end, body, protocol| {
@@ -333,7 +339,8 @@ async fn receive(
     response: Response<Incoming>,
     exchange: Exchange,
     hop: &Hop,
-    request: &DownloadRequest,
+    settings: &HostSettings,
+    destination: &Destination,
     observer: &dyn Observer,
     received: &AtomicU64,
     profile: impl FnOnce(&Exchange, Instant, u64, &'static str) -> Option<crate::Profile>,
@@ -351,16 +358,21 @@ async fn receive(
     let announced: Option<u64> =
         header_str(response.headers(), CONTENT_LENGTH).and_then(|v| v.trim().parse().ok());
     if let Some(length) = announced {
-        if length > request.max_bytes {
+        if length > settings.max_bytes {
             return Err(Error::new(
                 Kind::TooLarge,
-                format!("Content-Length {length} exceeds {}", request.max_bytes),
+                format!("Content-Length {length} exceeds {}", settings.max_bytes),
             ));
         }
     }
-    let target = match &request.destination {
+    let target = match destination {
         Destination::Exact(path) => path.clone(),
-        Destination::Generated { dir, stem } => {
+        Destination::Generated { stem } => {
+            let dir = settings
+                .temp
+                .as_ref()
+                .ok_or_else(|| Error::new(Kind::Internal, "a generated name needs a temp store"))?
+                .dir();
             let ext = naming::extension(
                 header_str(response.headers(), CONTENT_DISPOSITION),
                 hop.url.path(),
@@ -375,7 +387,7 @@ async fn receive(
 
     // The quota counts a file this download would replace as free: measured now for the
     // reservation, and again at the rename for the final usage.
-    let mut reservation = match (&request.destination, &request.temp, &request.quota) {
+    let mut reservation = match (destination, &settings.temp, &settings.quota) {
         (Destination::Generated { .. }, Some(temp), _) => Some(Held::Temp(temp.reservation())),
         (_, _, Some(quota)) => Some(Held::User(quota.reservation(sink::replaced_size(&target)))),
         _ => None,
@@ -386,7 +398,7 @@ async fn receive(
     if let (Some(Held::User(reservation)), Some(length)) = (reservation.as_mut(), announced) {
         reservation.grow_to(length)?;
     }
-    let mut staging = Staging::new(&request.staging_dir, &request.staging_prefix);
+    let mut staging = Staging::new(&settings.staging_dir, &settings.staging_prefix);
     let mut body = response.into_body();
     let mut last_byte_at = exchange.head_at;
     let mut written = 0u64;
@@ -415,10 +427,10 @@ async fn receive(
         exchange.delivered(data.len() as u64);
         written += data.len() as u64;
         received.store(written, Ordering::Relaxed);
-        if written > request.max_bytes {
+        if written > settings.max_bytes {
             return Err(Error::new(
                 Kind::TooLarge,
-                format!("body exceeds {} bytes", request.max_bytes),
+                format!("body exceeds {} bytes", settings.max_bytes),
             ));
         }
         if let Some(reservation) = reservation.as_mut() {
@@ -434,9 +446,9 @@ async fn receive(
     let replaced = staging
         .commit(
             &target,
-            request.fsync,
+            settings.fsync,
             matches!(reservation, Some(Held::User(_))),
-            matches!(request.destination, Destination::Generated { .. }),
+            matches!(destination, Destination::Generated { .. }),
         )
         .await?;
     match reservation {

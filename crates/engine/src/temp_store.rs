@@ -38,6 +38,8 @@ struct State {
 
 #[derive(Debug, Clone)]
 pub struct TempStore {
+    /// Outside the lock: every download to a generated name reads it.
+    dir: Arc<PathBuf>,
     state: Arc<Mutex<State>>,
 }
 
@@ -158,8 +160,14 @@ impl TempStore {
         };
         state.rescan(&dir)?;
         Ok(TempStore {
+            dir: Arc::new(dir),
             state: Arc::new(Mutex::new(state)),
         })
+    }
+
+    /// The directory generated names go in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

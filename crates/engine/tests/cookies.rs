@@ -20,7 +20,7 @@ async fn cookies_from_redirects_and_final_responses_are_sent_back() {
     let engine = Engine::new();
     let jar = CookieJar::open(None);
     let mut first = sandbox.request(&server.url("http", "/cookie/redirect"), "1");
-    first.cookies = Some(jar.clone());
+    first.host.cookies = Some(jar.clone());
     engine
         .download(&first, &Recorder::default(), &CancellationToken::new())
         .await
@@ -35,8 +35,8 @@ async fn cookies_from_redirects_and_final_responses_are_sent_back() {
     assert_eq!(sent, ["p=1", "s=redirect"]);
 
     let mut second = sandbox.request(&server.url("http", "/bytes/1"), "2");
-    second.cookies = Some(jar.clone());
-    second.headers = vec![("cookie".into(), "s=mine; extra=yes".into())];
+    second.host.cookies = Some(jar.clone());
+    second.request.headers = vec![("cookie".into(), "s=mine; extra=yes".into())];
     engine
         .download(&second, &Recorder::default(), &CancellationToken::new())
         .await
@@ -55,7 +55,7 @@ async fn persistent_cookies_survive_a_reopen_and_session_cookies_do_not() {
     let file = sandbox.dir.path().join("cookies.json");
     let engine = Engine::new();
     let mut request = sandbox.request(&server.url("http", "/cookie/x"), "1");
-    request.cookies = Some(CookieJar::open(Some(file.clone())));
+    request.host.cookies = Some(CookieJar::open(Some(file.clone())));
     engine
         .download(&request, &Recorder::default(), &CancellationToken::new())
         .await
@@ -63,7 +63,7 @@ async fn persistent_cookies_survive_a_reopen_and_session_cookies_do_not() {
     assert!(file.exists());
 
     let mut later = sandbox.request(&server.url("http", "/bytes/1"), "2");
-    later.cookies = Some(CookieJar::open(Some(file)));
+    later.host.cookies = Some(CookieJar::open(Some(file)));
     engine
         .download(&later, &Recorder::default(), &CancellationToken::new())
         .await
@@ -77,14 +77,14 @@ async fn two_jars_on_one_engine_never_see_each_others_cookies() {
     let sandbox = Sandbox::new();
     let engine = Engine::new();
     let mut setter = sandbox.request(&server.url("http", "/cookie/a"), "1");
-    setter.cookies = Some(CookieJar::open(None));
+    setter.host.cookies = Some(CookieJar::open(None));
     engine
         .download(&setter, &Recorder::default(), &CancellationToken::new())
         .await
         .unwrap();
 
     let mut other = sandbox.request(&server.url("http", "/bytes/1"), "2");
-    other.cookies = Some(CookieJar::open(None));
+    other.host.cookies = Some(CookieJar::open(None));
     engine
         .download(&other, &Recorder::default(), &CancellationToken::new())
         .await

@@ -2,7 +2,7 @@
 mod support;
 
 use support::*;
-use tt_download_engine::{CancellationToken, Destination, Engine, Profile};
+use tt_download_engine::{CancellationToken, Destination, Engine, Profile, TempStore};
 
 fn assert_ordered(p: &Profile) {
     let chain = [
@@ -107,8 +107,8 @@ async fn https_http1_and_h2_with_an_extra_ca() {
         let server = serve(Some(server_tls(pki.leaf(&["files.test"]), alpn))).await;
         let name = protocol.replace('/', "_");
         let mut request = sandbox.request(&server.url("https", "/chunked/100000"), &name);
-        request.ca_pems = vec![pki.ca_pem.clone()];
-        request.allow_http = false;
+        request.host.ca_pems = vec![pki.ca_pem.clone()];
+        request.host.allow_http = false;
         let done = engine
             .download(&request, &Recorder::default(), &CancellationToken::new())
             .await
@@ -129,9 +129,10 @@ async fn generated_names_take_the_extension_from_the_response() {
     let sandbox = Sandbox::new();
     let engine = Engine::new();
     let mut request = sandbox.request(&server.url("http", "/bytes/5"), "unused");
-    request.url = server.url("http", "/bytes/5?name=x.png");
-    request.destination = Destination::Generated {
-        dir: sandbox.dir.path().join("out"),
+    request.request.url = server.url("http", "/bytes/5?name=x.png");
+    let temp = TempStore::open(sandbox.dir.path().join("out"), u64::MAX).unwrap();
+    request.host.temp = Some(temp.clone());
+    request.request.destination = Destination::Generated {
         stem: "0123abcd".into(),
     };
     let done = engine
@@ -140,6 +141,11 @@ async fn generated_names_take_the_extension_from_the_response() {
         .unwrap();
     // No disposition, a path without extension, no content type: no extension.
     assert_eq!(done.path, sandbox.out("0123abcd"));
+    assert_eq!(
+        temp.used(),
+        5,
+        "the host's temp budget counts the stored file"
+    );
 }
 
 #[tokio::test]
@@ -198,7 +204,7 @@ async fn profile_off_returns_no_profile() {
     let server = serve(None).await;
     let sandbox = Sandbox::new();
     let mut request = sandbox.request(&server.url("http", "/bytes/1"), "p");
-    request.profile = false;
+    request.request.profile = false;
     let done = Engine::new()
         .download(&request, &Recorder::default(), &CancellationToken::new())
         .await
@@ -217,7 +223,7 @@ async fn burst(
     let requests: Vec<_> = (0..count)
         .map(|i| {
             let mut request = sandbox.request(url, &format!("burst-{i}"));
-            request.ca_pems = vec![ca.to_string()];
+            request.host.ca_pems = vec![ca.to_string()];
             request
         })
         .collect();
@@ -303,7 +309,7 @@ async fn h2_reuse_counts_the_streams_own_bytes() {
     let mut profiles = Vec::new();
     for name in ["1", "2"] {
         let mut request = sandbox.request(&server.url("https", "/bytes/1000"), name);
-        request.ca_pems = vec![pki.ca_pem.clone()];
+        request.host.ca_pems = vec![pki.ca_pem.clone()];
         let done = engine
             .download(&request, &Recorder::default(), &CancellationToken::new())
             .await
@@ -319,4 +325,53 @@ async fn h2_reuse_counts_the_streams_own_bytes() {
     assert!(reused.received_bytes_count > 1000, "{reused:?}");
     assert!(reused.sent_bytes_count > 0, "{reused:?}");
     assert!(reused.received_bytes_count < profiles[0].received_bytes_count);
+}
+
+#[tokio::test]
+async fn one_host_serves_every_download_with_its_settings_and_its_pool() {
+    let server = serve(None).await;
+    let sandbox = Sandbox::new();
+    let engine = Engine::new();
+    let mut job = sandbox.request(&server.url("http", "/bytes/10"), "x");
+    job.host.trailing_headers = vec![("user-agent".into(), "tt-host/1".into())];
+    let host = engine.host(job.host.clone()).unwrap();
+    let mut paths = Vec::new();
+    for (n, name) in ["a", "b", "c"].iter().enumerate() {
+        let mut request = job.request.clone();
+        request.url = server.url("http", &format!("/bytes/{}", 10 + n));
+        request.headers = vec![("x-n".into(), n.to_string())];
+        request.destination = Destination::Exact(sandbox.out(name));
+        let done = host
+            .download(&request, &Recorder::default(), &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(&done.path).unwrap(), body(10 + n));
+        paths.push(done.path);
+    }
+    // A second host with the same settings is another handle on the same pool (SPEC 8).
+    let twin = engine.host(job.host.clone()).unwrap();
+    let mut last = job.request.clone();
+    last.destination = Destination::Exact(sandbox.out("d"));
+    let done = twin
+        .download(&last, &Recorder::default(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(done.profile.unwrap().socket_reused);
+    assert_eq!(
+        server.connections(),
+        1,
+        "every download on one pooled connection"
+    );
+    let requests = server.stats.requests.lock().unwrap();
+    assert_eq!(requests.len(), 4);
+    for (n, (_, headers)) in requests.iter().take(3).enumerate() {
+        let names: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(headers["x-n"], n.to_string().as_str());
+        assert_eq!(headers["user-agent"], "tt-host/1");
+        let at = |name| names.iter().position(|k| *k == name).unwrap();
+        assert!(
+            at("x-n") < at("user-agent"),
+            "trailing headers go last: {names:?}"
+        );
+    }
 }

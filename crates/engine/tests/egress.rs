@@ -17,9 +17,7 @@ fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
 }
 
-async fn run(
-    request: &tt_download_engine::DownloadRequest,
-) -> Result<tt_download_engine::Download, tt_download_engine::Error> {
+async fn run(request: &Job) -> Result<tt_download_engine::Download, tt_download_engine::Error> {
     Engine::new()
         .download(request, &Recorder::default(), &CancellationToken::new())
         .await
@@ -30,7 +28,7 @@ async fn the_default_policy_refuses_loopback_before_any_packet() {
     let server = serve(None).await;
     let sandbox = Sandbox::new();
     let mut request = sandbox.request(&server.url("http", "/bytes/10"), "x");
-    request.egress = Arc::new(EgressPolicy::new(&[], &[], false).unwrap());
+    request.host.egress = Arc::new(EgressPolicy::new(&[], &[], false).unwrap());
     let err = run(&request).await.unwrap_err();
     assert_eq!(err.kind(), Kind::AddressNotAllowed);
     assert_eq!(err.refused(), &[ip("127.0.0.1")]);
@@ -46,7 +44,7 @@ async fn a_refused_open_port_and_a_refused_closed_port_fail_alike() {
     let mut outcomes = Vec::new();
     for port in [server.addr.port(), closed] {
         let mut request = sandbox.request(&format!("http://127.0.0.1:{port}/bytes/10"), "x");
-        request.egress = Arc::new(EgressPolicy::new(&[], &[], false).unwrap());
+        request.host.egress = Arc::new(EgressPolicy::new(&[], &[], false).unwrap());
         let err = run(&request).await.unwrap_err();
         outcomes.push((err.kind(), err.message().to_string()));
     }
@@ -89,7 +87,7 @@ async fn a_redirect_hop_to_a_refused_address_is_refused_on_that_hop() {
     let sandbox = Sandbox::new();
     let mut request = sandbox.request(&format!("http://{redirector}/"), "x");
     // Only the first hop's address is allowed; 0x7f000001 is 127.0.0.1.
-    request.egress = Arc::new(EgressPolicy::new(&["127.0.0.2".into()], &[], false).unwrap());
+    request.host.egress = Arc::new(EgressPolicy::new(&["127.0.0.2".into()], &[], false).unwrap());
     let err = run(&request).await.unwrap_err();
     assert_eq!(err.kind(), Kind::AddressNotAllowed);
     assert_eq!(err.refused(), &[ip("127.0.0.1")]);
@@ -101,8 +99,8 @@ async fn only_the_allowed_addresses_of_a_name_are_tried() {
     let server = serve(None).await;
     let sandbox = Sandbox::new();
     let mut request = sandbox.request(&server.url("http", "/bytes/10"), "x");
-    request.resolve = vec![("files.test".into(), vec![ip("127.0.0.3"), ip("127.0.0.1")])];
-    request.egress = Arc::new(EgressPolicy::new(&["127.0.0.1".into()], &[], false).unwrap());
+    request.host.resolve = vec![("files.test".into(), vec![ip("127.0.0.3"), ip("127.0.0.1")])];
+    request.host.egress = Arc::new(EgressPolicy::new(&["127.0.0.1".into()], &[], false).unwrap());
     let done = run(&request).await.unwrap();
     assert_eq!(done.profile.unwrap().peer_ip, "127.0.0.1");
 }
@@ -151,8 +149,8 @@ async fn happy_eyeballs_falls_back_from_a_blackholed_address_and_closes_the_lose
     let (_listener, _fillers) = blackhole(dead).await;
     let sandbox = Sandbox::new();
     let mut request = sandbox.request(&server.url("http", "/bytes/100"), "x");
-    request.resolve = vec![("files.test".into(), vec![dead.ip(), ip("127.0.0.1")])];
-    request.timeout = Some(Duration::from_secs(10));
+    request.host.resolve = vec![("files.test".into(), vec![dead.ip(), ip("127.0.0.1")])];
+    request.request.timeout = Some(Duration::from_secs(10));
     let done = run(&request)
         .await
         .expect("the second address carries the download");
@@ -245,11 +243,11 @@ async fn https_goes_through_a_connect_tunnel_naming_the_host_unresolved() {
     let proxy = scripted_proxy(server.addr, 200).await;
     let sandbox = Sandbox::new();
     let mut request = sandbox.request(&server.url("https", "/bytes/1000"), "x");
-    request.ca_pems = vec![pki.ca_pem.clone()];
-    request.resolve.clear();
+    request.host.ca_pems = vec![pki.ca_pem.clone()];
+    request.host.resolve.clear();
     // The destination is the proxy's to resolve and check: a refusing policy does not apply.
-    request.egress = Arc::new(EgressPolicy::new(&[], &[], false).unwrap());
-    request.proxy = Some(through(&proxy, Some("Basic dXNlcjpwYXNz")));
+    request.host.egress = Arc::new(EgressPolicy::new(&[], &[], false).unwrap());
+    request.host.proxy = Some(through(&proxy, Some("Basic dXNlcjpwYXNz")));
     let done = run(&request).await.unwrap();
     assert_eq!(done.data_length, 1000);
     let profile = done.profile.unwrap();
@@ -266,7 +264,7 @@ async fn http_goes_to_the_proxy_in_absolute_form_with_its_credentials() {
     let proxy = scripted_proxy("127.0.0.1:9".parse().unwrap(), 200).await;
     let sandbox = Sandbox::new();
     let mut request = sandbox.request("http://files.test:8080/a.bin", "x");
-    request.proxy = Some(through(&proxy, Some("Basic dXNlcjpwYXNz")));
+    request.host.proxy = Some(through(&proxy, Some("Basic dXNlcjpwYXNz")));
     let done = run(&request).await.unwrap();
     assert_eq!(std::fs::read(&done.path).unwrap(), b"via proxy");
     let heads = proxy.heads.lock().unwrap().clone();
@@ -284,7 +282,7 @@ async fn a_refused_connect_carries_the_proxy_status() {
     let proxy = scripted_proxy("127.0.0.1:9".parse().unwrap(), 403).await;
     let sandbox = Sandbox::new();
     let mut request = sandbox.request("https://files.test:8443/a.bin", "x");
-    request.proxy = Some(through(&proxy, None));
+    request.host.proxy = Some(through(&proxy, None));
     let err = run(&request).await.unwrap_err();
     assert_eq!(err.kind(), Kind::ProxyRefused);
     assert_eq!(err.proxy_status(), Some(403));
@@ -295,7 +293,7 @@ async fn a_proxy_nobody_listens_on_is_unreachable() {
     let port = closed_port().await;
     let sandbox = Sandbox::new();
     let mut request = sandbox.request("https://files.test:8443/a.bin", "x");
-    request.proxy = Some(Arc::new(ProxySettings {
+    request.host.proxy = Some(Arc::new(ProxySettings {
         http: None,
         https: Some(ProxyEndpoint {
             host: "127.0.0.1".into(),
@@ -313,7 +311,7 @@ async fn through_a_proxy_a_refused_ip_literal_never_reaches_it() {
     let proxy = scripted_proxy("127.0.0.1:9".parse().unwrap(), 200).await;
     let sandbox = Sandbox::new();
     let mut request = sandbox.request("http://169.254.169.254/latest/meta-data/", "x");
-    request.proxy = Some(through(&proxy, None));
+    request.host.proxy = Some(through(&proxy, None));
     let err = run(&request).await.unwrap_err();
     assert_eq!(err.kind(), Kind::AddressNotAllowed);
     assert!(proxy.heads.lock().unwrap().is_empty());

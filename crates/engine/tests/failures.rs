@@ -7,26 +7,26 @@ use std::time::Duration;
 
 use support::*;
 use tokio::io::AsyncWriteExt;
-use tt_download_engine::{CancellationToken, DownloadRequest, Engine, Kind};
+use tt_download_engine::{CancellationToken, Engine, Kind};
 
 const EXISTING: &[u8] = b"an existing file that must survive";
 
 /// Runs `request` into a destination that already holds a file, and checks that the
 /// failure has `kind`, the old file is intact and no staging file is left.
-async fn fails_with(sandbox: &Sandbox, request: DownloadRequest, kind: Kind) -> String {
+async fn fails_with(sandbox: &Sandbox, request: Job, kind: Kind) -> String {
     fails_observed(sandbox, request, kind, &Recorder::default()).await
 }
 
 /// [`fails_with`], reporting events to `recorder`.
 async fn fails_observed(
     sandbox: &Sandbox,
-    mut request: DownloadRequest,
+    mut request: Job,
     kind: Kind,
     recorder: &Recorder,
 ) -> String {
     let target = sandbox.out("existing");
     std::fs::write(&target, EXISTING).unwrap();
-    request.destination = tt_download_engine::Destination::Exact(target.clone());
+    request.request.destination = tt_download_engine::Destination::Exact(target.clone());
     let err = Engine::new()
         .download(&request, recorder, &CancellationToken::new())
         .await
@@ -46,7 +46,7 @@ async fn content_length_over_the_limit_fails_before_the_body() {
     let server = serve(None).await;
     let sandbox = Sandbox::new();
     let mut request = sandbox.request(&server.url("http", "/bytes/5000"), "x");
-    request.max_bytes = 4999;
+    request.host.max_bytes = 4999;
     fails_with(&sandbox, request, Kind::TooLarge).await;
 }
 
@@ -55,7 +55,7 @@ async fn running_count_over_the_limit_fails_without_content_length() {
     let server = serve(None).await;
     let sandbox = Sandbox::new();
     let mut request = sandbox.request(&server.url("http", "/chunked/50000"), "x");
-    request.max_bytes = 10_000;
+    request.host.max_bytes = 10_000;
     fails_with(&sandbox, request, Kind::TooLarge).await;
 }
 
@@ -64,7 +64,7 @@ async fn exactly_the_limit_passes() {
     let server = serve(None).await;
     let sandbox = Sandbox::new();
     let mut request = sandbox.request(&server.url("http", "/chunked/10000"), "x");
-    request.max_bytes = 10_000;
+    request.host.max_bytes = 10_000;
     Engine::new()
         .download(&request, &Recorder::default(), &CancellationToken::new())
         .await
@@ -76,7 +76,7 @@ async fn a_stalled_body_times_out() {
     let server = serve(None).await;
     let sandbox = Sandbox::new();
     let mut request = sandbox.request(&server.url("http", "/stall"), "x");
-    request.timeout = Some(Duration::from_millis(300));
+    request.request.timeout = Some(Duration::from_millis(300));
     fails_with(&sandbox, request, Kind::Timeout).await;
 }
 
@@ -86,7 +86,7 @@ async fn cancellation_mid_body_leaves_nothing() {
     let sandbox = Sandbox::new();
     let target = sandbox.out("cancelled");
     let mut request = sandbox.request(&server.url("http", "/stall"), "cancelled");
-    request.timeout = None;
+    request.request.timeout = None;
     let cancel = CancellationToken::new();
     let trigger = cancel.clone();
     tokio::spawn(async move {
@@ -206,7 +206,7 @@ async fn untrusted_expired_and_wrong_host_certificates_are_certificate_errors() 
     for leaf in leaves {
         let server = serve(Some(server_tls(leaf, h1))).await;
         let mut request = sandbox.request(&server.url("https", "/bytes/10"), "x");
-        request.ca_pems = vec![pki.ca_pem.clone()];
+        request.host.ca_pems = vec![pki.ca_pem.clone()];
         fails_with(&sandbox, request, Kind::TlsCertificate).await;
     }
 }
@@ -296,13 +296,13 @@ async fn redirect_hops_obey_scheme_and_host_rules() {
     .await;
 
     let mut https_only = sandbox.request(&to("/bytes/1"), "x");
-    https_only.allow_http = false;
-    https_only.url = https_only.url.replace("http://", "https://");
+    https_only.host.allow_http = false;
+    https_only.request.url = https_only.request.url.replace("http://", "https://");
     // An https-only request to a plain server fails in the handshake, before any redirect.
     fails_with(&sandbox, https_only, Kind::Tls).await;
 
     let mut checked = sandbox.request(&to("http://elsewhere.test/x"), "x");
-    checked.redirect_hosts = Some(HashSet::from([format!(
+    checked.host.redirect_hosts = Some(HashSet::from([format!(
         "files.test:{}",
         server.addr.port()
     )]));
@@ -310,7 +310,7 @@ async fn redirect_hops_obey_scheme_and_host_rules() {
     assert_eq!(message, "http://elsewhere.test/x");
 
     let mut same_host = sandbox.request(&to("/bytes/7"), "ok");
-    same_host.redirect_hosts = Some(HashSet::from([format!(
+    same_host.host.redirect_hosts = Some(HashSet::from([format!(
         "files.test:{}",
         server.addr.port()
     )]));
@@ -330,7 +330,7 @@ async fn authorization_and_cookie_do_not_follow_a_cross_origin_redirect() {
         &server.url("http", &format!("/redirect-to?url={target}")),
         "x",
     );
-    request.headers = vec![
+    request.request.headers = vec![
         ("authorization".into(), "Bearer secret".into()),
         ("cookie".into(), "a=b".into()),
         ("x-kept".into(), "yes".into()),
@@ -349,7 +349,7 @@ async fn authorization_and_cookie_do_not_follow_a_cross_origin_redirect() {
 
 /// An https request to an h2-only server speaking through `behave`, trusting its CA and
 /// given 5 s, so that a hang shows as a timeout instead of a stuck test.
-async fn h2_server<F, Fut>(sandbox: &Sandbox, behave: F) -> (TestServer, DownloadRequest)
+async fn h2_server<F, Fut>(sandbox: &Sandbox, behave: F) -> (TestServer, Job)
 where
     F: Fn(tokio_rustls::server::TlsStream<tokio::net::TcpStream>) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -357,8 +357,8 @@ where
     let pki = Pki::new();
     let server = tls_raw(server_tls(pki.leaf(&["files.test"]), &[b"h2"]), behave).await;
     let mut request = sandbox.request(&server.url("https", "/bytes/10"), "x");
-    request.ca_pems = vec![pki.ca_pem.clone()];
-    request.timeout = Some(Duration::from_secs(5));
+    request.host.ca_pems = vec![pki.ca_pem.clone()];
+    request.request.timeout = Some(Duration::from_secs(5));
     (server, request)
 }
 

@@ -11,7 +11,7 @@ async fn a_content_length_over_the_quota_fails_before_the_body() {
     let sandbox = Sandbox::new();
     let quota = Quota::new(10_000, 5_000);
     let mut request = sandbox.request(&server.url("http", "/bytes/6000"), "q");
-    request.quota = Some(quota.clone());
+    request.host.quota = Some(quota.clone());
     let err = Engine::new()
         .download(&request, &Recorder::default(), &CancellationToken::new())
         .await
@@ -28,7 +28,7 @@ async fn a_chunked_body_stops_as_soon_as_it_passes_the_quota() {
     let sandbox = Sandbox::new();
     let quota = Quota::new(10_000, 0);
     let mut request = sandbox.request(&server.url("http", "/chunked/200000"), "q");
-    request.quota = Some(quota.clone());
+    request.host.quota = Some(quota.clone());
     let recorder = Recorder::default();
     let err = Engine::new()
         .download(&request, &recorder, &CancellationToken::new())
@@ -55,9 +55,9 @@ async fn two_downloads_that_fit_alone_cannot_both_succeed() {
     let quota = Quota::new(150_000, 0);
     let engine = Engine::new();
     let mut first = sandbox.request(&server.url("http", "/chunked/100000"), "a");
-    first.quota = Some(quota.clone());
+    first.host.quota = Some(quota.clone());
     let mut second = sandbox.request(&server.url("http", "/chunked/100000"), "b");
-    second.quota = Some(quota.clone());
+    second.host.quota = Some(quota.clone());
     let cancel = CancellationToken::new();
     let (first_events, second_events) = (Recorder::default(), Recorder::default());
     let (a, b) = tokio::join!(
@@ -80,7 +80,7 @@ async fn replacing_a_file_only_counts_the_new_size() {
     std::fs::write(sandbox.out("same"), vec![0u8; 8_000]).unwrap();
     let quota = Quota::new(10_000, 8_000);
     let mut request = sandbox.request(&server.url("http", "/bytes/9000"), "same");
-    request.quota = Some(quota.clone());
+    request.host.quota = Some(quota.clone());
     Engine::new()
         .download(&request, &Recorder::default(), &CancellationToken::new())
         .await

@@ -44,7 +44,7 @@ fn assert_small(phase: f64, name: &str) {
 async fn profile_of(engine: &Engine, sandbox: &Sandbox, url: &str, with_override: bool) -> Profile {
     let mut request = sandbox.request(url, "t");
     if !with_override {
-        request.resolve.clear();
+        request.host.resolve.clear();
     }
     engine
         .download(&request, &Recorder::default(), &CancellationToken::new())
@@ -115,8 +115,8 @@ async fn a_cached_name_is_not_looked_up_again_and_reports_no_lookup() {
     let first = profile_of(&engine, &sandbox, &url, false).await;
     // Different TLS roots: another pool, so a new connection that needs the address again.
     let mut request = sandbox.request(&url, "t2");
-    request.resolve.clear();
-    request.ca_pems = vec![Pki::new().ca_pem];
+    request.host.resolve.clear();
+    request.host.ca_pems = vec![Pki::new().ca_pem];
     let second = engine
         .download(&request, &Recorder::default(), &CancellationToken::new())
         .await

@@ -8,8 +8,8 @@ use napi_derive::napi;
 use std::sync::Arc;
 
 use tt_download_engine::{
-    CookieJar, Destination, DownloadRequest, EgressPolicy, Error as EngineError, Kind, NoProxy,
-    Profile, ProxyEndpoint, ProxySettings, Quota, TempStore,
+    CookieJar, Destination, EgressPolicy, Error as EngineError, HostSettings, Kind, NoProxy,
+    Profile, ProxyEndpoint, ProxySettings, Quota, Request, TempStore,
 };
 
 use crate::mailbox::Message;
@@ -49,9 +49,9 @@ pub struct BindingEgress {
     pub bench_skip_check: Option<bool>,
 }
 
-/// What every download of one host shares, converted once (`new BindingSettings(...)`).
+/// What every download of one host shares, converted once (`engine.host(...)`).
 #[napi(object, object_to_js = false)]
-pub struct BindingSettingsInit {
+pub struct BindingHostInit {
     /// Allow plain http, for the first request and every redirect hop. https is always allowed.
     pub allow_http: bool,
     /// Redirect hops must have a host (lower-case, punycode) or `host:port` (when the hop spells a port) in this set; absent means any.
@@ -75,9 +75,17 @@ pub struct BindingSettingsInit {
     pub proxy: Option<BindingProxy>,
     /// Sent after each download's own headers, as given: name, value, name, value...
     pub trailing_headers: Vec<String>,
+    /// Byte budget of the files stored at exact paths (the host's user directory).
+    pub user_quota: f64,
+    /// Bytes already stored under that budget, measured by the caller.
+    pub user_used: f64,
+    /// The app's cookie jar is on: downloads send and store cookies.
+    pub cookie_store: bool,
+    /// Where the jar keeps persistent cookies (with `cookieStore`); absent: in memory only.
+    pub cookie_file: Option<String>,
 }
 
-/// One download; the rest comes from its host's `BindingSettings`.
+/// One download; the rest comes from its `BindingHost`.
 #[napi(object, object_to_js = false)]
 pub struct BindingRequest {
     pub url: String,
@@ -88,7 +96,7 @@ pub struct BindingRequest {
     pub timeout_ms: f64,
     /// Exact destination path. Either this or `tempStem`.
     pub target_path: Option<String>,
-    /// A generated name in the settings' `tempDir`.
+    /// A generated name in the host's `tempDir`.
     pub temp_stem: Option<String>,
     pub profile: bool,
 }
@@ -124,24 +132,6 @@ fn header_pairs(flat: Vec<String>) -> Result<Vec<(String, String)>, EngineError>
     Ok(pairs)
 }
 
-/// A host's shared settings in the engine's types; each download clones what it needs.
-pub struct Settings {
-    allow_http: bool,
-    redirect_hosts: Option<std::collections::HashSet<String>>,
-    max_redirects: u32,
-    max_bytes: u64,
-    staging_dir: PathBuf,
-    staging_prefix: String,
-    temp_dir: PathBuf,
-    temp: TempStore,
-    fsync: bool,
-    ca_pems: Vec<String>,
-    resolve: Vec<(String, Vec<IpAddr>)>,
-    egress: Arc<EgressPolicy>,
-    proxy: Option<Arc<ProxySettings>>,
-    trailing_headers: Vec<(String, String)>,
-}
-
 impl BindingEgress {
     fn policy(&self) -> Result<EgressPolicy, EngineError> {
         let policy = EgressPolicy::new(&self.allow, &self.deny, self.allow_private)
@@ -165,7 +155,7 @@ pub fn no_proxy_matches(no_proxy: String, host: String) -> bool {
     NoProxy::parse(&no_proxy).matches(&host)
 }
 
-/// Throws what `new BindingSettings` would throw for this policy, before anything is on disk.
+/// Throws what `engine.host(...)` would throw for this policy, before anything is on disk.
 #[napi]
 pub fn check_egress(egress: BindingEgress) -> napi::Result<()> {
     egress
@@ -194,8 +184,8 @@ fn endpoint_of(
         .transpose()
 }
 
-impl BindingSettingsInit {
-    pub fn into_settings(self) -> Result<Settings, EngineError> {
+impl BindingHostInit {
+    pub fn into_settings(self) -> Result<HostSettings, EngineError> {
         let resolve = self
             .resolve
             .into_iter()
@@ -222,75 +212,52 @@ impl BindingSettingsInit {
                 })
             })
             .transpose()?;
-        Ok(Settings {
+        let temp = TempStore::open(
+            PathBuf::from(self.temp_dir),
+            non_negative(self.temp_quota, "tempQuota")?,
+        )
+        .map_err(|e| EngineError::new(Kind::Io, format!("cannot measure temp/: {e}")))?;
+        Ok(HostSettings {
             allow_http: self.allow_http,
             redirect_hosts: self.redirect_hosts.map(|hosts| hosts.into_iter().collect()),
             max_redirects: self.max_redirects,
             max_bytes: non_negative(self.max_bytes, "maxBytes")?,
             staging_dir: PathBuf::from(self.staging_dir),
             staging_prefix: self.staging_prefix,
-            temp: TempStore::open(
-                PathBuf::from(&self.temp_dir),
-                non_negative(self.temp_quota, "tempQuota")?,
-            )
-            .map_err(|e| EngineError::new(Kind::Io, format!("cannot measure temp/: {e}")))?,
-            temp_dir: PathBuf::from(self.temp_dir),
             fsync: self.fsync,
             ca_pems: self.ca_pems,
             resolve,
             egress: Arc::new(egress),
             proxy: proxy.map(Arc::new),
             trailing_headers: header_pairs(self.trailing_headers)?,
+            quota: Some(Quota::new(
+                non_negative(self.user_quota, "userQuota")?,
+                non_negative(self.user_used, "userUsed")?,
+            )),
+            cookies: self
+                .cookie_store
+                .then(|| CookieJar::open(self.cookie_file.map(Into::into))),
+            temp: Some(temp),
         })
     }
 }
 
 impl BindingRequest {
-    pub fn into_engine(
-        self,
-        settings: &Settings,
-        quota: Option<Quota>,
-        cookies: Option<CookieJar>,
-    ) -> Result<DownloadRequest, EngineError> {
+    pub fn into_engine(self) -> Result<Request, EngineError> {
         let destination = match (self.target_path, self.temp_stem) {
             (Some(path), None) => Destination::Exact(PathBuf::from(path)),
-            (None, Some(stem)) => Destination::Generated {
-                dir: settings.temp_dir.clone(),
-                stem,
-            },
+            (None, Some(stem)) => Destination::Generated { stem },
             _ => return Err(invalid("either targetPath or tempStem is required".into())),
         };
-        let mut headers = header_pairs(self.headers)?;
-        headers.extend(settings.trailing_headers.iter().cloned());
         // Rounded up: a fraction of a millisecond is still a timeout, never "none" (0).
         let timeout_ms = non_negative(self.timeout_ms.ceil(), "timeoutMs")?;
-        Ok(DownloadRequest {
+        Ok(Request {
             url: self.url,
-            headers,
-            allow_http: settings.allow_http,
-            redirect_hosts: settings.redirect_hosts.clone(),
-            max_redirects: settings.max_redirects,
-            max_bytes: settings.max_bytes,
+            headers: header_pairs(self.headers)?,
             timeout: (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms)),
-            staging_dir: settings.staging_dir.clone(),
-            staging_prefix: settings.staging_prefix.clone(),
             destination,
-            fsync: settings.fsync,
-            ca_pems: settings.ca_pems.clone(),
-            resolve: settings.resolve.clone(),
-            egress: settings.egress.clone(),
-            proxy: settings.proxy.clone(),
             profile: self.profile,
-            quota,
-            cookies,
-            temp: Some(settings.temp.clone()),
         })
-    }
-}
-
-impl Settings {
-    pub fn temp(&self) -> &TempStore {
-        &self.temp
     }
 }
 

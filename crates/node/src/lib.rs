@@ -18,7 +18,7 @@ use futures_util::FutureExt;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use tt_download_engine::{
-    CancellationToken, CookieJar, Engine, Error as EngineError, Kind, Observer, Quota,
+    CancellationToken, Engine, Error as EngineError, Host, Kind, Observer, Quota,
 };
 
 pub use convert::*;
@@ -77,47 +77,57 @@ pub struct BindingEngine {
     next_id: Mutex<u32>,
 }
 
-/// A host's settings, shared by the downloads it is passed to: converted once, not per download.
+/// A host of an engine: its settings converted once, its pool, budgets and cookie jar. Its
+/// downloads are started with `engine.start(host, request)`.
 #[napi]
-pub struct BindingSettings {
-    settings: Settings,
+pub struct BindingHost {
+    host: Host,
+}
+
+impl BindingHost {
+    fn temp(&self) -> Result<&tt_download_engine::TempStore> {
+        self.host
+            .settings()
+            .temp
+            .as_ref()
+            .ok_or_else(|| Error::from_reason("the host has no temp store"))
+    }
+
+    fn quota(&self) -> Result<&Quota> {
+        self.host
+            .settings()
+            .quota
+            .as_ref()
+            .ok_or_else(|| Error::from_reason("the host has no quota"))
+    }
 }
 
 #[napi]
-impl BindingSettings {
-    #[napi(constructor)]
-    pub fn new(init: BindingSettingsInit) -> Result<Self> {
-        Ok(BindingSettings {
-            settings: init
-                .into_settings()
-                .map_err(|e| Error::from_reason(e.message().to_string()))?,
-        })
-    }
-
+impl BindingHost {
     /// Bytes of the files the host counts under `temp/` (reservations not included).
     #[napi(getter)]
-    pub fn temp_used(&self) -> f64 {
-        self.settings.temp().used() as f64
+    pub fn temp_used(&self) -> Result<f64> {
+        Ok(self.temp()?.used() as f64)
     }
 
     /// Files removed from `temp/` to make room since the host started.
     #[napi(getter)]
-    pub fn temp_evicted(&self) -> f64 {
-        self.settings.temp().evicted() as f64
+    pub fn temp_evicted(&self) -> Result<f64> {
+        Ok(self.temp()?.evicted() as f64)
     }
 
     /// The success of the download that stored `path` in `temp/` was delivered: from now on
     /// the file may be evicted.
     #[napi]
-    pub fn temp_delivered(&self, path: String) {
-        self.settings.temp().delivered(std::path::Path::new(&path));
+    pub fn temp_delivered(&self, path: String) -> Result<()> {
+        self.temp()?.delivered(std::path::Path::new(&path));
+        Ok(())
     }
 
     /// Measures `temp/` again (all of it, or the file or directory at `path`).
     #[napi]
     pub fn refresh_temp(&self, path: Option<String>) -> Result<()> {
-        self.settings
-            .temp()
+        self.temp()?
             .refresh(path.as_deref().map(std::path::Path::new))
             .map_err(|e| Error::from_reason(format!("cannot measure temp/: {e}")))
     }
@@ -125,93 +135,63 @@ impl BindingSettings {
     /// Removes every file in `temp/` stored so far, but those whose success is undelivered.
     #[napi]
     pub fn clear_temp(&self) -> Result<()> {
-        self.settings
-            .temp()
+        self.temp()?
             .clear()
             .map_err(|e| Error::from_reason(format!("cannot clear temp/: {e}")))
     }
-}
 
-/// A byte budget shared by the downloads it is passed to (a host's user-directory quota).
-#[napi]
-pub struct BindingQuota {
-    quota: Quota,
-}
-
-#[napi]
-impl BindingQuota {
-    /// `used`: bytes already stored under the budget, measured by the caller.
-    #[napi(constructor)]
-    pub fn new(limit: f64, used: f64) -> Self {
-        BindingQuota {
-            quota: Quota::new(limit.max(0.0) as u64, used.max(0.0) as u64),
-        }
-    }
-
-    /// Bytes of the stored files, kept current as downloads complete.
+    /// Bytes of the files stored under the user quota, kept current as downloads complete.
     #[napi(getter)]
-    pub fn used(&self) -> f64 {
-        self.quota.used() as f64
+    pub fn user_used(&self) -> Result<f64> {
+        Ok(self.quota()?.used() as f64)
     }
 
-    /// Bytes held by downloads in flight.
+    /// Bytes held under the user quota by downloads in flight.
     #[napi(getter)]
-    pub fn reserved(&self) -> f64 {
-        self.quota.reserved() as f64
+    pub fn user_reserved(&self) -> Result<f64> {
+        Ok(self.quota()?.reserved() as f64)
     }
 
-    /// Measures `dir` again (every regular file below it) as the stored total; a download
-    /// committing meanwhile is counted once. Returns the new total.
+    /// Measures `dir` again (every regular file below it) as the user quota's stored total;
+    /// a download committing meanwhile is counted once. Returns the new total.
     #[napi]
-    pub fn remeasure(&self, dir: String) -> Result<f64> {
-        self.quota
+    pub fn remeasure_user(&self, dir: String) -> Result<f64> {
+        self.quota()?
             .remeasure(|| tt_download_engine::measure_dir(std::path::Path::new(&dir)))
             .map(|used| used as f64)
             .map_err(|e| Error::from_reason(format!("cannot measure {dir}: {e}")))
     }
-}
-
-/// An app's cookie jar, shared by the downloads it is passed to. With a file, persistent
-/// cookies are loaded from it and saved to it after downloads that received cookies.
-#[napi]
-pub struct BindingCookieJar {
-    jar: CookieJar,
-}
-
-#[napi]
-impl BindingCookieJar {
-    #[napi(constructor)]
-    pub fn new(file: Option<String>) -> Self {
-        BindingCookieJar {
-            jar: CookieJar::open(file.map(Into::into)),
-        }
-    }
 
     /// The `Cookie` value a request to `url` (an http(s) URL, checked by the caller) would
-    /// send; `''` when none.
+    /// send; `''` when none or when the host keeps no cookies.
     #[napi]
-    pub fn header(&self, url: String) -> Result<String> {
-        Ok(self
-            .jar
-            .header_for(&parse_url(&url)?, None)
-            .unwrap_or_default())
+    pub fn cookie_header(&self, url: String) -> Result<String> {
+        let Some(jar) = &self.host.settings().cookies else {
+            return Ok(String::new());
+        };
+        Ok(jar.header_for(&parse_url(&url)?, None).unwrap_or_default())
     }
 
-    /// What a response from `url` set; saved like a download's cookies.
+    /// What a response from `url` set; saved like a download's cookies. Ignored when the host
+    /// keeps no cookies.
     #[napi]
-    pub fn store(&self, url: String, set_cookies: Vec<String>) -> Result<()> {
+    pub fn store_cookies(&self, url: String, set_cookies: Vec<String>) -> Result<()> {
+        let Some(jar) = &self.host.settings().cookies else {
+            return Ok(());
+        };
         let values: Vec<&str> = set_cookies.iter().map(String::as_str).collect();
-        self.jar.store(&parse_url(&url)?, &values);
-        self.jar
-            .persist()
+        jar.store(&parse_url(&url)?, &values);
+        jar.persist()
             .map_err(|e| Error::from_reason(format!("cannot save cookies: {e}")))
     }
 
     /// Forgets every cookie and empties the saved file.
     #[napi]
-    pub fn clear(&self) -> Result<()> {
-        self.jar
-            .clear()
+    pub fn clear_cookies(&self) -> Result<()> {
+        let Some(jar) = &self.host.settings().cookies else {
+            return Ok(());
+        };
+        jar.clear()
             .map_err(|e| Error::from_reason(format!("cannot save cookies: {e}")))
     }
 }
@@ -324,17 +304,25 @@ impl BindingEngine {
         })
     }
 
-    /// Starts one download and returns its id, which its messages carry. It always ends with
-    /// one `done` message (failures come back as `errorKind`), never with an exception.
+    /// A host on this engine; throws for settings it cannot use (a bad policy, proxy, CA or
+    /// an unreadable `temp/`), before any download.
     #[napi]
-    pub fn start(
-        &self,
-        env: Env,
-        settings: &BindingSettings,
-        request: BindingRequest,
-        quota: Option<&BindingQuota>,
-        cookies: Option<&BindingCookieJar>,
-    ) -> Result<u32> {
+    pub fn host(&self, init: BindingHostInit) -> Result<BindingHost> {
+        let settings = init
+            .into_settings()
+            .map_err(|e| Error::from_reason(e.message().to_string()))?;
+        let host = self
+            .engine
+            .host(settings)
+            .map_err(|e| Error::from_reason(e.message().to_string()))?;
+        Ok(BindingHost { host })
+    }
+
+    /// Starts one download of `host` and returns its id, which its messages carry. It always
+    /// ends with one `done` message (failures come back as `errorKind`), never with an
+    /// exception.
+    #[napi]
+    pub fn start(&self, env: Env, host: &BindingHost, request: BindingRequest) -> Result<u32> {
         let control = Arc::new(Control {
             cancel: CancellationToken::new(),
             progress_wanted: AtomicBool::new(false),
@@ -359,18 +347,14 @@ impl BindingEngine {
             controls: self.controls.clone(),
             posted: false,
         };
-        let request = match request.into_engine(
-            &settings.settings,
-            quota.map(|q| q.quota.clone()),
-            cookies.map(|c| c.jar.clone()),
-        ) {
+        let request = match request.into_engine() {
             Ok(request) => request,
             Err(err) => {
                 finish.post(Err(err), None);
                 return Ok(id);
             }
         };
-        let engine = self.engine.clone();
+        let host = host.host.clone();
         let observer = MailboxObserver {
             id,
             control: control.clone(),
@@ -380,9 +364,8 @@ impl BindingEngine {
         match guard.as_ref() {
             Some(runtime) => {
                 runtime.spawn(async move {
-                    let run =
-                        AssertUnwindSafe(engine.download(&request, &observer, &control.cancel))
-                            .catch_unwind();
+                    let run = AssertUnwindSafe(host.download(&request, &observer, &control.cancel))
+                        .catch_unwind();
                     let result = match run.await {
                         Ok(result) => result,
                         Err(panic) => Err(EngineError::new(

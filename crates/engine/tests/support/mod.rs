@@ -19,7 +19,10 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair,
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
-use tt_download_engine::{Destination, DownloadRequest, EgressPolicy, Observer};
+use tt_download_engine::{
+    CancellationToken, Destination, Download, EgressPolicy, Engine, Error, HostSettings, Observer,
+    Request as DownloadRequest,
+};
 
 /// Deterministic body bytes for `/bytes/<n>`.
 pub fn body(n: usize) -> Vec<u8> {
@@ -343,27 +346,68 @@ impl Sandbox {
         self.files_in(&self.staging())
     }
 
-    pub fn request(&self, url: &str, target: &str) -> DownloadRequest {
-        DownloadRequest {
-            url: url.to_string(),
-            headers: Vec::new(),
-            allow_http: true,
-            redirect_hosts: None,
-            max_redirects: 10,
-            max_bytes: 1 << 30,
-            timeout: Some(Duration::from_secs(10)),
-            staging_dir: self.staging(),
-            staging_prefix: format!("{}-", std::process::id()),
-            destination: Destination::Exact(self.out(target)),
-            fsync: false,
-            ca_pems: Vec::new(),
-            resolve: vec![("files.test".to_string(), vec!["127.0.0.1".parse().unwrap()])],
-            egress: Arc::new(loopback_allowed()),
-            proxy: None,
-            profile: true,
-            quota: None,
-            cookies: None,
-            temp: None,
+    /// A download to `out/<target>` on a host of its own, both halves set to what the tests
+    /// assume unless they change a field.
+    pub fn request(&self, url: &str, target: &str) -> Job {
+        Job {
+            host: HostSettings {
+                allow_http: true,
+                redirect_hosts: None,
+                max_redirects: 10,
+                max_bytes: 1 << 30,
+                staging_dir: self.staging(),
+                staging_prefix: format!("{}-", std::process::id()),
+                fsync: false,
+                ca_pems: Vec::new(),
+                resolve: vec![("files.test".to_string(), vec!["127.0.0.1".parse().unwrap()])],
+                egress: Arc::new(loopback_allowed()),
+                proxy: None,
+                trailing_headers: Vec::new(),
+                quota: None,
+                cookies: None,
+                temp: None,
+            },
+            request: DownloadRequest {
+                url: url.to_string(),
+                headers: Vec::new(),
+                timeout: Some(Duration::from_secs(10)),
+                destination: Destination::Exact(self.out(target)),
+                profile: true,
+            },
+        }
+    }
+}
+
+/// One download with the settings of the host it runs on. Each run makes that host anew
+/// from `host`: hosts with the same settings share the engine's pool (SPEC 8), so reuse
+/// across jobs behaves as across the downloads of one host.
+#[derive(Clone)]
+pub struct Job {
+    pub host: HostSettings,
+    pub request: DownloadRequest,
+}
+
+/// `engine.download(&job, ...)`: a host for the job, then its download.
+pub trait RunJob {
+    fn download<'a>(
+        &'a self,
+        job: &'a Job,
+        observer: &'a dyn Observer,
+        cancel: &'a CancellationToken,
+    ) -> impl std::future::Future<Output = Result<Download, Error>> + Send + 'a;
+}
+
+impl RunJob for Engine {
+    fn download<'a>(
+        &'a self,
+        job: &'a Job,
+        observer: &'a dyn Observer,
+        cancel: &'a CancellationToken,
+    ) -> impl std::future::Future<Output = Result<Download, Error>> + Send + 'a {
+        async move {
+            self.host(job.host.clone())?
+                .download(&job.request, observer, cancel)
+                .await
         }
     }
 }
