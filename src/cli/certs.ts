@@ -3,7 +3,7 @@
 // node:tls, OpenSSL and rustls/webpki), keys as PKCS#8 PEM as node:tls expects.
 //
 // Written against node:crypto alone, with the few DER encoders an X.509 v3 certificate needs:
-// the demo ships in the package, and an X.509 library would be a runtime dependency (about 20
+// the demo ships in the package, and an X.509 library would be a runtime dependency (18
 // packages, 5 MB) of every user for a command most never run.
 import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
