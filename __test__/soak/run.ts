@@ -23,7 +23,7 @@ import { execFileSync } from 'node:child_process'
 import { readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
 import { rm, unlink } from 'node:fs/promises'
 import * as net from 'node:net'
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { createEngine, createHost, DownloadError } from '../../src/index.js'
 import type { DownloadFail, DownloadSuccess, DownloadTask, Engine, Host, HostConfig } from '../../src/index.js'
@@ -1272,6 +1272,9 @@ writes no report.
 | date | ${new Date().toISOString().slice(0, 10)} |
 | commit | ${commitOf()} |
 | machine | ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), ${(totalmem() / 1024 ** 3).toFixed(1)} GiB, Node ${process.version} |
+| machine load | load average ${loadavg()
+    .map((n) => n.toFixed(1))
+    .join(', ')} (1, 5, 15 min) when the report was written: other processes shared the CPUs |
 | seed | ${summary.seed} (\`--seed ${summary.seed}\` repeats the sequence of choices; timing still varies) |
 | length | ${summary.seconds} s of downloads${short}, at most ${opts.count} downloads |
 | load | ${opts.concurrency} downloads in flight, ${opts.hosts} hosts at a time on one shared engine, ${summary.hostsCreated} hosts created in all |
