@@ -7,7 +7,7 @@
 // run against a server here passes `--allow 127.0.0.0/8`: the egress policy refuses loopback.
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
-import { rm, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative, sep } from 'node:path'
 import { expectedSha256, sha256File } from './helpers/bytes.js'
@@ -15,7 +15,7 @@ import { startContentServer } from './helpers/content-server.js'
 import { listFiles, makeTmpDir } from './helpers/fs.js'
 import { closeAfter } from './helpers/host.js'
 import { refusedPort } from './helpers/raw-servers.js'
-import { describeRun, runCli } from './helpers/run.js'
+import { describeRun, ROOT, runCli } from './helpers/run.js'
 import type { Ran } from './helpers/run.js'
 import { certKit, startTlsServer, TEST_HOST } from './helpers/tls.js'
 
@@ -524,4 +524,14 @@ test('demo never uses a proxy, whatever the proxy variables say', async (t) => {
   const ran = await cli(t, ['demo'], { http_proxy: deadProxy, https_proxy: deadProxy, HTTPS_PROXY: deadProxy })
   t.is(ran.code, 0, describeRun(ran))
   t.regex(ran.stdout, /demo: all downloads succeeded/)
+})
+
+test('the CLI reaches the library only through index.ts, as a user would', async (t) => {
+  const cliDir = join(ROOT, 'src', 'cli')
+  const below: string[] = []
+  for (const file of await readdir(cliDir)) {
+    const source = await readFile(join(cliDir, file), 'utf8')
+    for (const [, target] of source.matchAll(/from '(\.\.\/[^']+)'/g)) if (target !== '../index.js') below.push(`${file}: ${target}`)
+  }
+  t.deepEqual(below, [])
 })

@@ -6,6 +6,7 @@ import { parseDomains } from './domains.js'
 import { isFieldValue } from './headers.js'
 import type { DomainEntry, HostEnv } from './domains.js'
 import type { Engine } from './engine.js'
+import { checkEgress } from './native.js'
 import type { BindingEgress, BindingProxy, BindingResolve } from './native.js'
 import { resolveProxy } from './proxy.js'
 
@@ -275,6 +276,21 @@ function resolveTempQuota(value: unknown, maxFileSize: number): number {
     throw new TypeError(`createHost: tempQuota must be a positive finite number >= maxFileSize (${maxFileSize})`)
   }
   return value
+}
+
+/**
+ * Throws the TypeError createHost would throw for `HostConfig.egress` = `egress` (a malformed
+ * entry, a prefix the family does not allow, host bits set), so an operator can check a policy
+ * before any host exists; returns nothing when createHost would accept it.
+ */
+export function checkEgressConfig(egress: EgressConfig | undefined): void {
+  const resolved = resolveEgress(egress)
+  try {
+    // The engine's own parser: what it accepts is by definition what a host enforces.
+    checkEgress(resolved)
+  } catch (error) {
+    throw new TypeError(`createHost: ${error instanceof Error ? error.message : String(error)}`)
+  }
 }
 
 function resolveEgress(egress: HostConfig['egress']): BindingEgress {

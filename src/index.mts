@@ -1,6 +1,6 @@
 // ESM entry (`import ... from 'tt-download'`): the same objects as the CommonJS entry, so
 // `instanceof DownloadError` and shared engines work across both module systems.
-export { createHost, createEngine, DownloadError } from './index.js'
+export { checkEgressConfig, createEngine, createHost, DownloadError, now, phasesOf, proxyFor } from './index.js'
 export type {
   CallbackSource,
   ClientInfo,
@@ -31,9 +31,11 @@ export type {
   Host,
   HostConfig,
   HostStats,
+  Phases,
   Profile,
   ProgressListener,
   ProgressUpdate,
+  ProxyEndpoint,
   SavedFileSuccess,
   TempFileSuccess,
   Usage,

@@ -1,9 +1,36 @@
 // `HostConfig.proxy` (SPEC 11): an http:// proxy URL, or 'env' read once from the proxy
 // variables, turned into the engine's per-scheme proxies. Which hop goes through which proxy
 // (and NO_PROXY matching) is decided by the engine, hop by hop.
+import { noProxyMatches } from './native.js'
 import type { BindingProxy, BindingProxyEndpoint } from './native.js'
 
 type Env = Record<string, string | undefined>
+
+/** The proxy a download goes through, named as it may be shown: never with its credentials. */
+export interface ProxyEndpoint {
+  /** A name or an IP literal, as the proxy URL spells it (an IPv6 literal in brackets). */
+  host: string
+  port: number
+  hasCredentials: boolean
+}
+
+/**
+ * The proxy the first request of `url` goes through for a host created now with
+ * `HostConfig.proxy` = `proxy` (`'env'` reads `env` as createHost reads the process
+ * environment), or undefined when it connects directly: no proxy for its scheme, excluded by
+ * `no_proxy`, or a URL that is not http(s). Later redirect hops choose again by their own URL.
+ * A malformed `proxy` (or proxy variable) throws the TypeError createHost would throw, whatever
+ * the URL, so an operator can check a configuration before any host exists.
+ */
+export function proxyFor(url: string, proxy: string | undefined, env: Env = process.env): ProxyEndpoint | undefined {
+  const settings = resolveProxy(proxy, env)
+  if (settings === undefined || !URL.canParse(url)) return undefined
+  const target = new URL(url)
+  const endpoint = target.protocol === 'https:' ? settings.https : target.protocol === 'http:' ? settings.http : undefined
+  // The engine's own NO_PROXY matcher: the answer is the one every download gets.
+  if (endpoint === undefined || noProxyMatches(settings.noProxy, target.hostname)) return undefined
+  return { host: endpoint.host, port: endpoint.port, hasCredentials: endpoint.authorization !== undefined }
+}
 
 export function resolveProxy(value: unknown, env: Env = process.env): BindingProxy | undefined {
   if (value === undefined) return undefined

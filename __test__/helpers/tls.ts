@@ -1,6 +1,6 @@
 // Certificates for a test run (generated fresh, never checked in) and HTTPS servers whose
 // certificate is wrong in one specific way.
-import { createCA, issueCert, selfSigned, type Pem } from '../../src/cli/certs.js'
+import { certificate, createCA, issueCert, type Pem } from '../../src/cli/certs.js'
 import { startContentServer, type ContentMode, type ContentServer } from './content-server.js'
 
 /** The name tests give loopback servers; hosts map it: `resolve: { [TEST_HOST]: '127.0.0.1' }`. */
@@ -49,7 +49,13 @@ export function certKit(): Promise<CertKit> {
         notAfter: new Date(now + 30 * DAY),
       }),
       wrongHost: await issueCert(ca, { hosts: ['wrong.test'] }),
-      selfSigned: await selfSigned({ hosts: [TEST_HOST] }),
+      // A server certificate that signs itself: well formed, but trusted by nobody.
+      selfSigned: certificate({
+        commonName: TEST_HOST,
+        hosts: [TEST_HOST],
+        notBefore: new Date(now - DAY),
+        notAfter: new Date(now + 30 * DAY),
+      }),
       untrustedIssuer: await issueCert(otherCa, { hosts: [TEST_HOST] }),
     }
   })()

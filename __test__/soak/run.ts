@@ -16,11 +16,14 @@
 //   heap too, and stops growing in the second half of the run (see RSS_BOUND).
 //
 // Usage: node --expose-gc --import tsx __test__/soak/run.ts [--seconds N] [--count N]
-//        [--seed S] [--concurrency C] [--hosts H]      (npm run soak -- --seconds 20)
+//        [--seed S] [--concurrency C] [--hosts H] [--report FILE]   (npm run soak -- --seconds 20)
 // Prints the figures and one `SOAK-RESULT <json>` line; exit 0 only when nothing was violated.
-import { readdirSync, readlinkSync, statSync } from 'node:fs'
+// `--report FILE` also writes them as Markdown (the long form, `npm run soak`, writes SOAK.md).
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
 import { rm, unlink } from 'node:fs/promises'
 import * as net from 'node:net'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { createEngine, createHost, DownloadError } from '../../src/index.js'
 import type { DownloadFail, DownloadSuccess, DownloadTask, Engine, Host, HostConfig } from '../../src/index.js'
@@ -51,7 +54,7 @@ interface Options {
   hosts: number
 }
 
-function parseArgs(argv: string[]): Options {
+function parseArgs(argv: string[]): Options & { report?: string } {
   const opts: Options = {
     seconds: 180,
     count: 100_000,
@@ -59,12 +62,18 @@ function parseArgs(argv: string[]): Options {
     concurrency: 32,
     hosts: 8,
   }
+  let report: string | undefined
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i]!
     const value = argv[i + 1]
     const key = name.replace(/^--/, '') as keyof Options
+    if (name === '--report' && value !== undefined) {
+      report = value
+      i++
+      continue
+    }
     if (!name.startsWith('--') || !(key in opts) || value === undefined) {
-      console.error(`soak: bad argument ${name}; use --seconds N --count N --seed S --concurrency C --hosts H`)
+      console.error(`soak: bad argument ${name}; use --seconds N --count N --seed S --concurrency C --hosts H --report FILE`)
       process.exit(2)
     }
     const n = Number(value)
@@ -75,7 +84,7 @@ function parseArgs(argv: string[]): Options {
     opts[key] = n
     i++
   }
-  return opts
+  return report === undefined ? opts : { ...opts, report }
 }
 
 const opts = parseArgs(process.argv.slice(2))
@@ -1061,7 +1070,8 @@ async function main(): Promise<void> {
     const closedInTime = await within(slot.host.close(), DRAIN_MS)
     if (!closedInTime) violation('hang', `host ${slot.id}: close() did not settle`)
   }
-  if (tripwire.connections() > 0) {
+  const tripwireConnections = tripwire.connections()
+  if (tripwireConnections > 0) {
     violation('egress', `${tripwire.connections()} connection(s) reached the refused tripwire on 127.0.0.2`)
   }
   await tripwire.close()
@@ -1140,6 +1150,7 @@ async function main(): Promise<void> {
     unexpectedOutcomes: count('outcome'),
     h2ServerDefence: stats.h2Defence,
     hashMismatches: count('hash'),
+    tripwireConnections,
     stagingFiles,
     strayFiles,
     fd: { warm: fdWarm.total, beforeEngineClose: fdBeforeEngineClose.total, end: fdEnd.total },
@@ -1190,6 +1201,10 @@ async function main(): Promise<void> {
   }
   console.log(`SOAK-RESULT ${JSON.stringify(summary)}`)
   process.exitCode = summary.violations === 0 ? 0 : 1
+  if (opts.report !== undefined) {
+    writeFileSync(opts.report, soakReport(summary, { launched: stats.launched, chaos: stats.chaos, fails: stats.fails }))
+    console.log(`soak: wrote ${opts.report}`)
+  }
 
   // Nothing may keep the process alive now: this timer does not, so it only fires if
   // something else (a handle the library leaked) does.
@@ -1197,6 +1212,128 @@ async function main(): Promise<void> {
     console.log('VIOLATION handle: the process is still alive 10 s after everything was closed')
     process.exit(1)
   }, 10_000).unref()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Markdown report (SOAK.md): every figure is read from this run's summary and the bounds
+// above, so the file can only say what the run saw.
+
+type Summary = {
+  seed: number
+  seconds: number
+  downloads: number
+  successes: number
+  hostsCreated: number
+  verifiedFiles: number
+  verifiedMiB: number
+  tempStored: number
+  tempEvicted: number
+  lostCallbacks: number
+  doubleCallbacks: number
+  unexpectedOutcomes: number
+  h2ServerDefence: number
+  hashMismatches: number
+  tripwireConnections: number
+  stagingFiles: number
+  strayFiles: number
+  fd: { warm: number; beforeEngineClose: number; end: number }
+  rssMiB: { warm: number; mid: number | null; beforeEngineClose: number; end: number; nativeGrowth: number }
+  leaks: number
+  violations: number
+}
+
+function soakReport(
+  summary: Summary,
+  counts: { launched: Map<Fault, number>; chaos: Map<string, number>; fails: Map<number, number> },
+): string {
+  const mib = (n: number) => `${n >= 0 ? '+' : ''}${n.toFixed(1)} MiB`
+  const rows = (map: Map<string | number, number>) =>
+    [...map.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([key, n]) => `| ${key} | ${n} |`)
+      .join('\n')
+  const rss = summary.rssMiB
+  const steady = rss.mid === null ? undefined : rss.beforeEngineClose - rss.mid
+  const short = opts.seconds < 180 ? ` (shorter than the long form's 180 s: run with \`--seconds ${opts.seconds}\`)` : ''
+  const verdict = summary.violations === 0 ? 'passed: nothing was violated' : `FAILED: ${summary.violations} violations`
+  return `# Soak report
+
+Generated by \`npm run soak\` (\`__test__/soak/run.ts --report SOAK.md\`); do not edit, run it again.
+What the soak checks and why each bound is what it is: the comment at the top of
+\`__test__/soak/run.ts\`. The short form (20 s) runs in \`npm test\` (\`__test__/soak.spec.ts\`) and
+writes no report.
+
+**Result: ${verdict}.**
+
+## What ran
+
+| | |
+|---|---|
+| date | ${new Date().toISOString().slice(0, 10)} |
+| commit | ${commitOf()} |
+| machine | ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), ${(totalmem() / 1024 ** 3).toFixed(1)} GiB, Node ${process.version} |
+| machine load | load average ${loadavg()
+    .map((n) => n.toFixed(1))
+    .join(', ')} (1, 5, 15 min) when the report was written: other processes shared the CPUs |
+| seed | ${summary.seed} (\`--seed ${summary.seed}\` repeats the sequence of choices; timing still varies) |
+| length | ${summary.seconds} s of downloads${short}, at most ${opts.count} downloads |
+| load | ${opts.concurrency} downloads in flight, ${opts.hosts} hosts at a time on one shared engine, ${summary.hostsCreated} hosts created in all |
+| downloads | ${summary.downloads} (${(summary.downloads / summary.seconds).toFixed(0)}/s), ${summary.successes} succeeded |
+| limits | \`maxFileSize\` ${MAX_FILE_SIZE / 1024} KiB, \`tempQuota\` ${TEMP_QUOTA / 1024} KiB per host |
+
+Calls by kind (good servers and faults, drawn at random by weight):
+
+| kind | calls |
+|---|---|
+${rows(counts.launched)}
+
+Chaos events (hosts closed mid-flight, network and background flips):
+
+| event | times |
+|---|---|
+${rows(counts.chaos)}
+
+Fails by errNo (every one checked against the codes its call's fault and chaos allow):
+
+| errNo | fails |
+|---|---|
+${rows(counts.fails)}
+
+## The books
+
+| check | found |
+|---|---|
+| files in \`user/\` verified by sha256 | ${summary.verifiedFiles} (${summary.verifiedMiB} MiB) |
+| files in \`temp/\` checked when their success was delivered | ${summary.tempStored}, of which ${summary.tempEvicted} evicted later |
+| lost callbacks (no success/fail or no complete) | ${summary.lostCallbacks} |
+| double callbacks (or an event after complete) | ${summary.doubleCallbacks} |
+| outcomes the call's fault does not allow | ${summary.unexpectedOutcomes} |
+| downloads refused by the HTTP/2 churn server's reset defences (121591, allowed there only) | ${summary.h2ServerDefence} |
+| stored files whose sha256 differs | ${summary.hashMismatches} |
+| connections that reached the refused tripwire address | ${summary.tripwireConnections} |
+| staging files left | ${summary.stagingFiles} |
+| stray files left | ${summary.strayFiles} |
+
+## Leaks and bounds
+
+| measure | after warm-up | mid-run | before \`engine.close()\` | at the end | bound |
+|---|---|---|---|---|---|
+| file descriptors | ${summary.fd.warm} | | ${summary.fd.beforeEngineClose} | ${summary.fd.end} | at the end no more than after warm-up |
+| RSS, MiB | ${rss.warm} | ${rss.mid ?? '-'} | ${rss.beforeEngineClose} | ${rss.end} | end - warm-up ${mib(rss.end - rss.warm)}, at most +${RSS_BOUND / MiB} MiB |
+| RSS outside the V8 heap | | | | ${mib(rss.nativeGrowth)} over warm-up | at most +${NATIVE_BOUND / MiB} MiB |
+| RSS in the second half | | | ${steady === undefined ? '-' : mib(steady)} over mid-run | | at most +${RSS_STEADY_BOUND / MiB} MiB |
+
+Leaks found: ${summary.leaks}. Violations: ${summary.violations}.
+`
+}
+
+/** The commit the run measured (with \`-dirty\` when the tree had changes), if git can say. */
+function commitOf(): string {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    return 'unknown (not a git checkout)'
+  }
 }
 
 main().catch((error: unknown) => {

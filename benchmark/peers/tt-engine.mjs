@@ -1,6 +1,10 @@
 // Diagnostic peer (not in the default set): tt-download's native binding called directly,
 // without the host (no validation, queue, task objects or result building). The gap between
 // this and `tt` is the TypeScript host's cost; the rest is the engine and the crossing.
+//
+// It loads `binding.js`, below the public API, on purpose: what it measures is the layer the
+// package does not export. The binding's shape is internal and changes with the engine, so it
+// is not made public for this peer; when it changes, this file changes with it (README.md).
 import { createRequire } from 'node:module'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'

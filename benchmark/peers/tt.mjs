@@ -1,7 +1,8 @@
 // tt-download through a full host: createHost (env test), host.download() with the real
 // storage path (staging file under <dataDir>/.tt-download/staging, renamed into temp/).
 // The addon is whatever the generated loader picks: the bench sets NAPI_RS_NATIVE_LIBRARY_PATH
-// to the release (bench-release profile) build.
+// to the release (bench-release profile) build. Only what the package exports is used, as a
+// user would (`egress.benchSkipCheck` aside, a switch only the bench's own build accepts).
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { createRequire } from 'node:module'
 import { readFileSync } from 'node:fs'
@@ -13,8 +14,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const require = createRequire(import.meta.url)
 
 export default async function setup(job) {
-  const { createEngine, createHost } = require(join(root, 'dist', 'index.js'))
-  const { now } = require(join(root, 'binding.js'))
+  const { createEngine, createHost, now } = require(join(root, 'dist', 'index.js'))
   const config = {
     appId: 'bench',
     dataDir: job.outDir,

@@ -4,9 +4,8 @@
 // 11), so the hint reads it where an operator would, from the diagnostics channel (SPEC 12).
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { isIP } from 'node:net'
-import type { EgressConfig } from '../config.js'
-import type { DownloadFailMessage } from '../diagnostics.js'
-import { checkEgress } from '../native.js'
+import { checkEgressConfig } from '../index.js'
+import type { DownloadFailMessage, EgressConfig } from '../index.js'
 import { UsageError } from './usage-error.js'
 
 /**
@@ -24,9 +23,9 @@ export function egressOf(allow: string[] | undefined, allowPrivate: boolean | un
 
 function checkAllow(value: string): string {
   try {
-    checkEgress({ allow: [value], deny: [], allowPrivate: false })
+    checkEgressConfig({ allow: [value] })
   } catch (error) {
-    const why = (error instanceof Error ? error.message : String(error)).replace(/^egress: /, '')
+    const why = (error instanceof Error ? error.message : String(error)).replace(/^createHost: (egress: )?/, '')
     throw new UsageError(`--allow must be an IP address or CIDR such as 10.1.0.0/16 or ::1/128: ${why}`)
   }
   return value

@@ -1,6 +1,6 @@
 // Plain-text output for the CLI: aligned tables and human units. Shared by the commands so
 // they print alike.
-import type { Profile } from '../profile.js'
+import type { Profile } from '../index.js'
 
 /** Left-aligns text columns and right-aligns columns whose cells all look numeric. */
 export function table(header: string[], rows: string[][]): string {

@@ -1,7 +1,7 @@
 // A progress bar per download on a terminal; nothing at all when stderr is not a TTY, so
 // piped output stays clean.
 import { Presets, SingleBar } from 'cli-progress'
-import type { ProgressUpdate } from '../types.js'
+import type { ProgressUpdate } from '../index.js'
 import { formatBytes } from './format.js'
 
 export interface ProgressView {

@@ -2,9 +2,8 @@
 // given URL goes through, for the notice on stderr and `bench --json`'s `proxy`. A proxy is
 // named by its host and port only: credentials are never printed.
 import { isIP } from 'node:net'
-import { noProxyMatches } from '../native.js'
-import type { BindingProxyEndpoint } from '../native.js'
-import { resolveProxy } from '../proxy.js'
+import { proxyFor } from '../index.js'
+import type { ProxyEndpoint } from '../index.js'
 import { UsageError } from './usage-error.js'
 
 /** `HostConfig.proxy` from `--proxy` (default `env`); `none` leaves the field out. */
@@ -13,8 +12,9 @@ export function proxyOf(value: string | undefined): string | undefined {
   if (choice === 'none') return undefined
   if (choice === 'env') return 'env'
   try {
-    // The host's own parser, so the CLI accepts exactly what createHost accepts.
-    resolveProxy(choice)
+    // The host's own parser (any URL will do: the proxy is parsed first), so the CLI accepts
+    // exactly what createHost accepts.
+    proxyFor('http://localhost/', choice)
   } catch (error) {
     if (!(error instanceof TypeError)) throw error
     const shown = choice.includes('@') ? '<a value with credentials>' : `'${choice}'`
@@ -33,26 +33,21 @@ export interface ProxyUse {
 
 /**
  * The proxy the first request of `url` goes through under `proxy` (a `proxyOf` value), read
- * from `env` now, as the host reads it when it is created; undefined when it goes direct (no
- * proxy for its scheme, excluded by `no_proxy`, or a URL that will fail validation anyway).
+ * from `env` now, as the host reads it when it is created; undefined when it goes direct.
  */
 export function proxyInUse(url: string, proxy: string | undefined, env: NodeJS.ProcessEnv): ProxyUse | undefined {
-  if (proxy === undefined || !URL.canParse(url)) return undefined
-  const target = new URL(url)
-  let settings: ReturnType<typeof resolveProxy>
+  let endpoint: ProxyEndpoint | undefined
   try {
-    settings = resolveProxy(proxy, env)
+    endpoint = proxyFor(url, proxy, env)
   } catch (error) {
     // A malformed proxy variable: createHost refuses it the same way, naming the variable.
     if (error instanceof TypeError) throw new UsageError(error.message)
     throw error
   }
-  if (settings === undefined) return undefined
-  const endpoint = target.protocol === 'https:' ? settings.https : target.protocol === 'http:' ? settings.http : undefined
-  if (endpoint === undefined || noProxyMatches(settings.noProxy, target.hostname)) return undefined
+  if (endpoint === undefined) return undefined
   return {
     hostPort: hostPortOf(endpoint),
-    hasCredentials: endpoint.authorization !== undefined,
+    hasCredentials: endpoint.hasCredentials,
     from: proxy === 'env' ? 'the environment' : '--proxy',
   }
 }
@@ -63,7 +58,7 @@ export function proxyNotice(command: string, use: ProxyUse): string {
   return `tt-download ${command}: through the proxy ${use.hostPort} (from ${use.from}${credentials})\n`
 }
 
-function hostPortOf(endpoint: BindingProxyEndpoint): string {
+function hostPortOf(endpoint: ProxyEndpoint): string {
   const host = isIP(endpoint.host) === 6 ? `[${endpoint.host}]` : endpoint.host
   return `${host}:${endpoint.port}`
 }
