@@ -187,6 +187,16 @@ export interface BindingResolve {
 export declare function checkEgress(egress: BindingEgress): void
 
 /**
+ * The engine's error kinds as they cross (`errorKind` of a `done` message): one to one with
+ * `Kind`, so a kind added there does not compile until it is named here, and TypeScript's
+ * switch over this enum does not compile until it maps it.
+ */
+export type ErrorKind = 'dns' | 'connect' | 'addressNotAllowed' | 'proxyUnreachable' | 'proxyRefused' | 'tlsCertificate' | 'tls' | 'timeout' | 'interrupted' | 'network' | 'tooLarge' | 'quota' | 'tempQuota' | 'cancelled' | 'io' | 'redirect' | 'redirectHost' | 'internal'
+
+/** Which file of a download an `io` failure concerns (`PathRole`, one to one). */
+export type FailedPath = 'staging' | 'target'
+
+/**
  * Whether `NO_PROXY` text excludes `host` from the proxy, as the engine decides every hop
  * (so the CLI can name the proxy a download uses without a second implementation).
  */
@@ -195,5 +205,5 @@ export declare function noProxyMatches(noProxy: string, host: string): boolean
 /** Epoch milliseconds on the engine's clock (monotonic, anchored to wall time once). */
 export declare function now(): number
 
-/** `PROFILE_NUMBERS`, for the TypeScript side to check its reading of `profile` against. */
+/** The names of `PROFILE_FIELDS` in order: where TypeScript finds each number of a profile. */
 export declare function profileNumbersOrder(): Array<string>

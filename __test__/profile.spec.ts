@@ -18,8 +18,6 @@ import { makeTmpDir } from './helpers/fs.js'
 import { startHeldListener } from './helpers/held-listener.js'
 import { closeAfter, makeHost, record, type DownloadOptions, type Run } from './helpers/host.js'
 import { startTcpProxy } from './helpers/slow-proxy.js'
-import { profileNumbersOrder } from '../src/native.js'
-import { ENGINE_PROFILE_ORDER } from '../src/profile.js'
 import { certKit, startTlsServer, TEST_HOST } from './helpers/tls.js'
 
 type Expect = Omit<ProfileExpectation, 'startedAt' | 'noLookup'>
@@ -475,10 +473,6 @@ test.serial('estimateNetType uses rtt alone under 64 KiB and throughput too from
   })
   t.true(large.responseEnd - large.responseStart >= 1080)
   t.is(large.estimateNetType, '3g', 'a 66000-byte body: its throughput counts')
-})
-
-test("the host reads the engine's profile numbers in the order the engine writes them", (t) => {
-  t.deepEqual(profileNumbersOrder(), [...ENGINE_PROFILE_ORDER])
 })
 
 test('enableProfile: false leaves no profile key in the result', async (t) => {

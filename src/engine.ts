@@ -1,7 +1,7 @@
 import { DownloadError, failOf } from './errors.js'
 import { BindingEngine } from './native.js'
 import { ENGINE_PROFILE_ORDER } from './profile.js'
-import type { BindingHost, BindingHostInit, BindingRequest } from './native.js'
+import type { BindingHost, BindingHostInit, BindingRequest, ErrorKind, FailedPath } from './native.js'
 
 export interface EngineOptions {
   /** Runtime worker threads of the native engine; default: the number of cores. */
@@ -48,8 +48,12 @@ export interface BindingMessage {
   written?: number
   expected?: number
   /** `done` when it failed: the engine's error kind (errors.ts maps it) and message. */
-  errorKind?: string
+  errorKind?: ErrorKind
   errorMessage?: string
+  /** `done` with `redirectHost`: the refused hop's absolute URL. */
+  errorUrl?: string
+  /** `done` with `io`: which file the failure concerns (its path is never in the message). */
+  failedPath?: FailedPath
   /** `done` with `addressNotAllowed`: the addresses the egress policy refused (for operators only). */
   refused?: string[]
   /** `done` with `proxyRefused`: the status the proxy answered. */

@@ -1,5 +1,6 @@
 // The error table of SPEC section 7, once. Every `fail` object the library produces is built
 // here, so the codes, types and message texts cannot drift apart between modules.
+import type { ErrorKind } from './native.js'
 
 /** D: developer error, U: user or network condition, F: framework failure. */
 export type ErrorType = 'D' | 'U' | 'F'
@@ -83,11 +84,11 @@ export function detailOf(fail: DownloadFail): string {
   return fail.errMsg.startsWith(FAIL_PREFIX) ? fail.errMsg.slice(FAIL_PREFIX.length) : fail.errMsg
 }
 
-/** The engine's `errorKind` vocabulary (binding.d.ts), mapped to rows of the table. */
+/** The engine's error kinds (binding.d.ts `ErrorKind`), mapped to rows of the table. */
 export function failFromEngine(
-  kind: string,
+  kind: ErrorKind,
   message: string | undefined,
-  context: { url: string; maxFileSize: number; proxyStatus?: number | undefined },
+  context: { url: string; maxFileSize: number; proxyStatus?: number | undefined; errorUrl?: string | undefined },
 ): DownloadFail {
   // Messages are the engine's own words; a missing one falls back to the kind so the
   // "<cause>" rows never read as an empty string.
@@ -126,13 +127,17 @@ export function failFromEngine(
     case 'redirect':
       return failOf('urlError')
     case 'redirectHost':
-      // The engine reports the refused hop's absolute URL as its message (SPEC 10: the
-      // `<url>` of a redirect hop is the hop's URL).
-      return failOf('notInDomainList', message !== undefined && message !== '' ? message : context.url)
+      // SPEC 10: the `<url>` of a redirect hop is the hop's URL, which the engine reports.
+      return failOf('notInDomainList', context.errorUrl ?? context.url)
     case 'internal':
       return failOf('internal', cause)
-    default:
-      return failOf('internal', `unknown engine error kind '${kind}': ${cause}`)
+    default: {
+      // Never reached with an addon of the same build: the switch names every kind of the
+      // binding's ErrorKind, or this does not compile. An addon from another build may still
+      // send one.
+      const unknown: never = kind
+      return failOf('internal', `unknown engine error kind '${String(unknown)}': ${cause}`)
+    }
   }
 }
 

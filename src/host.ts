@@ -12,7 +12,7 @@ import { DownloadError, failFromEngine, failOf } from './errors.js'
 import type { DownloadFail } from './errors.js'
 import { headerObject } from './headers.js'
 import { checkEgress, now } from './native.js'
-import type { BindingHost, BindingRequest } from './native.js'
+import type { BindingHost, BindingRequest, ErrorKind } from './native.js'
 import { planDownload, sharedEngineSettings, typeName } from './options.js'
 import type { DownloadPlan } from './options.js'
 import { Sandbox, USER_DATA_PATH } from './paths.js'
@@ -335,7 +335,7 @@ class HostImpl implements Host {
   }
 
   /** Ends a job that never reached the engine, on a later turn like the engine's outcomes. */
-  #finishSoon(job: Job, errorKind: string, errorMessage: string): void {
+  #finishSoon(job: Job, errorKind: ErrorKind, errorMessage: string): void {
     queueMicrotask(() => this.#finish(job, { id: -1, kind: 'done', errorKind, errorMessage }))
   }
 
@@ -380,10 +380,11 @@ class HostImpl implements Host {
       } else {
         const fail =
           job.reason ??
-          failFromEngine(outcome.errorKind, this.#sandbox.hidePaths(outcome.errorMessage ?? ''), {
+          failFromEngine(outcome.errorKind, this.#engineWords(job, outcome), {
             url: job.plan.url,
             maxFileSize: this.#config.maxFileSize,
             proxyStatus: outcome.proxyStatus,
+            errorUrl: outcome.errorUrl,
           })
         this.#countFail(fail)
         const head =
@@ -398,6 +399,18 @@ class HostImpl implements Host {
       this.#countFail(fail)
       job.run.failNow(fail)
     }
+  }
+
+  /**
+   * The engine's message for a failure, with the app's name of the file a storage failure
+   * concerns (the engine never puts a path in it). hidePaths stays as a safety net: a host
+   * path must never reach a mini-program, whatever an OS error's text holds.
+   */
+  #engineWords(job: Job, outcome: BindingMessage): string {
+    const message = outcome.errorMessage ?? ''
+    const target = job.plan.target
+    const named = outcome.failedPath === 'target' && target.kind === 'file' ? `${message} (${target.filePath})` : message
+    return this.#sandbox.hidePaths(named)
   }
 
   #success(job: Job, outcome: BindingMessage): DownloadSuccess {

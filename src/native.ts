@@ -82,4 +82,6 @@ export type {
   BindingRequest,
   BindingResolve,
   BindingHostInit,
+  ErrorKind,
+  FailedPath,
 } from '../binding.js'

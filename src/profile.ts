@@ -1,5 +1,6 @@
 // The success result's `profile` (SPEC section 5), the network-type estimate and the derived
 // phases of SPEC 10 (used by the CLI and the docs), in one place.
+import { profileNumbersOrder } from './native.js'
 
 export type EstimateNetType = 'slow 2g' | '2g' | '3g' | '4g' | 'unknown'
 
@@ -41,29 +42,44 @@ export interface QueueTimes {
   queueEnd: number
 }
 
-/** The order of the engine's profile numbers (binding `profileNumbersOrder()`). */
-export const ENGINE_PROFILE_ORDER = [
-  'fetchStart',
-  'redirectStart',
-  'redirectEnd',
-  'domainLookupStart',
-  'domainLookupEnd',
-  'connectStart',
-  'connectEnd',
-  'sslConnectionStart',
-  'sslConnectionEnd',
-  'requestStart',
-  'requestEnd',
-  'responseStart',
-  'responseEnd',
-  'rtt',
-  'throughputKbps',
-  'port',
-  'socketReused',
-  'sentBytesCount',
-  'receivedBytesCount',
-  'redirectCount',
-] as const
+/** The fields the engine measures; the rest are the TS layer's times or derived. */
+type EngineNumber = Exclude<keyof Profile, keyof QueueTimes | 'estimateNetType' | 'peerIP' | 'protocol'>
+
+/** The engine's order of its numbers (crates/node/src/convert.rs `PROFILE_FIELDS`, its one table). */
+export const ENGINE_PROFILE_ORDER: readonly string[] = Object.freeze(profileNumbersOrder())
+
+function offset(name: EngineNumber): number {
+  const at = ENGINE_PROFILE_ORDER.indexOf(name)
+  if (at === -1) throw new Error(`the native addon's profile has no ${name}: addon and JavaScript are from different builds`)
+  return at
+}
+
+/** Where each number sits, found once from the engine's order; the type makes it name every field. */
+const AT: Readonly<Record<EngineNumber, number>> = Object.freeze({
+  fetchStart: offset('fetchStart'),
+  redirectStart: offset('redirectStart'),
+  redirectEnd: offset('redirectEnd'),
+  domainLookupStart: offset('domainLookupStart'),
+  domainLookupEnd: offset('domainLookupEnd'),
+  connectStart: offset('connectStart'),
+  connectEnd: offset('connectEnd'),
+  sslConnectionStart: offset('sslConnectionStart'),
+  sslConnectionEnd: offset('sslConnectionEnd'),
+  requestStart: offset('requestStart'),
+  requestEnd: offset('requestEnd'),
+  responseStart: offset('responseStart'),
+  responseEnd: offset('responseEnd'),
+  rtt: offset('rtt'),
+  throughputKbps: offset('throughputKbps'),
+  port: offset('port'),
+  socketReused: offset('socketReused'),
+  sentBytesCount: offset('sentBytesCount'),
+  receivedBytesCount: offset('receivedBytesCount'),
+  redirectCount: offset('redirectCount'),
+})
+if (Object.keys(AT).length !== ENGINE_PROFILE_ORDER.length) {
+  throw new Error(`the native addon measures ${ENGINE_PROFILE_ORDER.join(', ')}: addon and JavaScript are from different builds`)
+}
 
 /** What the engine measured, as the binding delivers it. */
 export interface MeasuredProfile {
@@ -81,36 +97,36 @@ export function buildProfile(times: QueueTimes, m: MeasuredProfile, dataLength: 
   }
   // Indexed in place (a subarray view per download would be one more object to collect).
   const n = m.numbers
-  const rtt = n[o + 13] as number
-  const throughputKbps = n[o + 14] as number
-  // One literal in SPEC 5's field order; offsets follow ENGINE_PROFILE_ORDER.
+  const rtt = n[o + AT.rtt] as number
+  const throughputKbps = n[o + AT.throughputKbps] as number
+  // One literal in SPEC 5's field order.
   return {
     invokeStart: times.invokeStart,
     queueStart: times.queueStart,
     queueEnd: times.queueEnd,
-    fetchStart: n[o] as number,
-    redirectStart: n[o + 1] as number,
-    redirectEnd: n[o + 2] as number,
-    domainLookupStart: n[o + 3] as number,
-    domainLookupEnd: n[o + 4] as number,
-    connectStart: n[o + 5] as number,
-    connectEnd: n[o + 6] as number,
-    sslConnectionStart: n[o + 7] as number,
-    sslConnectionEnd: n[o + 8] as number,
-    requestStart: n[o + 9] as number,
-    requestEnd: n[o + 10] as number,
-    responseStart: n[o + 11] as number,
-    responseEnd: n[o + 12] as number,
+    fetchStart: n[o + AT.fetchStart] as number,
+    redirectStart: n[o + AT.redirectStart] as number,
+    redirectEnd: n[o + AT.redirectEnd] as number,
+    domainLookupStart: n[o + AT.domainLookupStart] as number,
+    domainLookupEnd: n[o + AT.domainLookupEnd] as number,
+    connectStart: n[o + AT.connectStart] as number,
+    connectEnd: n[o + AT.connectEnd] as number,
+    sslConnectionStart: n[o + AT.sslConnectionStart] as number,
+    sslConnectionEnd: n[o + AT.sslConnectionEnd] as number,
+    requestStart: n[o + AT.requestStart] as number,
+    requestEnd: n[o + AT.requestEnd] as number,
+    responseStart: n[o + AT.responseStart] as number,
+    responseEnd: n[o + AT.responseEnd] as number,
     rtt,
     throughputKbps,
     estimateNetType: estimateNetType(rtt, throughputKbps, dataLength),
-    port: n[o + 15] as number,
+    port: n[o + AT.port] as number,
     peerIP: m.peerIp,
     protocol: m.protocol,
-    socketReused: n[o + 16] === 1,
-    sentBytesCount: n[o + 17] as number,
-    receivedBytesCount: n[o + 18] as number,
-    redirectCount: n[o + 19] as number,
+    socketReused: n[o + AT.socketReused] === 1,
+    sentBytesCount: n[o + AT.sentBytesCount] as number,
+    receivedBytesCount: n[o + AT.receivedBytesCount] as number,
+    redirectCount: n[o + AT.redirectCount] as number,
   }
 }
 

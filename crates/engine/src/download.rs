@@ -290,8 +290,10 @@ pub(crate) async fn run(
                     response,
                     exchange,
                     &hop,
-                    settings,
-                    &request.destination,
+                    Store {
+                        settings,
+                        destination: &request.destination,
+                    },
                     observer,
                     received,
                     |ex, end, body, protocol| {
@@ -334,17 +336,26 @@ impl Held {
     }
 }
 
+/// Where the final body goes, under the host's limits.
+struct Store<'a> {
+    settings: &'a HostSettings,
+    destination: &'a Destination,
+}
+
 /// Streams the final response's body to a staging file and renames it into place.
 async fn receive(
     response: Response<Incoming>,
     exchange: Exchange,
     hop: &Hop,
-    settings: &HostSettings,
-    destination: &Destination,
+    store: Store<'_>,
     observer: &dyn Observer,
     received: &AtomicU64,
     profile: impl FnOnce(&Exchange, Instant, u64, &'static str) -> Option<crate::Profile>,
 ) -> Result<Download, Error> {
+    let Store {
+        settings,
+        destination,
+    } = store;
     let status = response.status().as_u16();
     let protocol = if response.version() == http::Version::HTTP_2 {
         "h2"

@@ -73,10 +73,24 @@ impl Kind {
     }
 }
 
+/// Which of a download's files a storage failure concerns: its message never holds the
+/// path itself (host paths are not the app's business).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathRole {
+    /// The staging file the body is written to.
+    Staging,
+    /// The destination the staging file is renamed onto.
+    Target,
+}
+
 #[derive(Debug)]
 pub struct Error {
     kind: Kind,
     message: String,
+    /// The URL the failure is about when it is not the download's own (a refused redirect hop).
+    url: Option<String>,
+    /// `Io`: the file the failure concerns.
+    path_role: Option<PathRole>,
     /// `AddressNotAllowed`: the addresses refused, for the operator (never the app).
     refused: Vec<IpAddr>,
     /// `ProxyRefused`: what the proxy answered.
@@ -90,10 +104,25 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            url: None,
+            path_role: None,
             refused: Vec::new(),
             proxy_status: None,
             body_bytes: 0,
         }
+    }
+
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    pub fn path_role(&self) -> Option<PathRole> {
+        self.path_role
     }
 
     pub fn kind(&self) -> Kind {
@@ -169,6 +198,8 @@ impl ConnectError {
         Error {
             kind: self.kind,
             message: self.cause.clone(),
+            url: None,
+            path_role: None,
             refused: self.refused.clone(),
             proxy_status: self.proxy_status,
             body_bytes: 0,
@@ -321,7 +352,9 @@ fn is_connection_loss(kind: io::ErrorKind) -> bool {
     )
 }
 
-/// Classifies a local storage failure.
-pub fn io_error(context: &str, err: &io::Error) -> Error {
-    Error::new(Kind::Io, format!("{context}: {err}"))
+/// A local storage failure: `action` on the file of `role`.
+pub fn io_error(role: PathRole, action: &str, err: &io::Error) -> Error {
+    let mut error = Error::new(Kind::Io, format!("{action}: {err}"));
+    error.path_role = Some(role);
+    error
 }

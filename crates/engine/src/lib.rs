@@ -34,7 +34,7 @@ use std::sync::Arc;
 pub use connect::ConnectionStats;
 pub use cookies::CookieJar;
 pub use egress::EgressPolicy;
-pub use error::{Error, Kind};
+pub use error::{Error, Kind, PathRole};
 pub use host::{Destination, Host, HostSettings, Request};
 pub use profile::Profile;
 pub use proxy::{NoProxy, ProxyEndpoint, ProxySettings};

@@ -133,7 +133,10 @@ impl Policy<'_> {
         };
         if let Some(allowed) = self.allowed_hosts {
             if !host_allowed(&hop, allowed) {
-                return Err(Error::new(Kind::RedirectHost, hop.url.to_string()));
+                return Err(
+                    Error::new(Kind::RedirectHost, "redirect to a host not in the list")
+                        .with_url(hop.url.to_string()),
+                );
             }
         }
         Ok(hop)

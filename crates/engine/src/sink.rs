@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use std::io::Write;
 
-use crate::error::{io_error, Error, Kind};
+use crate::error::{io_error, Error, Kind, PathRole};
 
 /// Bytes gathered before one write to the file: large enough that a big body costs few
 /// syscalls, small enough to stay cheap per download.
@@ -79,7 +79,7 @@ impl Staging {
             .write(true)
             .create_new(true)
             .open(&path)
-            .map_err(|e| io_error(&format!("create {}", path.display()), &e))?;
+            .map_err(|e| io_error(PathRole::Staging, "create the staging file", &e))?;
         self.named = Some(Named {
             path,
             file: Some(file),
@@ -112,7 +112,7 @@ impl Staging {
             .and_then(|named| named.file.as_mut())
             .ok_or_else(|| Error::new(Kind::Internal, "staging file closed"))?;
         file.write_all(&self.buffer)
-            .map_err(|e| io_error("write", &e))?;
+            .map_err(|e| io_error(PathRole::Staging, "write", &e))?;
         self.buffer.clear();
         Ok(())
     }
@@ -159,7 +159,7 @@ impl Staging {
         } else {
             0
         };
-        rename_without_symlinks(&named.path, target).map_err(|e| rename_error(target, &e))?;
+        rename_without_symlinks(&named.path, target).map_err(|e| rename_error(&e))?;
         named.armed = false;
         if fsync {
             sync_parent(target);
@@ -173,11 +173,14 @@ async fn sync_file(file: std::fs::File) -> Result<std::fs::File, Error> {
     tokio::task::spawn_blocking(move || file.sync_all().map(|_| file))
         .await
         .map_err(|e| Error::new(Kind::Internal, format!("fsync task: {e}")))?
-        .map_err(|e| io_error("fsync", &e))
+        .map_err(|e| io_error(PathRole::Staging, "fsync", &e))
 }
 
 fn check_size(file: &std::fs::File, written: u64) -> Result<(), Error> {
-    let on_disk = file.metadata().map_err(|e| io_error("stat", &e))?.len();
+    let on_disk = file
+        .metadata()
+        .map_err(|e| io_error(PathRole::Staging, "stat", &e))?
+        .len();
     if on_disk != written {
         return Err(Error::new(
             Kind::Io,
@@ -220,7 +223,7 @@ mod anonymous {
         use std::os::unix::fs::OpenOptionsExt;
 
         use super::{c_string, open_dir_without_symlinks, sync_parent};
-        use crate::error::io_error;
+        use crate::error::{io_error, PathRole};
 
         let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
             return Ok(Stored::NotPossible);
@@ -234,13 +237,14 @@ mod anonymous {
             return Ok(Stored::NotPossible);
         };
         // No size check as on the named path: nothing but this descriptor reaches the file.
-        file.write_all(body).map_err(|e| io_error("write", &e))?;
+        file.write_all(body)
+            .map_err(|e| io_error(PathRole::Staging, "write", &e))?;
         let file = if fsync {
             super::sync_file(file).await?
         } else {
             file
         };
-        let dir = open_dir_without_symlinks(parent).map_err(|e| super::rename_error(target, &e))?;
+        let dir = open_dir_without_symlinks(parent).map_err(|e| super::rename_error(&e))?;
         let Ok(to) = c_string(name.as_bytes()) else {
             return Ok(Stored::NotPossible);
         };
@@ -460,8 +464,8 @@ fn rename_without_symlinks(from: &Path, target: &Path) -> io::Result<()> {
     std::fs::rename(from, target)
 }
 
-fn rename_error(target: &Path, err: &io::Error) -> Error {
-    io_error(&format!("rename to {}", target.display()), err)
+fn rename_error(err: &io::Error) -> Error {
+    io_error(PathRole::Target, "store at the destination", err)
 }
 
 impl Drop for Named {

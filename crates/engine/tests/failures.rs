@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use support::*;
 use tokio::io::AsyncWriteExt;
-use tt_download_engine::{CancellationToken, Engine, Kind};
+use tt_download_engine::{CancellationToken, Engine, Error, Kind};
 
 const EXISTING: &[u8] = b"an existing file that must survive";
 
 /// Runs `request` into a destination that already holds a file, and checks that the
 /// failure has `kind`, the old file is intact and no staging file is left.
-async fn fails_with(sandbox: &Sandbox, request: Job, kind: Kind) -> String {
+async fn fails_with(sandbox: &Sandbox, request: Job, kind: Kind) -> Error {
     fails_observed(sandbox, request, kind, &Recorder::default()).await
 }
 
@@ -23,7 +23,7 @@ async fn fails_observed(
     mut request: Job,
     kind: Kind,
     recorder: &Recorder,
-) -> String {
+) -> Error {
     let target = sandbox.out("existing");
     std::fs::write(&target, EXISTING).unwrap();
     request.request.destination = tt_download_engine::Destination::Exact(target.clone());
@@ -38,7 +38,7 @@ async fn fails_observed(
         "staging left: {:?}",
         sandbox.staging_files()
     );
-    err.message().to_string()
+    err
 }
 
 #[tokio::test]
@@ -306,8 +306,9 @@ async fn redirect_hops_obey_scheme_and_host_rules() {
         "files.test:{}",
         server.addr.port()
     )]));
-    let message = fails_with(&sandbox, checked, Kind::RedirectHost).await;
-    assert_eq!(message, "http://elsewhere.test/x");
+    let refused = fails_with(&sandbox, checked, Kind::RedirectHost).await;
+    assert_eq!(refused.url(), Some("http://elsewhere.test/x"));
+    assert!(!refused.message().contains("elsewhere"), "{refused}");
 
     let mut same_host = sandbox.request(&to("/bytes/7"), "ok");
     same_host.host.redirect_hosts = Some(HashSet::from([format!(
@@ -374,7 +375,10 @@ async fn an_h2_stream_refused_before_the_head_is_a_connection_error() {
         }
     })
     .await;
-    let message = fails_with(&sandbox, request, Kind::Connect).await;
+    let message = fails_with(&sandbox, request, Kind::Connect)
+        .await
+        .message()
+        .to_string();
     assert!(message.contains("stream error received"), "{message}");
     assert_eq!(server.connections(), 1);
 }
@@ -396,7 +400,10 @@ async fn an_h2_goaway_before_the_head_is_a_connection_error() {
             while let Some(Ok(_)) = conn.accept().await {}
         })
         .await;
-        let message = fails_with(&sandbox, request, Kind::Connect).await;
+        let message = fails_with(&sandbox, request, Kind::Connect)
+            .await
+            .message()
+            .to_string();
         assert!(message.contains("connection error received"), "{message}");
         assert_eq!(server.connections(), 1);
     }
@@ -427,7 +434,10 @@ async fn an_h2_stream_reset_mid_body_is_an_interruption() {
     })
     .await;
     let recorder = Recorder::default();
-    let message = fails_observed(&sandbox, request, Kind::Interrupted, &recorder).await;
+    let message = fails_observed(&sandbox, request, Kind::Interrupted, &recorder)
+        .await
+        .message()
+        .to_string();
     assert!(message.contains("stream error received"), "{message}");
     assert_eq!(recorder.events.lock().unwrap()[0], "headers 200");
 }
@@ -453,7 +463,10 @@ async fn an_h2_protocol_error_our_client_detects_before_the_head_stays_a_network
         while matches!(io.read(&mut sink).await, Ok(n) if n > 0) {}
     })
     .await;
-    let message = fails_with(&sandbox, request, Kind::Network).await;
+    let message = fails_with(&sandbox, request, Kind::Network)
+        .await
+        .message()
+        .to_string();
     assert!(message.contains("connection error detected"), "{message}");
 }
 

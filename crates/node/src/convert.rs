@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tt_download_engine::{
     CookieJar, Destination, EgressPolicy, Error as EngineError, HostSettings, Kind, NoProxy,
-    Profile, ProxyEndpoint, ProxySettings, Quota, Request, TempStore,
+    PathRole, Profile, ProxyEndpoint, ProxySettings, Quota, Request, TempStore,
 };
 
 use crate::mailbox::Message;
@@ -272,61 +272,110 @@ fn flat_headers(headers: Vec<(String, String)>) -> Vec<String> {
     flat
 }
 
-/// The order of a profile's numbers in a batch (`BindingMessage.profile` says where they
-/// start): numbers in a Float64Array instead of an object with a property per field.
+/// A profile's numbers in a batch, in this order, named (`BindingMessage.profile` says where
+/// they start): numbers in a Float64Array instead of an object with a property per field.
+/// The one table of the order: TypeScript reads it through `profileNumbersOrder()`.
 /// `socketReused` is 1 or 0.
-pub const PROFILE_NUMBERS: [&str; 20] = [
-    "fetchStart",
-    "redirectStart",
-    "redirectEnd",
-    "domainLookupStart",
-    "domainLookupEnd",
-    "connectStart",
-    "connectEnd",
-    "sslConnectionStart",
-    "sslConnectionEnd",
-    "requestStart",
-    "requestEnd",
-    "responseStart",
-    "responseEnd",
-    "rtt",
-    "throughputKbps",
-    "port",
-    "socketReused",
-    "sentBytesCount",
-    "receivedBytesCount",
-    "redirectCount",
+/// A profile field's name and how its number is read.
+type ProfileField = (&'static str, fn(&Profile) -> f64);
+
+const PROFILE_FIELDS: [ProfileField; 20] = [
+    ("fetchStart", |p| p.fetch_start),
+    ("redirectStart", |p| p.redirect_start),
+    ("redirectEnd", |p| p.redirect_end),
+    ("domainLookupStart", |p| p.domain_lookup_start),
+    ("domainLookupEnd", |p| p.domain_lookup_end),
+    ("connectStart", |p| p.connect_start),
+    ("connectEnd", |p| p.connect_end),
+    ("sslConnectionStart", |p| p.ssl_connection_start),
+    ("sslConnectionEnd", |p| p.ssl_connection_end),
+    ("requestStart", |p| p.request_start),
+    ("requestEnd", |p| p.request_end),
+    ("responseStart", |p| p.response_start),
+    ("responseEnd", |p| p.response_end),
+    ("rtt", |p| p.rtt),
+    ("throughputKbps", |p| p.throughput_kbps),
+    ("port", |p| p.port.into()),
+    ("socketReused", |p| if p.socket_reused { 1.0 } else { 0.0 }),
+    ("sentBytesCount", |p| p.sent_bytes_count as f64),
+    ("receivedBytesCount", |p| p.received_bytes_count as f64),
+    ("redirectCount", |p| p.redirect_count.into()),
 ];
 
-fn profile_numbers(p: &Profile) -> [f64; PROFILE_NUMBERS.len()] {
-    [
-        p.fetch_start,
-        p.redirect_start,
-        p.redirect_end,
-        p.domain_lookup_start,
-        p.domain_lookup_end,
-        p.connect_start,
-        p.connect_end,
-        p.ssl_connection_start,
-        p.ssl_connection_end,
-        p.request_start,
-        p.request_end,
-        p.response_start,
-        p.response_end,
-        p.rtt,
-        p.throughput_kbps,
-        p.port.into(),
-        if p.socket_reused { 1.0 } else { 0.0 },
-        p.sent_bytes_count as f64,
-        p.received_bytes_count as f64,
-        p.redirect_count.into(),
-    ]
-}
-
-/// `PROFILE_NUMBERS`, for the TypeScript side to check its reading of `profile` against.
+/// The names of `PROFILE_FIELDS` in order: where TypeScript finds each number of a profile.
 #[napi]
 pub fn profile_numbers_order() -> Vec<&'static str> {
-    PROFILE_NUMBERS.to_vec()
+    PROFILE_FIELDS.iter().map(|(name, _)| *name).collect()
+}
+
+/// The engine's error kinds as they cross (`errorKind` of a `done` message): one to one with
+/// `Kind`, so a kind added there does not compile until it is named here, and TypeScript's
+/// switch over this enum does not compile until it maps it.
+#[napi(string_enum = "camelCase")]
+#[derive(serde::Serialize, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorKind {
+    Dns,
+    Connect,
+    AddressNotAllowed,
+    ProxyUnreachable,
+    ProxyRefused,
+    TlsCertificate,
+    Tls,
+    Timeout,
+    Interrupted,
+    Network,
+    TooLarge,
+    Quota,
+    TempQuota,
+    Cancelled,
+    Io,
+    Redirect,
+    RedirectHost,
+    Internal,
+}
+
+impl From<Kind> for ErrorKind {
+    fn from(kind: Kind) -> Self {
+        match kind {
+            Kind::Dns => ErrorKind::Dns,
+            Kind::Connect => ErrorKind::Connect,
+            Kind::AddressNotAllowed => ErrorKind::AddressNotAllowed,
+            Kind::ProxyUnreachable => ErrorKind::ProxyUnreachable,
+            Kind::ProxyRefused => ErrorKind::ProxyRefused,
+            Kind::TlsCertificate => ErrorKind::TlsCertificate,
+            Kind::Tls => ErrorKind::Tls,
+            Kind::Timeout => ErrorKind::Timeout,
+            Kind::Interrupted => ErrorKind::Interrupted,
+            Kind::Network => ErrorKind::Network,
+            Kind::TooLarge => ErrorKind::TooLarge,
+            Kind::Quota => ErrorKind::Quota,
+            Kind::TempQuota => ErrorKind::TempQuota,
+            Kind::Cancelled => ErrorKind::Cancelled,
+            Kind::Io => ErrorKind::Io,
+            Kind::Redirect => ErrorKind::Redirect,
+            Kind::RedirectHost => ErrorKind::RedirectHost,
+            Kind::Internal => ErrorKind::Internal,
+        }
+    }
+}
+
+/// Which file of a download an `io` failure concerns (`PathRole`, one to one).
+#[napi(string_enum = "camelCase")]
+#[derive(serde::Serialize, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum FailedPath {
+    Staging,
+    Target,
+}
+
+impl From<PathRole> for FailedPath {
+    fn from(role: PathRole) -> Self {
+        match role {
+            PathRole::Staging => FailedPath::Staging,
+            PathRole::Target => FailedPath::Target,
+        }
+    }
 }
 
 /// One message of the engine's mailbox. A batch's messages cross as a JSON array of these
@@ -352,14 +401,18 @@ pub struct BindingMessage {
     /// `progress`: the announced length, -1 when unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected: Option<i64>,
-    /// `done` when it failed. One of: `dns`, `connect`, `addressNotAllowed`,
-    /// `proxyUnreachable`, `proxyRefused`, `tlsCertificate`, `tls`, `timeout`,
-    /// `interrupted`, `network`, `tooLarge`, `quota`, `cancelled`, `io`, `redirect`,
-    /// `redirectHost`, `internal`.
+    /// `done` when it failed: what went wrong, in the engine's terms.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_kind: Option<&'static str>,
+    pub error_kind: Option<ErrorKind>,
+    /// `done` when it failed: the engine's words, never a path or a URL of the host's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+    /// `done` with `redirectHost`: the refused hop's absolute URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_url: Option<String>,
+    /// `done` with `io`: the file the failure concerns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_path: Option<FailedPath>,
     /// `done` with `addressNotAllowed`: the addresses the egress policy refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<Vec<String>>,
@@ -396,6 +449,8 @@ impl BindingMessage {
             expected: None,
             error_kind: None,
             error_message: None,
+            error_url: None,
+            failed_path: None,
             refused: None,
             proxy_status: None,
             received: None,
@@ -446,7 +501,7 @@ impl BindingMessage {
                 data_length: Some(download.data_length),
                 profile: download.profile.as_ref().map(|p| {
                     let at = profiles.len();
-                    profiles.extend(profile_numbers(p));
+                    profiles.extend(PROFILE_FIELDS.iter().map(|(_, number)| number(p)));
                     at
                 }),
                 protocol: download.profile.as_ref().map(|p| p.protocol),
@@ -463,8 +518,10 @@ impl BindingMessage {
                     None => (None, None),
                 };
                 BindingMessage {
-                    error_kind: Some(err.kind().as_str()),
+                    error_kind: Some(err.kind().into()),
                     error_message: Some(err.message().into()),
+                    error_url: err.url().map(Into::into),
+                    failed_path: err.path_role().map(Into::into),
                     refused: (!err.refused().is_empty())
                         .then(|| err.refused().iter().map(ToString::to_string).collect()),
                     proxy_status: err.proxy_status(),

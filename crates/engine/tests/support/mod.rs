@@ -398,17 +398,15 @@ pub trait RunJob {
 }
 
 impl RunJob for Engine {
-    fn download<'a>(
-        &'a self,
-        job: &'a Job,
-        observer: &'a dyn Observer,
-        cancel: &'a CancellationToken,
-    ) -> impl std::future::Future<Output = Result<Download, Error>> + Send + 'a {
-        async move {
-            self.host(job.host.clone())?
-                .download(&job.request, observer, cancel)
-                .await
-        }
+    async fn download(
+        &self,
+        job: &Job,
+        observer: &dyn Observer,
+        cancel: &CancellationToken,
+    ) -> Result<Download, Error> {
+        self.host(job.host.clone())?
+            .download(&job.request, observer, cancel)
+            .await
     }
 }
 
