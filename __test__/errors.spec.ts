@@ -4,9 +4,8 @@
 // Each test asserts errNo, errorCode, errorType and the exact errMsg, that nothing is left in
 // the sandbox or in staging, and that an existing file at `filePath` is untouched.
 //
-// Some rows are also covered, from other angles, by network-errors.spec.ts (every bad
-// certificate, resets), abort.spec.ts (abort at each moment), limits.spec.ts (timeouts, byte
-// limits) and download-promise.spec.ts (the Promise form).
+// Some rows are also covered, from other angles, by abort.spec.ts (abort at each moment),
+// limits.spec.ts (timeouts, byte limits) and download-promise.spec.ts (the Promise form).
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import { existsSync, readdirSync, statSync } from 'node:fs'
@@ -457,12 +456,24 @@ test('121520: a server that stalls mid-body fails with "request time out" once t
 // ---------------------------------------------------------------------------------------------
 // 121528 certificate error
 
-test('121528: an untrusted, expired, not-yet-valid or wrong-name certificate fails with "certificate error"', async (t) => {
-  for (const kind of ['untrustedIssuer', 'expired', 'notYetValid', 'wrongHost'] as const) {
-    const server = closeAfter(t, await startBadCertServer(kind))
+test('121528: an untrusted, self-signed, expired, not-yet-valid or wrong-name certificate fails with "certificate error", over HTTP/2 too', async (t) => {
+  const cases: [BadCert, ContentMode][] = [
+    ['untrustedIssuer', 'https'],
+    ['selfSigned', 'https'],
+    ['expired', 'https'],
+    ['notYetValid', 'https'],
+    ['wrongHost', 'https'],
+    ['expired', 'h2-only'],
+  ]
+  for (const [kind, mode] of cases) {
+    const server = closeAfter(t, await startBadCertServer(kind, mode))
     const h = await makeHost(t)
-    await expectFail(t, h, { url: server.url('/bytes/10') }, [121528, 'certificate error', 'D'])
-    t.is(server.requests.length, 0, kind)
+    const run = await expectFail(t, h, { url: server.url('/bytes/10') }, [121528, 'certificate error', 'D'])
+    t.is(server.requests.length, 0, `${kind} over ${mode}: the server never saw a request`)
+    t.false(
+      run.events.some((e) => e.type === 'headers' || e.type === 'progress'),
+      `${kind} over ${mode}: nothing before fail`,
+    )
   }
 })
 
@@ -585,7 +596,11 @@ test('121526: a refused connection, or one reset or closed before any response b
   const h = await makeHost(t)
   const row: Row = [121526, 'connection error', 'U']
   const port = await refusedPort()
-  await expectFail(t, h, { url: `http://127.0.0.1:${port}/file.bin` }, row)
+  const refused = await expectFail(t, h, { url: `http://127.0.0.1:${port}/file.bin` }, row)
+  t.false(
+    refused.events.some((e) => e.type === 'headers' || e.type === 'progress'),
+    'a refused connection calls nothing before fail',
+  )
   for (const start of [startResetBeforeResponseServer, startCloseBeforeResponseServer]) {
     const server = closeAfter(t, await start())
     const run = await expectFail(t, h, { url: server.url('/file.bin') }, row)
@@ -594,16 +609,26 @@ test('121526: a refused connection, or one reset or closed before any response b
   }
 })
 
-test('121527: a body cut short by a reset or by an early clean close fails with "interrupted"', async (t) => {
+test('121527: a body cut short by a reset or by an early clean close fails with "interrupted", into filePath or ttfile://temp', async (t) => {
   const h = await makeHost(t)
+  const row: Row = [121527, 'interrupted', 'U']
   const servers = [
     await startResetMidBodyServer({ contentLength: 100_000, sendBytes: 20_000 }),
     await startShortBodyServer({ contentLength: 100_000, sendBytes: 20_000 }),
   ]
   for (const server of servers) {
     closeAfter(t, server)
-    const run = await expectFail(t, h, { url: server.url('/file.bin') }, [121527, 'interrupted', 'U'])
+    const run = await expectFail(t, h, { url: server.url('/file.bin') }, row)
     t.is(run.events.filter((e) => e.type === 'headers').length, 1, 'the head arrived first')
+    t.false(
+      run.events.some((e) => e.type === 'progress' && e.progress === 100),
+      'progress never reached 100',
+    )
+    // Without filePath the bytes went to a temp file, which must not survive either.
+    const temp = record(h.host, { url: server.url('/file.bin') })
+    await temp.done
+    assertFailedRun(t, temp, ...row)
+    await assertNoLeftovers(t, h.dataDir, KEPT)
   }
 })
 
