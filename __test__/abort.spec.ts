@@ -4,17 +4,15 @@ import test from 'ava'
 import { readFile, writeFile } from 'node:fs/promises'
 import { startContentServer } from './helpers/content-server.js'
 import { assertFailedRun, assertNoLeftovers, assertSucceededRun } from './helpers/assert.js'
-import { closeAfter, makeHost, record } from './helpers/host.js'
-import { startTlsServer } from './helpers/tls.js'
+import { makeHost } from './helpers/hosts.js'
+import { record } from './helpers/record.js'
+import { closeAfter } from './helpers/server.js'
+import { startServerFor, startTlsServer } from './helpers/tls.js'
 
 const ABORT = [121522, 'download file abort', 'U'] as const
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A content server for `mode`: plain HTTP/1.1, or HTTPS offering HTTP/2. */
-function serverFor(mode: 'http' | 'h2') {
-  return mode === 'http' ? startContentServer() : startTlsServer('h2')
-}
-
 test('abort() right after downloadFile fails with 121522, then complete, and leaves no file', async (t) => {
   const server = closeAfter(t, await startContentServer())
   const { host, dataDir } = await makeHost(t)
@@ -29,7 +27,7 @@ test('abort() right after downloadFile fails with 121522, then complete, and lea
 
 for (const mode of ['http', 'h2'] as const) {
   test(`abort() in the middle of the body over ${mode} fails with 121522 and leaves no partial or staging file`, async (t) => {
-    const server = closeAfter(t, await serverFor(mode))
+    const server = closeAfter(t, await startServerFor(mode))
     const { host, dataDir } = await makeHost(t)
     // 40 pieces 100 ms apart: four seconds of body, aborted at the first progress event.
     let abortedAt = -1

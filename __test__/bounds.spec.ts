@@ -19,11 +19,13 @@ import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import * as net from 'node:net'
 import * as tls from 'node:tls'
-import type { AddressInfo } from 'node:net'
 import type { Host } from '../src/index.js'
 import { assertFailedRun, assertNoLeftovers } from './helpers/assert.js'
 import { startContentServer } from './helpers/content-server.js'
-import { closeAfter, makeHost, record, type Run } from './helpers/host.js'
+import { makeHost } from './helpers/hosts.js'
+import { listenLocal } from './helpers/listen.js'
+import { record, type Run } from './helpers/record.js'
+import { closeAfter, trackServer } from './helpers/server.js'
 import { certKit, TEST_HOST } from './helpers/tls.js'
 
 const MiB = 1024 * 1024
@@ -50,20 +52,14 @@ interface Attacker {
 type Feed = (write: (chunk: Buffer | string) => Promise<boolean>, ctx: { stream: number }) => Promise<void>
 
 async function startAttacker(t: ExecutionContext, protocol: 'http1' | 'h2', feed: Feed): Promise<Attacker> {
-  const sockets = new Set<net.Socket>()
   const connections: Attacker['connections'] = []
-  let closed = false
   const onSocket = (socket: net.Socket) => {
-    sockets.add(socket)
     const conn: { written: number; closedAt?: number } = { written: 0 }
     connections.push(conn)
-    socket.on('close', () => {
-      conn.closedAt = Date.now()
-      sockets.delete(socket)
-    })
+    socket.on('close', () => (conn.closedAt = Date.now()))
     socket.on('error', () => {})
     const write = (chunk: Buffer | string): Promise<boolean> => {
-      if (closed || socket.destroyed || conn.written >= OFFER) return Promise.resolve(false)
+      if (tracked.closed || socket.destroyed || conn.written >= OFFER) return Promise.resolve(false)
       conn.written += Buffer.byteLength(chunk)
       if (socket.write(chunk)) return Promise.resolve(true)
       return new Promise((resolve) => {
@@ -94,20 +90,10 @@ async function startAttacker(t: ExecutionContext, protocol: 'http1' | 'h2', feed
     protocol === 'http1'
       ? net.createServer(onSocket)
       : tls.createServer({ cert: kit.leaf.cert, key: kit.leaf.key, ALPNProtocols: ['h2'] }, onSocket)
+  const tracked = trackServer(server)
   server.on('tlsClientError', () => {})
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const attacker: Attacker = {
-    port: (server.address() as AddressInfo).port,
-    connections,
-    close: () =>
-      new Promise<void>((resolve) => {
-        closed = true
-        for (const socket of sockets) socket.destroy()
-        server.close(() => resolve())
-      }),
-  }
-  t.teardown(() => attacker.close())
-  return attacker
+  const port = await listenLocal(server)
+  return closeAfter(t, { port, connections, close: tracked.close })
 }
 
 /** HTTP/1.1: a request head arrived (the stream number is unused). */

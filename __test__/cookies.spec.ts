@@ -4,7 +4,9 @@
 import test from 'ava'
 import { createEngine } from '../src/index.js'
 import { assertSucceededRun } from './helpers/assert.js'
-import { closeAfter, makeHost, record } from './helpers/host.js'
+import { makeHost } from './helpers/hosts.js'
+import { record } from './helpers/record.js'
+import { closeAfter } from './helpers/server.js'
 import { startTlsServer } from './helpers/tls.js'
 
 const COOKIES_ON = { sdkVersion: '2.45.0', cookie: { enableStore: true } } as const

@@ -14,8 +14,9 @@ import type {
   Host,
 } from '../src/index.js'
 import { startContentServer } from './helpers/content-server.js'
-import { closeAfter, makeHost } from './helpers/host.js'
-import type { DownloadOptions, Success } from './helpers/host.js'
+import { makeHost } from './helpers/hosts.js'
+import { closeAfter } from './helpers/server.js'
+import type { DownloadOptions, RecordOptions, Success } from './helpers/record.js'
 
 type MessageName = 'start' | 'headers' | 'success' | 'fail'
 type Message = DownloadStartMessage | DownloadHeadersMessage | DownloadSuccessMessage | DownloadFailMessage
@@ -71,13 +72,11 @@ function watch(t: ExecutionContext, appId: string): Timeline {
   return timeline
 }
 
-type Options = Omit<DownloadOptions, 'success' | 'fail' | 'complete'>
-
 /** downloadFile with every callback and both listeners writing into the timeline. */
 function downloadInto(
   timeline: Timeline,
   host: Host,
-  options: Options,
+  options: RecordOptions,
   { listen = true }: { listen?: boolean } = {},
 ): { task: ReturnType<Host['downloadFile']>; done: Promise<Success | DownloadFail> } {
   let resolve!: (result: Success | DownloadFail) => void
@@ -155,7 +154,7 @@ test("a validation failure publishes start inside the call, then fail right befo
   const { host, appId, timeline } = await observedHost(t)
   for (const url of ['not a url', 42]) {
     timeline.entries.length = 0
-    await downloadInto(timeline, host, { url } as unknown as Options).done
+    await downloadInto(timeline, host, { url } as unknown as RecordOptions).done
     t.deepEqual(timeline.order(), ['message:start', 'message:fail', 'app:fail', 'app:complete'])
     t.deepEqual(
       timeline.entries.map((e) => e.inCall),

@@ -1,5 +1,6 @@
 // Foundation: a download over each transport lands on disk byte for byte, with the result shape
 // of SPEC section 3 and a profile (section 5) that tells the truth about the connection.
+// Connection reuse and enableProfile: false are pinned in profile.spec.ts.
 import test from 'ava'
 import { readFile, writeFile } from 'node:fs/promises'
 import { expectedSha256, patternBytes, sha256, sha256File } from './helpers/bytes.js'
@@ -7,8 +8,10 @@ import { startContentServer, type ContentMode } from './helpers/content-server.j
 import { sandboxFiles } from './helpers/fs.js'
 import { assertNoLeftovers, assertProfile } from './helpers/assert.js'
 import { assertFailedRun, assertSucceededRun, assertSuccessShape } from './helpers/assert.js'
-import { closeAfter, makeHost, record } from './helpers/host.js'
-import { startTlsServer, TEST_HOST } from './helpers/tls.js'
+import { makeHost } from './helpers/hosts.js'
+import { record } from './helpers/record.js'
+import { closeAfter } from './helpers/server.js'
+import { startServerFor, startTlsServer } from './helpers/tls.js'
 
 const transports: { name: string; mode: ContentMode; protocol: 'http/1.1' | 'h2' }[] = [
   { name: 'plain HTTP/1.1', mode: 'http', protocol: 'http/1.1' },
@@ -17,13 +20,9 @@ const transports: { name: string; mode: ContentMode; protocol: 'http/1.1' | 'h2'
   { name: 'HTTPS with HTTP/2 only', mode: 'h2-only', protocol: 'h2' },
 ]
 
-async function serverFor(mode: ContentMode) {
-  return mode === 'http' ? startContentServer({ mode, hostname: TEST_HOST }) : startTlsServer(mode)
-}
-
 for (const { name, mode, protocol } of transports) {
   test(`downloads over ${name}: exact bytes in ttfile://temp, result shape, protocol ${protocol}`, async (t) => {
-    const server = closeAfter(t, await serverFor(mode))
+    const server = closeAfter(t, await startServerFor(mode))
     const { host } = await makeHost(t)
     const size = 300_000
     const run = record(host, { url: server.url(`/bytes/${size}`) })
@@ -49,7 +48,7 @@ for (const { name, mode, protocol } of transports) {
   })
 
   test(`a body without Content-Length is stored completely over ${name}`, async (t) => {
-    const server = closeAfter(t, await serverFor(mode))
+    const server = closeAfter(t, await startServerFor(mode))
     const { host } = await makeHost(t)
     const size = 200_001
     const run = record(host, { url: server.url(`/chunked/${size}`) })
@@ -58,28 +57,6 @@ for (const { name, mode, protocol } of transports) {
     assertSuccessShape(t, res, { statusCode: 200, dataLength: size })
     t.is(res.header['content-length'], undefined)
     t.is(await sha256File(host.realPath(res.tempFilePath!)), expectedSha256(size))
-  })
-
-  test(`a second download from the same server reuses the pooled connection over ${name}`, async (t) => {
-    const server = closeAfter(t, await serverFor(mode))
-    const { host } = await makeHost(t)
-    const first = record(host, { url: server.url('/bytes/1000') })
-    await first.done
-    assertSucceededRun(t, first)
-    const second = record(host, { url: server.url('/bytes/2000?seed=2') })
-    await second.done
-    const res = assertSucceededRun(t, second)
-    t.is(await sha256File(host.realPath(res.tempFilePath!)), expectedSha256(2000, 2))
-    assertProfile(t, res.profile, {
-      protocol,
-      tls: mode !== 'http',
-      port: server.port,
-      startedAt: second.startedAt,
-      dataLength: 2000,
-      reused: true,
-    })
-    t.is(server.connections, 1, 'one TCP connection carried both downloads')
-    t.is(server.requests[0]!.connectionId, server.requests[1]!.connectionId)
   })
 }
 
@@ -291,16 +268,6 @@ test('caller headers are sent with lower-cased names; numbers as String(value)',
   t.is(seen['x-token'], 'secret')
   t.is(seen['x-count'], '42')
   t.is(server.requests[0]!.method, 'GET')
-})
-
-test('enableProfile: false leaves profile out of the result', async (t) => {
-  const server = closeAfter(t, await startContentServer({ mode: 'http' }))
-  const { host } = await makeHost(t)
-  const run = record(host, { url: server.url('/bytes/10'), enableProfile: false })
-  await run.done
-  const res = assertSucceededRun(t, run)
-  t.is(res.profile, undefined)
-  t.false('profile' in res)
 })
 
 test('host.tt exposes downloadFile and USER_DATA_PATH', async (t) => {

@@ -6,11 +6,12 @@ import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import { createCA } from '../src/cli/certs.js'
 import { createEngine } from '../src/index.js'
-import type { Engine, HostConfig } from '../src/index.js'
+import type { Engine } from '../src/index.js'
 import { assertFailedRun, assertSucceededRun } from './helpers/assert.js'
-import { closeAfter, makeHost, record } from './helpers/host.js'
-import type { Run } from './helpers/host.js'
-import { POLICY_RESOLVE, startHoldServer, startPolicyContentServer, waitFor } from './helpers/policy-servers.js'
+import { releaseHost } from './helpers/hosts.js'
+import { record } from './helpers/record.js'
+import { closeAfter } from './helpers/server.js'
+import { startHoldServer, startPolicyContentServer, waitFor } from './helpers/policy-servers.js'
 import { certKit, OTHER_HOST, TEST_HOST } from './helpers/tls.js'
 
 function sharedEngine(t: ExecutionContext): Engine {
@@ -19,30 +20,20 @@ function sharedEngine(t: ExecutionContext): Engine {
   return engine
 }
 
-async function releaseHost(t: ExecutionContext, overrides: Partial<HostConfig>) {
-  const { host } = await makeHost(t, { env: 'release', resolve: POLICY_RESOLVE, ...overrides })
-  return host
-}
-
-async function finished(run: Run): Promise<Run> {
-  await run.done
-  return run
-}
-
 const ABORT = [121522, 'download file abort', 'U'] as const
 
 test('hosts on one engine each keep their own domain list, quota and cookie settings', async (t) => {
   const server = closeAfter(t, await startPolicyContentServer())
   const port = server.port
   const engine = sharedEngine(t)
-  const first = await releaseHost(t, {
+  const { host: first } = await releaseHost(t, {
     engine,
     domains: [`https://${TEST_HOST}:${port}`],
     userDataQuota: 1000,
     sdkVersion: '2.45.0',
     cookie: { enableStore: true },
   })
-  const second = await releaseHost(t, {
+  const { host: second } = await releaseHost(t, {
     engine,
     domains: [`https://${OTHER_HOST}:${port}`],
     sdkVersion: '2.45.0',
@@ -52,28 +43,28 @@ test('hosts on one engine each keep their own domain list, quota and cookie sett
   const onSecond = (path: string) => `https://${OTHER_HOST}:${port}${path}`
 
   // Domain lists.
-  assertSucceededRun(t, await finished(record(first, { url: onFirst('/bytes/10') })))
-  assertSucceededRun(t, await finished(record(second, { url: onSecond('/bytes/10') })))
+  assertSucceededRun(t, await record(first, { url: onFirst('/bytes/10') }).done)
+  assertSucceededRun(t, await record(second, { url: onSecond('/bytes/10') }).done)
   const crossed = [
     [first, onSecond('/bytes/11')],
     [second, onFirst('/bytes/11')],
   ] as const
   for (const [host, url] of crossed) {
-    assertFailedRun(t, await finished(record(host, { url })), 121501, `url not in domain list, url == ${url}`, 'D')
+    assertFailedRun(t, await record(host, { url }).done, 121501, `url not in domain list, url == ${url}`, 'D')
   }
 
   // Quotas: 2000 bytes into user/ exceed the first host's 1000, not the second's default 10 MiB.
   const overQuota = record(first, { url: onFirst('/bytes/2000'), filePath: 'ttfile://user/big.bin' })
-  assertFailedRun(t, await finished(overQuota), 121530, 'user dir saved file size limit exceeded', 'D')
-  assertSucceededRun(t, await finished(record(second, { url: onSecond('/bytes/2000'), filePath: 'ttfile://user/big.bin' })))
+  assertFailedRun(t, await overQuota.done, 121530, 'user dir saved file size limit exceeded', 'D')
+  assertSucceededRun(t, await record(second, { url: onSecond('/bytes/2000'), filePath: 'ttfile://user/big.bin' }).done)
 
   // Cookies: the first host stores and sends its cookie, the second (jar off) never sends one.
   const setCookie = `/response-headers?set-cookie=${encodeURIComponent('jar=1; Path=/')}`
-  assertSucceededRun(t, await finished(record(first, { url: onFirst(setCookie) })))
-  assertSucceededRun(t, await finished(record(second, { url: onSecond(setCookie) })))
-  assertSucceededRun(t, await finished(record(first, { url: onFirst('/bytes/12') })))
+  assertSucceededRun(t, await record(first, { url: onFirst(setCookie) }).done)
+  assertSucceededRun(t, await record(second, { url: onSecond(setCookie) }).done)
+  assertSucceededRun(t, await record(first, { url: onFirst('/bytes/12') }).done)
   t.is(server.requests.at(-1)?.headers.cookie, 'jar=1')
-  assertSucceededRun(t, await finished(record(second, { url: onSecond('/bytes/12') })))
+  assertSucceededRun(t, await record(second, { url: onSecond('/bytes/12') }).done)
   t.is(server.requests.at(-1)?.headers.cookie, undefined)
 })
 
@@ -81,8 +72,8 @@ test.serial('hosts on one engine each keep their own queue', async (t) => {
   const server = closeAfter(t, await startHoldServer())
   const engine = sharedEngine(t)
   const domains = [server.url('')]
-  const narrow = await releaseHost(t, { engine, domains, maxConcurrent: 1 })
-  const wide = await releaseHost(t, { engine, domains, maxConcurrent: 3 })
+  const { host: narrow } = await releaseHost(t, { engine, domains, maxConcurrent: 1 })
+  const { host: wide } = await releaseHost(t, { engine, domains, maxConcurrent: 3 })
   const runs = [
     ...Array.from({ length: 3 }, (_, i) => record(narrow, { url: server.url(`/hold/n${i}?ms=300&g=narrow`) })),
     ...Array.from({ length: 3 }, (_, i) => record(wide, { url: server.url(`/hold/w${i}?ms=300&g=wide`) })),
@@ -96,14 +87,14 @@ test.serial('hosts on one engine each keep their own queue', async (t) => {
 test('closing a host leaves the shared engine running for the other hosts', async (t) => {
   const server = closeAfter(t, await startPolicyContentServer())
   const engine = sharedEngine(t)
-  const first = await releaseHost(t, { engine, domains: [server.origin] })
-  const second = await releaseHost(t, { engine, domains: [server.origin] })
-  assertSucceededRun(t, await finished(record(first, { url: server.url('/bytes/10') })))
+  const { host: first } = await releaseHost(t, { engine, domains: [server.origin] })
+  const { host: second } = await releaseHost(t, { engine, domains: [server.origin] })
+  assertSucceededRun(t, await record(first, { url: server.url('/bytes/10') }).done)
   await first.close()
-  assertFailedRun(t, await finished(record(first, { url: server.url('/bytes/11') })), ...ABORT)
-  assertSucceededRun(t, await finished(record(second, { url: server.url('/bytes/12') })))
-  const third = await releaseHost(t, { engine, domains: [server.origin] })
-  assertSucceededRun(t, await finished(record(third, { url: server.url('/bytes/13') })))
+  assertFailedRun(t, await record(first, { url: server.url('/bytes/11') }).done, ...ABORT)
+  assertSucceededRun(t, await record(second, { url: server.url('/bytes/12') }).done)
+  const { host: third } = await releaseHost(t, { engine, domains: [server.origin] })
+  assertSucceededRun(t, await record(third, { url: server.url('/bytes/13') }).done)
   t.deepEqual(
     server.requests.map((r) => r.path),
     ['/bytes/10', '/bytes/12', '/bytes/13'],
@@ -115,8 +106,8 @@ test.serial('engine.close() fails the running, queued and new downloads of every
   const engine = createEngine()
   t.teardown(() => engine.close())
   const domains = [server.url('')]
-  const first = await releaseHost(t, { engine, domains, maxConcurrent: 1 })
-  const second = await releaseHost(t, { engine, domains, maxConcurrent: 1 })
+  const { host: first } = await releaseHost(t, { engine, domains, maxConcurrent: 1 })
+  const { host: second } = await releaseHost(t, { engine, domains, maxConcurrent: 1 })
   const running = [
     record(first, { url: server.url('/hold/first-running?ms=5000') }),
     record(second, { url: server.url('/hold/second-running?ms=5000') }),
@@ -138,7 +129,7 @@ test.serial('engine.close() fails the running, queued and new downloads of every
   for (const run of running) assertFailedRun(t, run, ...ABORT)
   for (const run of queued) assertFailedRun(t, run, ...ABORT)
   for (const host of [first, second]) {
-    assertFailedRun(t, await finished(record(host, { url: server.url('/hold/new?ms=10') })), ...ABORT)
+    assertFailedRun(t, await record(host, { url: server.url('/hold/new?ms=10') }).done, ...ABORT)
   }
   t.deepEqual(server.paths().sort(), ['/hold/first-running', '/hold/second-running'])
 })
@@ -146,10 +137,10 @@ test.serial('engine.close() fails the running, queued and new downloads of every
 test.serial('a pooled connection is reused by another host with the same tls and resolve settings', async (t) => {
   const server = closeAfter(t, await startPolicyContentServer())
   const engine = sharedEngine(t)
-  const first = await releaseHost(t, { engine, domains: [server.origin] })
-  const second = await releaseHost(t, { engine, domains: [server.origin] })
-  const a = assertSucceededRun(t, await finished(record(first, { url: server.url('/bytes/10') })))
-  const b = assertSucceededRun(t, await finished(record(second, { url: server.url('/bytes/11') })))
+  const { host: first } = await releaseHost(t, { engine, domains: [server.origin] })
+  const { host: second } = await releaseHost(t, { engine, domains: [server.origin] })
+  const a = assertSucceededRun(t, await record(first, { url: server.url('/bytes/10') }).done)
+  const b = assertSucceededRun(t, await record(second, { url: server.url('/bytes/11') }).done)
   t.is(a.profile?.socketReused, false)
   t.is(b.profile?.socketReused, true, "the second host got the first host's connection")
   t.is(server.connections, 1)
@@ -160,15 +151,15 @@ test.serial('hosts with different tls.ca never share a pooled connection', async
   const kit = await certKit()
   const extraCa = await createCA({ commonName: 'another trusted CA' })
   const engine = sharedEngine(t)
-  const first = await releaseHost(t, { engine, domains: [server.origin], tls: { ca: kit.ca.cert } })
-  const second = await releaseHost(t, { engine, domains: [server.origin], tls: { ca: [kit.ca.cert, extraCa.cert] } })
-  const a = assertSucceededRun(t, await finished(record(first, { url: server.url('/bytes/10') })))
-  const b = assertSucceededRun(t, await finished(record(second, { url: server.url('/bytes/11') })))
+  const { host: first } = await releaseHost(t, { engine, domains: [server.origin], tls: { ca: kit.ca.cert } })
+  const { host: second } = await releaseHost(t, { engine, domains: [server.origin], tls: { ca: [kit.ca.cert, extraCa.cert] } })
+  const a = assertSucceededRun(t, await record(first, { url: server.url('/bytes/10') }).done)
+  const b = assertSucceededRun(t, await record(second, { url: server.url('/bytes/11') }).done)
   t.is(a.profile?.socketReused, false)
   t.is(b.profile?.socketReused, false, 'the second host opened its own connection')
   t.is(server.connections, 2)
   // Each host does reuse its own connection.
-  const c = assertSucceededRun(t, await finished(record(second, { url: server.url('/bytes/12') })))
+  const c = assertSucceededRun(t, await record(second, { url: server.url('/bytes/12') }).done)
   t.is(c.profile?.socketReused, true)
   t.is(server.connections, 2)
 })

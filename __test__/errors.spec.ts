@@ -4,9 +4,8 @@
 // Each test asserts errNo, errorCode, errorType and the exact errMsg, that nothing is left in
 // the sandbox or in staging, and that an existing file at `filePath` is untouched.
 //
-// Some rows are also covered, from other angles, by network-errors.spec.ts (every bad
-// certificate, resets), abort.spec.ts (abort at each moment), limits.spec.ts (timeouts, byte
-// limits) and download-promise.spec.ts (the Promise form).
+// Some rows are also covered, from other angles, by abort.spec.ts (abort at each moment),
+// limits.spec.ts (timeouts, byte limits) and download-promise.spec.ts (the Promise form).
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import { existsSync, readdirSync, statSync } from 'node:fs'
@@ -16,10 +15,13 @@ import { DownloadError } from '../src/index.js'
 import type { Host } from '../src/index.js'
 import { assertFail, assertFailedRun, assertNoLeftovers } from './helpers/assert.js'
 import { describeChild, ROOT, runHostChild } from './helpers/child.js'
-import { startContentServer } from './helpers/content-server.js'
+import { startContentServer, type ContentMode } from './helpers/content-server.js'
 import { makeTmpDir } from './helpers/fs.js'
-import { closeAfter, makeHost, record } from './helpers/host.js'
-import type { DownloadOptions, Run, TestHost } from './helpers/host.js'
+import { makeHost } from './helpers/hosts.js'
+import type { TestHost } from './helpers/hosts.js'
+import { record } from './helpers/record.js'
+import type { RecordOptions, Run } from './helpers/record.js'
+import { closeAfter } from './helpers/server.js'
 import {
   refusedPort,
   startCloseBeforeResponseServer,
@@ -30,7 +32,7 @@ import {
   startShortBodyServer,
   startStallServer,
 } from './helpers/raw-servers.js'
-import { OTHER_HOST, startBadCertServer, startTlsServer, TEST_HOST } from './helpers/tls.js'
+import { OTHER_HOST, startBadCertServer, startTlsServer, TEST_HOST, type BadCert } from './helpers/tls.js'
 
 type Row = readonly [errNo: number, detail: string | RegExp, errorType: 'D' | 'U' | 'F']
 
@@ -39,8 +41,6 @@ const KEPT = ['user/keep.bin']
 const PRECIOUS = 'precious'
 
 type Hooks = Parameters<typeof record>[2]
-type Options = Omit<DownloadOptions, 'success' | 'fail' | 'complete'>
-
 /**
  * Runs one download that must fail with `row`. Unless the options bring their own `filePath`,
  * the download targets KEEP, an existing file, which must come out untouched. Then nothing may
@@ -49,7 +49,7 @@ type Options = Omit<DownloadOptions, 'success' | 'fail' | 'complete'>
 async function expectFail(
   t: ExecutionContext,
   { host, dataDir }: TestHost,
-  options: Options,
+  options: RecordOptions,
   row: Row,
   { hooks, keep = [] }: { hooks?: Hooks; keep?: string[] } = {},
 ): Promise<Run> {
@@ -84,7 +84,7 @@ test('121599: a missing, non-string or unparseable url fails with "url is invali
     ['', ''],
   ]
   for (const [url, shown] of cases) {
-    await expectFail(t, h, { url } as unknown as Options, [121599, `url is invalid, url == ${shown}`, 'D'])
+    await expectFail(t, h, { url } as unknown as RecordOptions, [121599, `url is invalid, url == ${shown}`, 'D'])
   }
 })
 
@@ -99,8 +99,20 @@ test('121599: http in release fails with "url use invalid protocol" naming https
   t.is(server.requests.length, 0)
 })
 
-test('121599: ftp:, file: and data: URLs fail with "url use invalid protocol" in test and in release', async (t) => {
-  const urls = ['ftp://files.test/file.bin', 'file:///etc/passwd', 'data:text/plain,hello', 'ws://files.test/x']
+test('121599: every scheme but http(s) (ftp:, file:, data:, ws:, javascript: ...) fails with "url use invalid protocol" in test and in release', async (t) => {
+  const server = closeAfter(t, await startTlsServer('https'))
+  const urls = [
+    'ftp://files.test/file.bin',
+    'file:///etc/passwd',
+    'data:text/plain,hello',
+    'ws://files.test/x',
+    `wss://${TEST_HOST}:${server.port}/socket`,
+    'javascript:alert(1)',
+    `blob:https://${TEST_HOST}/0b6c7f2e`,
+    `mailto:someone@${TEST_HOST}`,
+    'about:blank',
+    `gopher://${TEST_HOST}/1`,
+  ]
   for (const [env, allowed] of [
     ['test', 'http,https'],
     ['release', 'https'],
@@ -110,6 +122,7 @@ test('121599: ftp:, file: and data: URLs fail with "url use invalid protocol" in
       await expectFail(t, h, { url }, [121599, `url use invalid protocol, url == ${url}, url support protocol is ${allowed}`, 'D'])
     }
   }
+  t.is(server.requests.length, 0, 'the wss: URL reached no server')
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -127,7 +140,7 @@ test('121599: a header that is not an object fails with a parameter error', asyn
     [true, 'Boolean'],
   ]
   for (const [header, type] of cases) {
-    await expectFail(t, h, { url, header } as unknown as Options, [
+    await expectFail(t, h, { url, header } as unknown as RecordOptions, [
       121599,
       `parameter error: parameter.header should be Object instead of ${type}`,
       'D',
@@ -151,7 +164,7 @@ test('121599: a header value neither string nor number, or a non-finite number, 
     [-Infinity, '-Infinity'],
   ]
   for (const [value, type] of cases) {
-    await expectFail(t, h, { url, header: { 'x-ok': 'fine', 'x-bad': value } } as unknown as Options, [
+    await expectFail(t, h, { url, header: { 'x-ok': 'fine', 'x-bad': value } } as unknown as RecordOptions, [
       121599,
       `parameter error: parameter.header.x-bad should be String or Number instead of ${type}`,
       'D',
@@ -188,7 +201,7 @@ test('121599: a timeout that is not a finite number fails with a parameter error
     [{}, 'Object'],
   ]
   for (const [timeout, type] of cases) {
-    await expectFail(t, h, { url, timeout } as unknown as Options, [
+    await expectFail(t, h, { url, timeout } as unknown as RecordOptions, [
       121599,
       `parameter error: parameter.timeout should be a finite Number instead of ${type}`,
       'D',
@@ -360,7 +373,7 @@ test('121508: a filePath that is not a string, not a ttfile:// path, empty, ends
     'ttfile://user/dir',
   ]
   for (const filePath of cases) {
-    await expectFail(t, h, { url: server.url('/bytes/10'), filePath } as unknown as Options, row)
+    await expectFail(t, h, { url: server.url('/bytes/10'), filePath } as unknown as RecordOptions, row)
   }
   t.is(server.requests.length, 0)
 })
@@ -443,12 +456,24 @@ test('121520: a server that stalls mid-body fails with "request time out" once t
 // ---------------------------------------------------------------------------------------------
 // 121528 certificate error
 
-test('121528: an untrusted, expired, not-yet-valid or wrong-name certificate fails with "certificate error"', async (t) => {
-  for (const kind of ['untrustedIssuer', 'expired', 'notYetValid', 'wrongHost'] as const) {
-    const server = closeAfter(t, await startBadCertServer(kind))
+test('121528: an untrusted, self-signed, expired, not-yet-valid or wrong-name certificate fails with "certificate error", over HTTP/2 too', async (t) => {
+  const cases: [BadCert, ContentMode][] = [
+    ['untrustedIssuer', 'https'],
+    ['selfSigned', 'https'],
+    ['expired', 'https'],
+    ['notYetValid', 'https'],
+    ['wrongHost', 'https'],
+    ['expired', 'h2-only'],
+  ]
+  for (const [kind, mode] of cases) {
+    const server = closeAfter(t, await startBadCertServer(kind, mode))
     const h = await makeHost(t)
-    await expectFail(t, h, { url: server.url('/bytes/10') }, [121528, 'certificate error', 'D'])
-    t.is(server.requests.length, 0, kind)
+    const run = await expectFail(t, h, { url: server.url('/bytes/10') }, [121528, 'certificate error', 'D'])
+    t.is(server.requests.length, 0, `${kind} over ${mode}: the server never saw a request`)
+    t.false(
+      run.events.some((e) => e.type === 'headers' || e.type === 'progress'),
+      `${kind} over ${mode}: nothing before fail`,
+    )
   }
 })
 
@@ -571,7 +596,11 @@ test('121526: a refused connection, or one reset or closed before any response b
   const h = await makeHost(t)
   const row: Row = [121526, 'connection error', 'U']
   const port = await refusedPort()
-  await expectFail(t, h, { url: `http://127.0.0.1:${port}/file.bin` }, row)
+  const refused = await expectFail(t, h, { url: `http://127.0.0.1:${port}/file.bin` }, row)
+  t.false(
+    refused.events.some((e) => e.type === 'headers' || e.type === 'progress'),
+    'a refused connection calls nothing before fail',
+  )
   for (const start of [startResetBeforeResponseServer, startCloseBeforeResponseServer]) {
     const server = closeAfter(t, await start())
     const run = await expectFail(t, h, { url: server.url('/file.bin') }, row)
@@ -580,16 +609,26 @@ test('121526: a refused connection, or one reset or closed before any response b
   }
 })
 
-test('121527: a body cut short by a reset or by an early clean close fails with "interrupted"', async (t) => {
+test('121527: a body cut short by a reset or by an early clean close fails with "interrupted", into filePath or ttfile://temp', async (t) => {
   const h = await makeHost(t)
+  const row: Row = [121527, 'interrupted', 'U']
   const servers = [
     await startResetMidBodyServer({ contentLength: 100_000, sendBytes: 20_000 }),
     await startShortBodyServer({ contentLength: 100_000, sendBytes: 20_000 }),
   ]
   for (const server of servers) {
     closeAfter(t, server)
-    const run = await expectFail(t, h, { url: server.url('/file.bin') }, [121527, 'interrupted', 'U'])
+    const run = await expectFail(t, h, { url: server.url('/file.bin') }, row)
     t.is(run.events.filter((e) => e.type === 'headers').length, 1, 'the head arrived first')
+    t.false(
+      run.events.some((e) => e.type === 'progress' && e.progress === 100),
+      'progress never reached 100',
+    )
+    // Without filePath the bytes went to a temp file, which must not survive either.
+    const temp = record(h.host, { url: server.url('/file.bin') })
+    await temp.done
+    assertFailedRun(t, temp, ...row)
+    await assertNoLeftovers(t, h.dataDir, KEPT)
   }
 })
 

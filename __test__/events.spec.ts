@@ -4,10 +4,12 @@ import test from 'ava'
 import { expectedSha256 } from './helpers/bytes.js'
 import { startContentServer } from './helpers/content-server.js'
 import { assertFailedRun, assertSucceededRun } from './helpers/assert.js'
-import { closeAfter, eventTypes, makeHost, record } from './helpers/host.js'
-import type { Recorded, Run } from './helpers/host.js'
+import { makeHost } from './helpers/hosts.js'
+import { eventTypes, record } from './helpers/record.js'
+import type { Recorded, Run } from './helpers/record.js'
+import { closeAfter } from './helpers/server.js'
 import { sha256File } from './helpers/bytes.js'
-import { startTlsServer } from './helpers/tls.js'
+import { startServerFor } from './helpers/tls.js'
 import { startRawServer } from './helpers/raw-servers.js'
 
 type Progress = Extract<Recorded, { type: 'progress' }>
@@ -25,13 +27,9 @@ const done = (size: number) => ({
 })
 
 /** A content server for `mode`: plain HTTP/1.1, or HTTPS offering HTTP/2. */
-function serverFor(mode: 'http' | 'h2') {
-  return mode === 'http' ? startContentServer() : startTlsServer('h2')
-}
-
 for (const mode of ['http', 'h2'] as const) {
   test(`events come in order over ${mode}: headers once, progress, success, complete`, async (t) => {
-    const server = closeAfter(t, await serverFor(mode))
+    const server = closeAfter(t, await startServerFor(mode))
     const { host } = await makeHost(t)
     const size = 200_000
     // Five pieces 80 ms apart: several progress events, whatever the throttle does.
@@ -212,7 +210,7 @@ test('response header bytes 0x80-0xFF arrive as one Latin-1 character each, in t
 
 for (const mode of ['http', 'h2'] as const) {
   test(`listeners added after the head arrived get it at once, before any progress, over ${mode}`, async (t) => {
-    const server = closeAfter(t, await serverFor(mode))
+    const server = closeAfter(t, await startServerFor(mode))
     const { host } = await makeHost(t)
     const size = 60_000
     // Head at once, then six pieces 250 ms apart: the body ends about 1.5 s in.

@@ -17,10 +17,11 @@ import type { ExecutionContext } from 'ava'
 import fc from 'fast-check'
 import * as net from 'node:net'
 import * as tls from 'node:tls'
-import type { AddressInfo } from 'node:net'
 import { spelledPort } from '../src/domains.js'
 import type { DownloadFail, Host } from '../src/index.js'
-import { makeHost } from './helpers/host.js'
+import { makeHost } from './helpers/hosts.js'
+import { listenLocal } from './helpers/listen.js'
+import { closeAfter, trackServer } from './helpers/server.js'
 import { certKit, TEST_HOST } from './helpers/tls.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -34,10 +35,7 @@ interface Recorder {
 
 async function startRecorder(t: ExecutionContext, secure: boolean): Promise<Recorder> {
   const heads: Buffer[] = []
-  const sockets = new Set<net.Socket>()
   const onSocket = (socket: net.Socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
     socket.on('error', () => {})
     let buffered = Buffer.alloc(0)
     socket.on('data', (chunk: Buffer) => {
@@ -56,19 +54,10 @@ async function startRecorder(t: ExecutionContext, secure: boolean): Promise<Reco
   const server = secure
     ? tls.createServer({ cert: kit.leaf.cert, key: kit.leaf.key, ALPNProtocols: ['http/1.1'] }, onSocket)
     : net.createServer(onSocket)
+  const tracked = trackServer(server)
   server.on('tlsClientError', () => {})
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const recorder: Recorder = {
-    port: (server.address() as AddressInfo).port,
-    heads,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => resolve())
-      }),
-  }
-  t.teardown(() => recorder.close())
-  return recorder
+  const port = await listenLocal(server)
+  return closeAfter(t, { port, heads, close: tracked.close })
 }
 
 // ---------------------------------------------------------------------------------------------

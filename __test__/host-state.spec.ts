@@ -8,25 +8,17 @@ import type { ExecutionContext } from 'ava'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { Host, HostConfig } from '../src/index.js'
+import type { Host } from '../src/index.js'
 import { assertFailedRun, assertSucceededRun } from './helpers/assert.js'
 import { ROOT } from './helpers/child.js'
 import { startContentServer } from './helpers/content-server.js'
 import { makeTmpDir, stagingFiles } from './helpers/fs.js'
-import { closeAfter, makeHost, record } from './helpers/host.js'
-import type { Run } from './helpers/host.js'
-import { POLICY_RESOLVE, sleep, startHoldServer, waitFor } from './helpers/policy-servers.js'
+import { releaseHost } from './helpers/hosts.js'
+import { record } from './helpers/record.js'
+import type { Run } from './helpers/record.js'
+import { closeAfter } from './helpers/server.js'
+import { sleep, startHoldServer, waitFor } from './helpers/policy-servers.js'
 import type { HoldServer } from './helpers/policy-servers.js'
-
-async function releaseHost(t: ExecutionContext, server: HoldServer, overrides: Partial<HostConfig> = {}) {
-  return makeHost(t, {
-    env: 'release',
-    resolve: POLICY_RESOLVE,
-    domains: [server.url('')],
-    maxConcurrent: 1,
-    ...overrides,
-  })
-}
 
 /** Calls `fn` and asserts that none of `runs` got a callback or listener call during it. */
 function callQuietly(t: ExecutionContext, runs: Run[], what: string, fn: () => unknown): void {
@@ -54,7 +46,7 @@ const ABORT = [121522, 'download file abort', 'U'] as const
 
 test.serial('setNetworkAvailable(false) fails running, queued and new downloads with 121585; true restores', async (t) => {
   const server = closeAfter(t, await startHoldServer())
-  const { host } = await releaseHost(t, server)
+  const { host } = await releaseHost(t, { domains: [server.url('')], maxConcurrent: 1 })
   const [running, queued] = await runningAndQueued(host, server)
   callQuietly(t, [running, queued], 'setNetworkAvailable(false)', () => host.setNetworkAvailable(false))
   await Promise.all([running.done, queued.done])
@@ -74,7 +66,7 @@ test.serial('setNetworkAvailable(false) fails running, queued and new downloads 
 
 test.serial('notifyNetworkChange() fails only running downloads with 121523; queued ones start afterwards and succeed', async (t) => {
   const server = closeAfter(t, await startHoldServer())
-  const { host } = await releaseHost(t, server)
+  const { host } = await releaseHost(t, { domains: [server.url('')], maxConcurrent: 1 })
   const [running, queued] = await runningAndQueued(host, server)
   callQuietly(t, [running, queued], 'notifyNetworkChange()', () => host.notifyNetworkChange())
   await running.done
@@ -90,7 +82,7 @@ test.serial('notifyNetworkChange() fails only running downloads with 121523; que
 test.serial('setBackground(true) fails running, queued and new downloads with 121594 after backgroundGraceMs, not before', async (t) => {
   const graceMs = 300
   const server = closeAfter(t, await startHoldServer())
-  const { host } = await releaseHost(t, server, { backgroundGraceMs: graceMs })
+  const { host } = await releaseHost(t, { domains: [server.url('')], maxConcurrent: 1, backgroundGraceMs: graceMs })
   const [running, queued] = await runningAndQueued(host, server)
   const wentBackground = Date.now()
   callQuietly(t, [running, queued], 'setBackground(true)', () => host.setBackground(true))
@@ -117,7 +109,7 @@ test.serial('setBackground(true) fails running, queued and new downloads with 12
 
 test.serial('a download started within the grace period runs normally', async (t) => {
   const server = closeAfter(t, await startHoldServer())
-  const { host } = await releaseHost(t, server, { backgroundGraceMs: 1500 })
+  const { host } = await releaseHost(t, { domains: [server.url('')], maxConcurrent: 1, backgroundGraceMs: 1500 })
   host.setBackground(true)
   const run = record(host, { url: server.url('/hold/within?ms=100') })
   await run.done
@@ -127,7 +119,7 @@ test.serial('a download started within the grace period runs normally', async (t
 test.serial('setBackground(false) before the grace period ends cancels it: downloads go on past it', async (t) => {
   const graceMs = 300
   const server = closeAfter(t, await startHoldServer())
-  const { host } = await releaseHost(t, server, { backgroundGraceMs: graceMs })
+  const { host } = await releaseHost(t, { domains: [server.url('')], maxConcurrent: 1, backgroundGraceMs: graceMs })
   const running = record(host, { url: server.url('/hold/running?ms=700') })
   const queued = record(host, { url: server.url('/hold/queued?ms=10') })
   await waitFor(() => server.arrivals.length === 1, 'the running download to reach the server')
@@ -147,7 +139,7 @@ test.serial(
   'close() fails running and queued downloads with 121522, resolves with staging empty, and later downloads fail 121522',
   async (t) => {
     const server = closeAfter(t, await startHoldServer())
-    const { host, dataDir } = await releaseHost(t, server)
+    const { host, dataDir } = await releaseHost(t, { domains: [server.url('')], maxConcurrent: 1 })
     const [running, queued] = await runningAndQueued(host, server)
     let closing!: Promise<void>
     callQuietly(t, [running, queued], 'close()', () => (closing = host.close()))

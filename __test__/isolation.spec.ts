@@ -12,15 +12,12 @@ import { assertFailedRun, assertNoLeftovers, assertSucceededRun } from './helper
 import { patternBytes } from './helpers/bytes.js'
 import { startContentServer, type ContentServer } from './helpers/content-server.js'
 import { listFiles, makeTmpDir, stagingFiles } from './helpers/fs.js'
-import { closeAfter, LOOPBACK_EGRESS, makeHost, record, type Run } from './helpers/host.js'
+import { LOOPBACK_EGRESS, makeHost } from './helpers/hosts.js'
+import { record } from './helpers/record.js'
+import { closeAfter } from './helpers/server.js'
 import { certKit, startTlsServer, TEST_HOST } from './helpers/tls.js'
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-async function finished(run: Run): Promise<Run> {
-  await run.done
-  return run
-}
 
 function redirectTo(server: ContentServer, location: string): string {
   return server.url(`/redirect-to?url=${encodeURIComponent(location)}`)
@@ -121,7 +118,7 @@ test('a redirect never leads to a non-http scheme, however it is spelled: 121529
     'tel:+1',
   ]
   for (const location of locations) {
-    const run = await finished(record(host, { url: redirectTo(server, location) }))
+    const run = await record(host, { url: redirectTo(server, location) }).done
     assertFailedRun(t, run, 121529, 'url error', 'D')
   }
   t.deepEqual(
@@ -151,12 +148,12 @@ test('a redirect cannot reach another port of a listed host through an unusual L
     `\t//${TEST_HOST}:${p}/bytes/10`,
   ]
   for (const location of locations) {
-    const run = await finished(record(host, { url: redirectTo(listed, location) }))
+    const run = await record(host, { url: redirectTo(listed, location) }).done
     assertFailedRun(t, run, 121501, `url not in domain list, url == https://${TEST_HOST}:${p}/bytes/10`, 'D')
   }
   t.is(other.requests.length, 0, 'the unlisted port was never requested')
   // A relative hop whose query holds a URL stays on the listed origin and is followed.
-  const fine = await finished(record(host, { url: redirectTo(listed, `/bytes/10?next=https://${TEST_HOST}:${p}/x`) }))
+  const fine = await record(host, { url: redirectTo(listed, `/bytes/10?next=https://${TEST_HOST}:${p}/x`) }).done
   assertSucceededRun(t, fine)
   await assertNoLeftovers(t, dataDir, [`temp/${fine.success!.tempFilePath!.slice('ttfile://temp/'.length)}`])
 })

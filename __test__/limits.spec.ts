@@ -5,17 +5,15 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { expectedSha256, sha256File } from './helpers/bytes.js'
 import { startContentServer } from './helpers/content-server.js'
 import { assertFailedRun, assertNoLeftovers, assertSucceededRun } from './helpers/assert.js'
-import { closeAfter, makeHost, record } from './helpers/host.js'
+import { makeHost } from './helpers/hosts.js'
+import { record } from './helpers/record.js'
+import { closeAfter } from './helpers/server.js'
 import { startStallServer } from './helpers/raw-servers.js'
-import { startTlsServer } from './helpers/tls.js'
+import { startServerFor, startTlsServer } from './helpers/tls.js'
 
 const TIMEOUT = [121520, 'request time out', 'D'] as const
 
 /** A content server for `mode`: plain HTTP/1.1, or HTTPS offering HTTP/2. */
-function serverFor(mode: 'http' | 'h2') {
-  return mode === 'http' ? startContentServer() : startTlsServer('h2')
-}
-
 test('a server that stalls after the head fails with 121520 once timeout elapses', async (t) => {
   const server = closeAfter(t, await startStallServer({ contentLength: 100_000, sendBytes: 1000 }))
   const { host, dataDir } = await makeHost(t)
@@ -79,7 +77,7 @@ test('a Content-Length over maxFileSize fails with 121521 before the body', asyn
 
 for (const mode of ['http', 'h2'] as const) {
   test(`a body without Content-Length growing over maxFileSize fails with 121521 over ${mode}`, async (t) => {
-    const server = closeAfter(t, await serverFor(mode))
+    const server = closeAfter(t, await startServerFor(mode))
     const { host, dataDir } = await makeHost(t, { maxFileSize })
     const run = record(host, { url: server.url('/chunked/5000') })
     await run.done

@@ -7,51 +7,25 @@
 // much or too little shows.
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
-import type { HostConfig } from '../src/index.js'
+import type { Host } from '../src/index.js'
 import { assertFailedRun, assertSucceededRun } from './helpers/assert.js'
 import { startContentServer } from './helpers/content-server.js'
 import type { ContentServer } from './helpers/content-server.js'
-import { closeAfter, makeHost, record } from './helpers/host.js'
-import type { DownloadOptions, Run, Success } from './helpers/host.js'
-import {
-  IDN_ASCII,
-  IDN_HOST,
-  POLICY_RESOLVE,
-  startHttps443,
-  startPolicyContentServer,
-  startRawTlsServer,
-  SUB_HOST,
-} from './helpers/policy-servers.js'
+import { releaseHost } from './helpers/hosts.js'
+import { record } from './helpers/record.js'
+import type { RecordOptions, Run, Success } from './helpers/record.js'
+import { closeAfter } from './helpers/server.js'
+import { IDN_ASCII, IDN_HOST, startHttps443, startPolicyContentServer, startRawTlsServer, SUB_HOST } from './helpers/policy-servers.js'
 import { OTHER_HOST, TEST_HOST } from './helpers/tls.js'
 
-type Options = Omit<DownloadOptions, 'success' | 'fail' | 'complete'>
-
-/** A release-mode host (https only, checkDomain on unless overridden) that resolves the policy names. */
-async function releaseHost(t: ExecutionContext, overrides: Partial<HostConfig> = {}) {
-  const { host } = await makeHost(t, { env: 'release', resolve: POLICY_RESOLVE, ...overrides })
-  return host
-}
-
-async function download(host: Awaited<ReturnType<typeof releaseHost>>, options: Options): Promise<Run> {
-  const run = record(host, options)
-  await run.done
-  return run
-}
-
-async function expectOk(t: ExecutionContext, host: Awaited<ReturnType<typeof releaseHost>>, options: Options): Promise<Success> {
-  const run = await download(host, options)
+async function expectOk(t: ExecutionContext, host: Host, options: RecordOptions): Promise<Success> {
+  const run = await record(host, options).done
   t.is(run.fail, undefined, `${options.url}: ${JSON.stringify(run.fail)}`)
   return assertSucceededRun(t, run)
 }
 
-async function expectFail(
-  t: ExecutionContext,
-  host: Awaited<ReturnType<typeof releaseHost>>,
-  options: Options,
-  errNo: number,
-  detail: string,
-): Promise<Run> {
-  const run = await download(host, options)
+async function expectFail(t: ExecutionContext, host: Host, options: RecordOptions, errNo: number, detail: string): Promise<Run> {
+  const run = await record(host, options).done
   t.is(run.fail?.errMsg, `downloadFile:fail ${detail}`, String(options.url))
   assertFailedRun(t, run, errNo, detail, 'D')
   return run
@@ -75,43 +49,25 @@ function redirectTo(server: ContentServer, location: string): string {
 // =============================================================================================
 // Protocols
 
-test('release downloads https and refuses http with 121599 naming https; test downloads both', async (t) => {
+// Release refusing http, and every other scheme failing in both envs, are rows of errors.spec.ts.
+test('release downloads https; test downloads both https and http', async (t) => {
   const secure = closeAfter(t, await startPolicyContentServer())
   const plain = closeAfter(t, await startContentServer({ hostname: TEST_HOST }))
-  const release = await releaseHost(t, { checkDomain: false })
+  const { host: release } = await releaseHost(t, { checkDomain: false })
   await expectOk(t, release, { url: secure.url('/bytes/10') })
-  const httpUrl = plain.url('/bytes/10')
-  await expectFail(t, release, { url: httpUrl }, ...badProtocol(httpUrl, 'https'))
-  t.is(plain.requests.length, 0, 'release never requests an http URL')
 
-  const testEnv = await releaseHost(t, { env: 'test' })
+  const { host: testEnv } = await releaseHost(t, { env: 'test' })
   await expectOk(t, testEnv, { url: secure.url('/bytes/10') })
   await expectOk(t, testEnv, { url: plain.url('/bytes/10') })
   t.is(plain.requests.length, 1)
 })
 
-test('schemes compare case-insensitively, and every scheme but http(s) fails 121599 naming the allowed protocols', async (t) => {
+test('schemes compare case-insensitively: HTTPS passes in release, HTTP fails 121599 there', async (t) => {
   const secure = closeAfter(t, await startPolicyContentServer())
-  const release = await releaseHost(t, { checkDomain: false })
+  const { host: release } = await releaseHost(t, { checkDomain: false })
   await expectOk(t, release, { url: `HTTPS://${TEST_HOST.toUpperCase()}:${secure.port}/bytes/10` })
   const upperHttp = `HTTP://${TEST_HOST}:${secure.port}/bytes/10`
   await expectFail(t, release, { url: upperHttp }, ...badProtocol(upperHttp, 'https'))
-
-  const urls = [
-    'javascript:alert(1)',
-    `wss://${TEST_HOST}:${secure.port}/socket`,
-    `blob:https://${TEST_HOST}/0b6c7f2e`,
-    `mailto:someone@${TEST_HOST}`,
-    'about:blank',
-    `gopher://${TEST_HOST}/1`,
-  ]
-  for (const [env, allowed] of [
-    ['release', 'https'],
-    ['test', 'http,https'],
-  ] as const) {
-    const host = await releaseHost(t, { env, checkDomain: false })
-    for (const url of urls) await expectFail(t, host, { url }, ...badProtocol(url, allowed))
-  }
   t.is(secure.requests.length, 1, 'only the https URL was requested')
 })
 
@@ -121,7 +77,7 @@ test('schemes compare case-insensitively, and every scheme but http(s) fails 121
 test('the domain list matches the host exactly, case-insensitively', async (t) => {
   const server = closeAfter(t, await startPolicyContentServer())
   const port = server.port
-  const host = await releaseHost(t, { domains: [`https://FILES.Test:${port}`] })
+  const { host } = await releaseHost(t, { domains: [`https://FILES.Test:${port}`] })
   await expectOk(t, host, { url: `https://files.TEST:${port}/bytes/10` })
   await expectOk(t, host, { url: `https://${TEST_HOST}:${port}/bytes/11` })
   for (const url of [
@@ -140,10 +96,10 @@ test('the domain list matches the host exactly, case-insensitively', async (t) =
 test('entries and URLs compare after IDNA: a Unicode entry admits the punycode URL and the reverse', async (t) => {
   const server = closeAfter(t, await startPolicyContentServer())
   const port = server.port
-  const unicodeEntry = await releaseHost(t, { domains: [`https://${IDN_HOST}:${port}`] })
+  const { host: unicodeEntry } = await releaseHost(t, { domains: [`https://${IDN_HOST}:${port}`] })
   await expectOk(t, unicodeEntry, { url: `https://${IDN_ASCII}:${port}/bytes/10` })
   await expectOk(t, unicodeEntry, { url: `https://BÜCHER.test:${port}/bytes/11` })
-  const asciiEntry = await releaseHost(t, { domains: [`https://${IDN_ASCII.toUpperCase()}:${port}`] })
+  const { host: asciiEntry } = await releaseHost(t, { domains: [`https://${IDN_ASCII.toUpperCase()}:${port}`] })
   await expectOk(t, asciiEntry, { url: `https://${IDN_HOST}:${port}/bytes/12` })
   // A look-alike without the umlaut is another name.
   const lookAlike = `https://bucher.test:${port}/bytes/13`
@@ -163,9 +119,9 @@ test('a subdomain does not match its parent entry, nor the parent a subdomain en
   const port = server.port
   const sub = `https://${SUB_HOST}:${port}/bytes/10`
   const parent = `https://${TEST_HOST}:${port}/bytes/10`
-  const parentListed = await releaseHost(t, { domains: [`https://${TEST_HOST}:${port}`] })
+  const { host: parentListed } = await releaseHost(t, { domains: [`https://${TEST_HOST}:${port}`] })
   await expectFail(t, parentListed, { url: sub }, ...notInList(sub))
-  const subListed = await releaseHost(t, { domains: [`https://${SUB_HOST}:${port}`] })
+  const { host: subListed } = await releaseHost(t, { domains: [`https://${SUB_HOST}:${port}`] })
   await expectFail(t, subListed, { url: parent }, ...notInList(parent))
   t.is(server.requests.length, 0)
   // Both names are reachable: the list alone refused them.
@@ -178,17 +134,17 @@ test('an entry without a port admits only URLs without one (:443 fails even on h
   if (server !== undefined) closeAfter(t, server)
   else t.log('port 443 cannot be bound here: the admitted URLs are only checked to get past the domain list')
   const resolve = { [TEST_HOST]: server?.ip ?? '127.0.0.1' }
-  const admitted = async (host: Awaited<ReturnType<typeof releaseHost>>, url: string) => {
+  const admitted = async (host: Host, url: string) => {
     if (server !== undefined) return void (await expectOk(t, host, { url }))
-    const run = await download(host, { url })
+    const run = await record(host, { url }).done
     t.not(run.fail?.errNo, 121501, `${url} passed the domain list`)
   }
-  const noPort = await releaseHost(t, { domains: [`https://${TEST_HOST}`], resolve })
+  const { host: noPort } = await releaseHost(t, { domains: [`https://${TEST_HOST}`], resolve })
   await admitted(noPort, `https://${TEST_HOST}/a`)
   for (const url of [`https://${TEST_HOST}:443/b`, `https://${TEST_HOST}:8443/b`]) {
     await expectFail(t, noPort, { url }, ...notInList(url))
   }
-  const withPort = await releaseHost(t, { domains: [`https://${TEST_HOST}:443`], resolve })
+  const { host: withPort } = await releaseHost(t, { domains: [`https://${TEST_HOST}:443`], resolve })
   await admitted(withPort, `https://${TEST_HOST}:443/c`)
   await expectFail(t, withPort, { url: `https://${TEST_HOST}/d` }, ...notInList(`https://${TEST_HOST}/d`))
   if (server !== undefined) t.deepEqual(server.paths, ['/a', '/c'])
@@ -202,7 +158,7 @@ test('with an entry spelling :443, a relative redirect from a :443 URL stays adm
     return
   }
   closeAfter(t, server)
-  const host = await releaseHost(t, { domains: [`https://${TEST_HOST}:443`], resolve: { [TEST_HOST]: server.ip } })
+  const { host } = await releaseHost(t, { domains: [`https://${TEST_HOST}:443`], resolve: { [TEST_HOST]: server.ip } })
   await expectOk(t, host, { url: `https://${TEST_HOST}:443/relative-redirect` })
   t.deepEqual(server.paths, ['/relative-redirect', '/after-redirect'])
 })
@@ -210,9 +166,9 @@ test('with an entry spelling :443, a relative redirect from a :443 URL stays adm
 test('the scheme of an entry is ignored: an http:// entry admits the https URL and the reverse', async (t) => {
   const secure = closeAfter(t, await startPolicyContentServer())
   const plain = closeAfter(t, await startContentServer({ hostname: TEST_HOST }))
-  const release = await releaseHost(t, { domains: [`http://${TEST_HOST}:${secure.port}`] })
+  const { host: release } = await releaseHost(t, { domains: [`http://${TEST_HOST}:${secure.port}`] })
   await expectOk(t, release, { url: secure.url('/bytes/10') })
-  const testEnv = await releaseHost(t, { env: 'test', checkDomain: true, domains: [`https://${TEST_HOST}:${plain.port}`] })
+  const { host: testEnv } = await releaseHost(t, { env: 'test', checkDomain: true, domains: [`https://${TEST_HOST}:${plain.port}`] })
   await expectOk(t, testEnv, { url: plain.url('/bytes/10') })
 })
 
@@ -231,14 +187,14 @@ test('IP literals and localhost in any spelling fail 121501 even when listed, an
     `https://[::1]:${port}`,
     `https://[0:0:0:0:0:0:0:1]:${port}`,
   ]
-  const listed = await releaseHost(t, { domains: origins })
+  const { host: listed } = await releaseHost(t, { domains: origins })
   for (const origin of origins) {
     const url = `${origin}/bytes/10`
     await expectFail(t, listed, { url }, ...notInList(url))
   }
   t.is(server.requests.length, 0)
   // The same URLs are reachable (the certificate names localhost and 127.0.0.1): only the list refused them.
-  const unchecked = await releaseHost(t, { checkDomain: false })
+  const { host: unchecked } = await releaseHost(t, { checkDomain: false })
   for (const origin of [`https://localhost:${port}`, `https://127.0.0.1:${port}`, `https://127.1:${port}`, `https://0x7f000001:${port}`]) {
     await expectOk(t, unchecked, { url: `${origin}/bytes/10` })
   }
@@ -247,7 +203,7 @@ test('IP literals and localhost in any spelling fail 121501 even when listed, an
 test('a URL with credentials fails 121529 even with an empty password, before the domain check', async (t) => {
   const server = closeAfter(t, await startPolicyContentServer())
   const port = server.port
-  const host = await releaseHost(t, { domains: [`https://${TEST_HOST}:${port}`] })
+  const { host } = await releaseHost(t, { domains: [`https://${TEST_HOST}:${port}`] })
   for (const url of [
     `https://user:@${TEST_HOST}:${port}/bytes/10`,
     `https://user:@${OTHER_HOST}:${port}/bytes/10`,
@@ -263,14 +219,14 @@ test('checkDomain defaults to on in release and off in test; off admits any host
   const server = closeAfter(t, await startPolicyContentServer())
   const other = `https://${OTHER_HOST}:${server.port}/bytes/10`
   const sub = `https://${SUB_HOST}:${server.port}/bytes/10`
-  const releaseDefault = await releaseHost(t, { domains: [`https://${TEST_HOST}:${server.port}`] })
+  const { host: releaseDefault } = await releaseHost(t, { domains: [`https://${TEST_HOST}:${server.port}`] })
   await expectFail(t, releaseDefault, { url: other }, ...notInList(other))
-  const releaseOff = await releaseHost(t, { checkDomain: false, domains: [`https://${TEST_HOST}:${server.port}`] })
+  const { host: releaseOff } = await releaseHost(t, { checkDomain: false, domains: [`https://${TEST_HOST}:${server.port}`] })
   await expectOk(t, releaseOff, { url: other })
   await expectOk(t, releaseOff, { url: sub })
-  const testDefault = await releaseHost(t, { env: 'test', domains: [] })
+  const { host: testDefault } = await releaseHost(t, { env: 'test', domains: [] })
   await expectOk(t, testDefault, { url: other })
-  const testOn = await releaseHost(t, { env: 'test', checkDomain: true, domains: [] })
+  const { host: testOn } = await releaseHost(t, { env: 'test', checkDomain: true, domains: [] })
   await expectFail(t, testOn, { url: other }, ...notInList(other))
   t.is(server.requests.length, 3)
 })
@@ -278,20 +234,19 @@ test('checkDomain defaults to on in release and off in test; off admits any host
 // =============================================================================================
 // Redirect hops
 
-test('every redirect hop passes the protocol rule whatever the domain settings: http in release and other schemes fail 121529', async (t) => {
+// An https -> http hop in release with no domain check at all is the 121529 row of errors.spec.ts.
+test('every redirect hop passes the protocol rule whatever the domain list: http in release and other schemes fail 121529', async (t) => {
   const secure = closeAfter(t, await startPolicyContentServer())
   const plain = closeAfter(t, await startContentServer({ hostname: TEST_HOST }))
   const toHttp = redirectTo(secure, plain.url('/bytes/10'))
-  const unchecked = await releaseHost(t, { checkDomain: false, checkRedirectDomain: false })
-  await expectFail(t, unchecked, { url: toHttp }, ...URL_ERROR)
   // Listing the http origin does not help: entries ignore the scheme, the protocol rule does not.
-  const listed = await releaseHost(t, {
+  const { host: listed } = await releaseHost(t, {
     domains: [secure.origin, `http://${TEST_HOST}:${plain.port}`, `https://${TEST_HOST}:${plain.port}`],
   })
   await expectFail(t, listed, { url: toHttp }, ...URL_ERROR)
   t.is(plain.requests.length, 0, 'the http hop was never requested in release')
 
-  const testEnv = await releaseHost(t, { env: 'test' })
+  const { host: testEnv } = await releaseHost(t, { env: 'test' })
   await expectOk(t, testEnv, { url: toHttp })
   t.is(plain.requests.length, 1, 'test env follows an https -> http hop')
   for (const location of ['javascript:alert(1)', `wss://${TEST_HOST}:${secure.port}/bytes/10`, `ftp://${TEST_HOST}/x`]) {
@@ -303,7 +258,7 @@ test('every redirect hop passes the protocol rule whatever the domain settings: 
 test("with checkRedirectDomain (default) every hop is domain-checked: 121501 names the hop's absolute URL, never requested", async (t) => {
   const server = closeAfter(t, await startPolicyContentServer())
   const port = server.port
-  const host = await releaseHost(t, {
+  const { host } = await releaseHost(t, {
     domains: [server.origin, `https://localhost:${port}`, `https://127.0.0.1:${port}`],
   })
   // Listed hops: a relative one, and one spelled in upper case.
@@ -335,7 +290,7 @@ test("with checkRedirectDomain (default) every hop is domain-checked: 121501 nam
 test('checkRedirectDomain: false lets unlisted hops through while the first URL is still checked', async (t) => {
   const server = closeAfter(t, await startPolicyContentServer())
   const port = server.port
-  const host = await releaseHost(t, { domains: [server.origin], checkRedirectDomain: false })
+  const { host } = await releaseHost(t, { domains: [server.origin], checkRedirectDomain: false })
   await expectOk(t, host, { url: redirectTo(server, `https://${OTHER_HOST}:${port}/bytes/10`) })
   await expectOk(t, host, { url: redirectTo(server, `https://localhost:${port}/bytes/11`) })
   const unlisted = `https://${OTHER_HOST}:${port}/bytes/12`
@@ -349,25 +304,20 @@ test('checkRedirectDomain: false lets unlisted hops through while the first URL 
 test('with checkDomain off no hop is domain-checked, even with checkRedirectDomain: true', async (t) => {
   const server = closeAfter(t, await startPolicyContentServer())
   const port = server.port
-  const host = await releaseHost(t, { checkDomain: false, checkRedirectDomain: true, domains: [server.origin] })
+  const { host } = await releaseHost(t, { checkDomain: false, checkRedirectDomain: true, domains: [server.origin] })
   await expectOk(t, host, { url: redirectTo(server, `https://${OTHER_HOST}:${port}/bytes/10`) })
   await expectOk(t, host, { url: redirectTo(server, `https://127.0.0.1:${port}/bytes/11`) })
   t.is(server.requestsTo('/bytes').length, 2)
 })
 
-test('ten redirects are followed; the 11th redirect response fails 121529 and its Location is never requested', async (t) => {
+// The 11th redirect response failing 121529 is a row of errors.spec.ts.
+test('ten redirects are followed, every hop domain-checked, and the profile counts them', async (t) => {
   const server = closeAfter(t, await startPolicyContentServer())
-  const host = await releaseHost(t, { domains: [server.origin] })
+  const { host } = await releaseHost(t, { domains: [server.origin] })
   const res = await expectOk(t, host, { url: server.url('/redirect/10') })
   t.is(res.profile?.redirectCount, 10)
   t.is(res.dataLength, 1024)
   t.is(server.requests.length, 11, 'ten redirect responses and the final one')
-  await expectFail(t, host, { url: server.url('/redirect/11') }, ...URL_ERROR)
-  t.deepEqual(
-    server.requests.slice(11).map((r) => r.path),
-    Array.from({ length: 11 }, (_, i) => `/redirect/${11 - i}`),
-    'the 11th Location (/bytes/1024) was never requested',
-  )
 })
 
 // =============================================================================================
@@ -375,7 +325,7 @@ test('ten redirects are followed; the 11th redirect response fails 121529 and it
 
 test('header names go on the wire lower-cased, and of keys differing only in case the later wins', async (t) => {
   const server = closeAfter(t, await startRawTlsServer())
-  const host = await releaseHost(t, { domains: [`https://${TEST_HOST}:${server.port}`] })
+  const { host } = await releaseHost(t, { domains: [`https://${TEST_HOST}:${server.port}`] })
   await expectOk(t, host, {
     url: server.url('/headers'),
     header: { 'X-Mixed-Case': 'a', 'X-Dup': 'first', 'x-dup': 'second', 'X-DUP': 'third', ACCEPT: 'text/plain' },
@@ -398,7 +348,7 @@ test('header names go on the wire lower-cased, and of keys differing only in cas
 
 test('numeric header values are sent as String(value)', async (t) => {
   const server = closeAfter(t, await startRawTlsServer())
-  const host = await releaseHost(t, { domains: [`https://${TEST_HOST}:${server.port}`] })
+  const { host } = await releaseHost(t, { domains: [`https://${TEST_HOST}:${server.port}`] })
   const values: Record<string, number> = {
     'x-float': 1.5,
     'x-negative-zero': -0,
@@ -427,7 +377,7 @@ const TRANSPORT_HEADERS = {
 
 test('host, content-length, transfer-encoding, connection, te and upgrade from the caller are not sent (HTTP/1.1)', async (t) => {
   const server = closeAfter(t, await startRawTlsServer())
-  const host = await releaseHost(t, { domains: [`https://${TEST_HOST}:${server.port}`] })
+  const { host } = await releaseHost(t, { domains: [`https://${TEST_HOST}:${server.port}`] })
   await expectOk(t, host, { url: server.url('/headers'), header: TRANSPORT_HEADERS })
   const lines = server.headerLines(0)
   t.regex(server.heads[0] ?? '', /^GET \/headers HTTP\/1\.1\r\n/)
@@ -454,7 +404,7 @@ test('host, content-length, transfer-encoding, connection, te and upgrade from t
 
 test('host, content-length, transfer-encoding, connection, te and upgrade from the caller are not sent (HTTP/2)', async (t) => {
   const server = closeAfter(t, await startPolicyContentServer('h2-only'))
-  const host = await releaseHost(t, { domains: [server.origin] })
+  const { host } = await releaseHost(t, { domains: [server.origin] })
   const res = await expectOk(t, host, { url: server.url('/headers'), header: TRANSPORT_HEADERS })
   t.is(res.profile?.protocol, 'h2')
   const seen = server.requests[0]!.headers
@@ -477,7 +427,7 @@ for (const platform of ['android', 'ios'] as const) {
       hostVersion: '9.8.7',
       pluginVersion: '6.5.4',
     }
-    const host = await releaseHost(t, {
+    const { host } = await releaseHost(t, {
       appId: 'ttpolicy01',
       appVersion: '4.5.6',
       sdkVersion: '2.50.1',
@@ -507,7 +457,7 @@ test("authorization and the caller's cookie reach a same-origin hop but no hop o
   const header = { Authorization: 'Bearer secret', Cookie: 'session=abc', 'X-Kept': 'yes' }
   for (const jar of [{}, { sdkVersion: '2.45.0', cookie: { enableStore: true } }]) {
     const label = 'cookie' in jar ? 'with the cookie jar' : 'without the cookie jar'
-    const host = await releaseHost(t, {
+    const { host } = await releaseHost(t, {
       ...jar,
       domains: [server.origin, `https://${OTHER_HOST}:${port}`, otherPort.origin],
     })

@@ -12,13 +12,16 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { EstimateNetType, Host, Profile } from '../src/index.js'
 import { assertProfile, assertSucceededRun, type ProfileExpectation } from './helpers/assert.js'
+import { expectedSha256, sha256File } from './helpers/bytes.js'
 import { startContentServer, type ContentMode } from './helpers/content-server.js'
 import { startCountingServer } from './helpers/counting-server.js'
 import { makeTmpDir } from './helpers/fs.js'
 import { startHeldListener } from './helpers/held-listener.js'
-import { closeAfter, makeHost, record, type DownloadOptions, type Run } from './helpers/host.js'
+import { makeHost } from './helpers/hosts.js'
+import { record, type DownloadOptions, type Run } from './helpers/record.js'
+import { closeAfter } from './helpers/server.js'
 import { startTcpProxy } from './helpers/slow-proxy.js'
-import { certKit, startTlsServer, TEST_HOST } from './helpers/tls.js'
+import { certKit, startServerFor, startTlsServer, TEST_HOST } from './helpers/tls.js'
 
 type Expect = Omit<ProfileExpectation, 'startedAt' | 'noLookup'>
 
@@ -234,12 +237,13 @@ test.serial('a download waiting behind another (maxConcurrent: 1) spends the wai
 const transports: { name: string; mode: ContentMode; protocol: 'http/1.1' | 'h2' }[] = [
   { name: 'plain HTTP/1.1', mode: 'http', protocol: 'http/1.1' },
   { name: 'HTTPS HTTP/1.1', mode: 'https', protocol: 'http/1.1' },
+  { name: 'HTTP/2 (server also accepts HTTP/1.1)', mode: 'h2', protocol: 'h2' },
   { name: 'HTTP/2 (server speaks only h2)', mode: 'h2-only', protocol: 'h2' },
 ]
 
 for (const { name, mode, protocol } of transports) {
-  test.serial(`phases are ordered and socketReused goes false then true over ${name}`, async (t) => {
-    const server = closeAfter(t, mode === 'http' ? await startContentServer({ hostname: TEST_HOST }) : await startTlsServer(mode))
+  test.serial(`phases are ordered and socketReused goes false then true on the pooled connection over ${name}`, async (t) => {
+    const server = closeAfter(t, await startServerFor(mode))
     const { host } = await makeHost(t)
     const exp = { protocol, tls: mode !== 'http', port: server.port, dataLength: 4096 }
     const first = await fetchProfile(t, host, server.url('/bytes/4096'), { ...exp, reused: false })
@@ -247,10 +251,14 @@ for (const { name, mode, protocol } of transports) {
     if (mode !== 'http') {
       t.true(first.sslConnectionEnd > first.sslConnectionStart, 'and a TLS handshake')
     }
-    const second = await fetchProfile(t, host, server.url('/bytes/4096?seed=2'), {
-      ...exp,
-      reused: true,
-    })
+    const reusing = record(host, { url: server.url('/bytes/4096?seed=2') })
+    await reusing.done
+    const second = checkProfile(t, reusing, { ...exp, reused: true })
+    t.is(
+      await sha256File(host.realPath(reusing.success!.tempFilePath!)),
+      expectedSha256(4096, 2),
+      'the reused connection carried the right bytes',
+    )
     // assertProfile checks the reused-socket rule: DNS and connect fields at fetchStart,
     // sslConnection* 0; spelled out here as well.
     const atFetchStart = ['domainLookupStart', 'domainLookupEnd', 'connectStart', 'connectEnd']
@@ -261,6 +269,7 @@ for (const { name, mode, protocol } of transports) {
     t.is(second.sslConnectionEnd, 0)
     t.true(second.fetchStart >= first.responseEnd, 'one clock: the second starts after the first')
     t.is(server.connections, 1, 'the server saw one connection')
+    t.is(server.requests[0]!.connectionId, server.requests[1]!.connectionId, 'both requests on it')
     t.is(second.protocol, protocol)
   })
 }
@@ -481,6 +490,7 @@ test('enableProfile: false leaves no profile key in the result', async (t) => {
   const run = record(host, { url: server.url('/bytes/10'), enableProfile: false })
   await run.done
   const res = assertSucceededRun(t, run)
+  t.is(res.profile, undefined)
   t.false('profile' in res)
 })
 

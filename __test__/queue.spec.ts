@@ -3,27 +3,16 @@
 // for being over the limit; abort() takes a waiting task out of the queue with 121522 before it
 // ever reaches the server. Release-mode hosts against the TLS hold server.
 import test from 'ava'
-import type { ExecutionContext } from 'ava'
-import type { HostConfig } from '../src/index.js'
 import { assertFailedRun, assertSucceededRun } from './helpers/assert.js'
-import { closeAfter, makeHost, record } from './helpers/host.js'
-import type { Run } from './helpers/host.js'
-import { POLICY_RESOLVE, sleep, startHoldServer, waitFor } from './helpers/policy-servers.js'
-import type { HoldServer } from './helpers/policy-servers.js'
-
-async function releaseHost(t: ExecutionContext, server: HoldServer, overrides: Partial<HostConfig> = {}) {
-  const { host } = await makeHost(t, {
-    env: 'release',
-    resolve: POLICY_RESOLVE,
-    domains: [server.url('')],
-    ...overrides,
-  })
-  return host
-}
+import { releaseHost } from './helpers/hosts.js'
+import { record } from './helpers/record.js'
+import type { Run } from './helpers/record.js'
+import { closeAfter } from './helpers/server.js'
+import { sleep, startHoldServer, waitFor } from './helpers/policy-servers.js'
 
 test.serial('at most maxConcurrent downloads are in flight at the server at once', async (t) => {
   const server = closeAfter(t, await startHoldServer())
-  const host = await releaseHost(t, server, { maxConcurrent: 2 })
+  const { host } = await releaseHost(t, { domains: [server.url('')], maxConcurrent: 2 })
   const runs = Array.from({ length: 6 }, (_, i) => record(host, { url: server.url(`/hold/${i}?ms=250`) }))
   await Promise.all(runs.map((run) => run.done))
   for (const run of runs) assertSucceededRun(t, run)
@@ -33,7 +22,7 @@ test.serial('at most maxConcurrent downloads are in flight at the server at once
 
 test.serial('more downloads than maxConcurrent are queued, never rejected', async (t) => {
   const server = closeAfter(t, await startHoldServer())
-  const host = await releaseHost(t, server, { maxConcurrent: 1 })
+  const { host } = await releaseHost(t, { domains: [server.url('')], maxConcurrent: 1 })
   const runs = Array.from({ length: 25 }, (_, i) => record(host, { url: server.url(`/hold/${i}?ms=5`) }))
   await Promise.all(runs.map((run) => run.done))
   for (const run of runs) assertSucceededRun(t, run)
@@ -43,7 +32,7 @@ test.serial('more downloads than maxConcurrent are queued, never rejected', asyn
 
 test.serial('queued downloads start in the order downloadFile was called', async (t) => {
   const server = closeAfter(t, await startHoldServer())
-  const host = await releaseHost(t, server, { maxConcurrent: 1 })
+  const { host } = await releaseHost(t, { domains: [server.url('')], maxConcurrent: 1 })
   const names = ['a', 'b', 'c', 'd', 'e', 'f']
   const completed: string[] = []
   const runs = names.map((name) => {
@@ -66,7 +55,7 @@ test.serial('queued downloads start in the order downloadFile was called', async
 
 test.serial('abort() removes a waiting task with 121522 at once; it never reaches the server and the queue moves on', async (t) => {
   const server = closeAfter(t, await startHoldServer())
-  const host = await releaseHost(t, server, { maxConcurrent: 1 })
+  const { host } = await releaseHost(t, { domains: [server.url('')], maxConcurrent: 1 })
   const running = record(host, { url: server.url('/hold/running?ms=400') })
   const waiting = record(host, { url: server.url('/hold/waiting?ms=10') })
   const next = record(host, { url: server.url('/hold/next?ms=10') })
@@ -89,7 +78,7 @@ test.serial('abort() removes a waiting task with 121522 at once; it never reache
 
 test.serial('a host with maxConcurrent 3 runs three at once, not two and not four', async (t) => {
   const server = closeAfter(t, await startHoldServer())
-  const host = await releaseHost(t, server, { maxConcurrent: 3 })
+  const { host } = await releaseHost(t, { domains: [server.url('')], maxConcurrent: 3 })
   const runs: Run[] = Array.from({ length: 7 }, (_, i) => record(host, { url: server.url(`/hold/${i}?ms=400`) }))
   await waitFor(() => server.arrivals.length >= 3, 'three requests at the server')
   await sleep(60)

@@ -7,23 +7,16 @@ import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import { assertFailedRun, assertSucceededRun } from './helpers/assert.js'
 import { startContentServer } from './helpers/content-server.js'
-import { closeAfter, makeHost, record } from './helpers/host.js'
-import type { DownloadOptions } from './helpers/host.js'
+import { makeHost } from './helpers/hosts.js'
+import { record } from './helpers/record.js'
+import { closeAfter } from './helpers/server.js'
 import { startTlsServer } from './helpers/tls.js'
-
-type Options = Omit<DownloadOptions, 'success' | 'fail' | 'complete'>
 
 const KIB_64 = 64 * 1024
 const TOO_LARGE = [121599, 'parameter error: header too large', 'D'] as const
 
 /** What one entry counts toward the cap: name + ': ' + value + CRLF. */
 const entryBytes = (name: string, value: string): number => name.length + 2 + value.length + 2
-
-async function download(host: Awaited<ReturnType<typeof makeHost>>['host'], options: Options) {
-  const run = record(host, options)
-  await run.done
-  return run
-}
 
 /** A plain-HTTP content server that accepts request heads up to 1 MiB. */
 async function bigHeadServer(t: ExecutionContext) {
@@ -40,7 +33,7 @@ const TRANSPORT_PROXY_HEADERS = {
 test('proxy-authorization, proxy-connection and keep-alive from the caller are not sent (HTTP/1.1)', async (t) => {
   const server = closeAfter(t, await startContentServer({ mode: 'http' }))
   const { host } = await makeHost(t)
-  assertSucceededRun(t, await download(host, { url: server.url('/headers'), header: TRANSPORT_PROXY_HEADERS }))
+  assertSucceededRun(t, await record(host, { url: server.url('/headers'), header: TRANSPORT_PROXY_HEADERS }).done)
   const seen = server.requests[0]!.headers
   for (const name of ['proxy-authorization', 'proxy-connection', 'keep-alive']) t.is(seen[name], undefined, `${name} is not sent`)
   t.is(seen['x-kept'], 'yes')
@@ -49,7 +42,7 @@ test('proxy-authorization, proxy-connection and keep-alive from the caller are n
 test('proxy-authorization, proxy-connection and keep-alive from the caller are not sent (HTTP/2)', async (t) => {
   const server = closeAfter(t, await startTlsServer('h2-only'))
   const { host } = await makeHost(t)
-  const res = assertSucceededRun(t, await download(host, { url: server.url('/headers'), header: TRANSPORT_PROXY_HEADERS }))
+  const res = assertSucceededRun(t, await record(host, { url: server.url('/headers'), header: TRANSPORT_PROXY_HEADERS }).done)
   t.is(res.profile?.protocol, 'h2')
   const seen = server.requests[0]!.headers
   for (const name of ['proxy-authorization', 'proxy-connection', 'keep-alive']) t.is(seen[name], undefined, `${name} is not sent`)
@@ -80,7 +73,7 @@ test('caller headers of exactly 64 KiB, counted as given (dropped, replaced and 
   const server = await bigHeadServer(t)
   const { host } = await makeHost(t)
   const { header, filler } = headersOfSize(KIB_64)
-  assertSucceededRun(t, await download(host, { url: server.url('/bytes/10'), header }))
+  assertSucceededRun(t, await record(host, { url: server.url('/bytes/10'), header }).done)
   const seen = server.requests[0]!.headers
   t.is(seen['x-big'], filler, 'the filler arrived whole, one byte per character')
   t.is(seen['x-case'], 'second', 'the later of two case-variant keys is sent')
@@ -91,7 +84,7 @@ test('caller headers of exactly 64 KiB, counted as given (dropped, replaced and 
 test('caller headers of 64 KiB + 1 byte fail with "header too large" and nothing is requested', async (t) => {
   const server = await bigHeadServer(t)
   const { host } = await makeHost(t)
-  const run = await download(host, { url: server.url('/bytes/10'), header: headersOfSize(KIB_64 + 1).header })
+  const run = await record(host, { url: server.url('/bytes/10'), header: headersOfSize(KIB_64 + 1).header }).done
   assertFailedRun(t, run, ...TOO_LARGE)
   t.is(server.connections, 0)
 })
@@ -101,7 +94,7 @@ test('dropped and replaced entries alone can push the headers over the cap', asy
   const { host } = await makeHost(t)
   const half = 'a'.repeat(KIB_64 / 2)
   // Neither entry would be sent (keep-alive is dropped, user-agent replaced), yet both count.
-  const run = await download(host, { url: server.url('/bytes/10'), header: { 'keep-alive': half, 'user-agent': half } })
+  const run = await record(host, { url: server.url('/bytes/10'), header: { 'keep-alive': half, 'user-agent': half } }).done
   assertFailedRun(t, run, ...TOO_LARGE)
   t.is(server.connections, 0)
 })
@@ -110,7 +103,7 @@ test('a 16 MiB header value fails with "header too large" at once, without conne
   const server = await bigHeadServer(t)
   const { host } = await makeHost(t)
   const started = performance.now()
-  const run = await download(host, { url: server.url('/bytes/10'), header: { 'x-huge': 'v'.repeat(16 * 1024 * 1024) }, timeout: 60_000 })
+  const run = await record(host, { url: server.url('/bytes/10'), header: { 'x-huge': 'v'.repeat(16 * 1024 * 1024) }, timeout: 60_000 }).done
   const elapsed = performance.now() - started
   assertFailedRun(t, run, ...TOO_LARGE)
   t.is(server.connections, 0, 'no connection was opened')
@@ -119,9 +112,9 @@ test('a 16 MiB header value fails with "header too large" at once, without conne
 
 test('an invalid entry is reported as such, even in headers that are also too large', async (t) => {
   const { host } = await makeHost(t)
-  const run = await download(host, {
+  const run = await record(host, {
     url: 'http://127.0.0.1:9/x',
     header: { 'x-big': 'a'.repeat(KIB_64 * 2), 'x-bad': 'a\r\nx-injected: 1' },
-  })
+  }).done
   assertFailedRun(t, run, 121599, 'parameter error: invalid value of header "x-bad"', 'D')
 })

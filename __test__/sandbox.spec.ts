@@ -16,8 +16,10 @@ import { patternBytes } from './helpers/bytes.js'
 import { startContentServer } from './helpers/content-server.js'
 import type { ContentServer } from './helpers/content-server.js'
 import { listFiles, makeTmpDir, stagingFiles } from './helpers/fs.js'
-import { closeAfter, makeHost, record } from './helpers/host.js'
-import type { Success } from './helpers/host.js'
+import { makeHost } from './helpers/hosts.js'
+import { record } from './helpers/record.js'
+import type { Success } from './helpers/record.js'
+import { closeAfter } from './helpers/server.js'
 
 const SANDBOX_CODES = new Set([121508, 121503, 121502])
 const SECRET = 'outside the sandbox: never to be written'

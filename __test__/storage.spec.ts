@@ -1,24 +1,25 @@
 // Storage (SPEC sections 2, 3 and 6, issue 4): bytes go to a staging file in
 // `<dataDir>/.tt-download/staging/` named for the owning process, then are renamed onto the
 // target; an existing file survives every failure and is replaced atomically on success; a
-// host start removes only staging leftovers of processes that are gone; `fsync: true` works;
-// below sdkVersion 2.42.0 `filePath` is ignored entirely.
+// host start removes only staging leftovers of processes that are gone; `fsync: true` works.
+// The sdkVersion gate on `filePath` is pinned in version-gates.spec.ts.
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readSync, statSync } from 'node:fs'
-import { readFile, readdir, utimes, writeFile } from 'node:fs/promises'
+import { readFile, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { HostConfig } from '../src/index.js'
-import { assertFailedRun, assertNoLeftovers, assertSucceededRun, TEMP_PATH } from './helpers/assert.js'
+import { assertNoLeftovers, assertSucceededRun, TEMP_PATH } from './helpers/assert.js'
 import { patternBytes } from './helpers/bytes.js'
 import { HOST_CHILD, ROOT } from './helpers/child.js'
 import type { ChildPlan } from './helpers/child.js'
 import { startContentServer } from './helpers/content-server.js'
 import { listFiles, makeTmpDir, sandboxFiles, stagingFiles } from './helpers/fs.js'
-import { closeAfter, makeHost, record } from './helpers/host.js'
-import type { DownloadOptions } from './helpers/host.js'
+import { makeHost } from './helpers/hosts.js'
+import { record } from './helpers/record.js'
+import type { DownloadOptions } from './helpers/record.js'
+import { closeAfter } from './helpers/server.js'
 import { startResetMidBodyServer, startShortBodyServer, startStallServer } from './helpers/raw-servers.js'
 import { startTlsServer } from './helpers/tls.js'
 
@@ -224,51 +225,4 @@ test('HostConfig.fsync: true stores new files, replaces existing ones and names 
     kept.push(stored.replace('ttfile://', ''))
   }
   await assertNoLeftovers(t, dataDir, [...new Set(kept)])
-})
-
-// ---------------------------------------------------------------------------------------------
-// Version gate (SPEC 6, 10)
-
-test('below sdkVersion 2.42.0 filePath is ignored entirely: the file goes to ttfile://temp and even an invalid filePath is not validated', async (t) => {
-  const server = closeAfter(t, await startContentServer())
-  for (const sdkVersion of ['2.41.0', '2.9.0', '2.41.99']) {
-    // A tiny quota: were filePath honoured, every user/ download here would fail with 121530.
-    const { host, dataDir } = await makeHost(t, { sdkVersion, userDataQuota: 10 })
-    const filePaths: unknown[] = [
-      'ttfile://user/x.bin',
-      'ttfile://user/missing/x.bin',
-      'ttfile://user/../../etc/passwd',
-      'ttfile://other/x.bin',
-      '/etc/passwd',
-      'ttfile://user/',
-      '',
-      42,
-      null,
-    ]
-    const stored: string[] = []
-    for (const filePath of filePaths) {
-      const run = record(host, { url: server.url('/bytes/1000?seed=9'), filePath } as DownloadOptions)
-      await run.done
-      const res = assertSucceededRun(t, run)
-      t.regex(res.tempFilePath ?? '', TEMP_PATH, `${sdkVersion} ${JSON.stringify(filePath)}`)
-      t.false('filePath' in res, 'no filePath in the result')
-      t.deepEqual(await readFile(host.realPath(res.tempFilePath!)), patternBytes(1000, 9))
-      stored.push(res.tempFilePath!.replace('ttfile://', ''))
-    }
-    t.deepEqual(await readdir(join(dataDir, 'user')), [], `${sdkVersion}: nothing in user/`)
-    await assertNoLeftovers(t, dataDir, stored)
-  }
-})
-
-test('from sdkVersion 2.42.0 filePath is honoured and validated', async (t) => {
-  const server = closeAfter(t, await startContentServer())
-  const config: Partial<HostConfig> = { sdkVersion: '2.42.0' }
-  const { host, dataDir } = await makeHost(t, config)
-  const ok = record(host, { url: server.url('/bytes/100'), filePath: 'ttfile://user/x.bin' })
-  await ok.done
-  t.is(assertSucceededRun(t, ok).filePath, 'ttfile://user/x.bin')
-  const bad = record(host, { url: server.url('/bytes/100'), filePath: 'ttfile://user/../x.bin' })
-  await bad.done
-  assertFailedRun(t, bad, 121503, "file path permission denied, open 'ttfile://user/../x.bin'", 'D')
-  await assertNoLeftovers(t, dataDir, ['user/x.bin'])
 })

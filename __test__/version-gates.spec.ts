@@ -4,29 +4,21 @@
 // sdkVersion, or a missing appId or dataDir, makes createHost throw a TypeError. The cookie
 // gate (2.45.0) is pinned in cookies.spec.ts.
 import test from 'ava'
-import type { ExecutionContext } from 'ava'
 import { existsSync } from 'node:fs'
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { createHost } from '../src/index.js'
 import type { HostConfig } from '../src/index.js'
-import { assertFailedRun, assertSucceededRun, TEMP_PATH } from './helpers/assert.js'
+import { assertFailedRun, assertNoLeftovers, assertSucceededRun, TEMP_PATH } from './helpers/assert.js'
+import { patternBytes } from './helpers/bytes.js'
 import { makeTmpDir } from './helpers/fs.js'
-import { closeAfter, makeHost, record } from './helpers/host.js'
-import type { DownloadOptions, Run } from './helpers/host.js'
-import { POLICY_RESOLVE, sleep, startPolicyContentServer, startRawTlsServer } from './helpers/policy-servers.js'
+import { releaseHost } from './helpers/hosts.js'
+import { record } from './helpers/record.js'
+import type { RecordOptions } from './helpers/record.js'
+import { closeAfter } from './helpers/server.js'
+import { sleep, startPolicyContentServer, startRawTlsServer } from './helpers/policy-servers.js'
 
 const MIB = 1024 * 1024
-
-async function releaseHost(t: ExecutionContext, overrides: Partial<HostConfig>) {
-  return makeHost(t, { env: 'release', resolve: POLICY_RESOLVE, checkDomain: false, ...overrides })
-}
-
-type Options = Omit<DownloadOptions, 'success' | 'fail' | 'complete'>
-
-async function finished(host: Awaited<ReturnType<typeof releaseHost>>['host'], options: Options): Promise<Run> {
-  const run = record(host, options)
-  await run.done
-  return run
-}
 
 /** A TLS server that answers with a head announcing `length` bytes and then sends nothing. */
 function headOnlyServer(length: number) {
@@ -37,15 +29,15 @@ function headOnlyServer(length: number) {
 
 test('below sdkVersion 2.42.0 (2.9.0: compared per segment) a Content-Length over 50 MiB fails 121521 by default', async (t) => {
   const server = closeAfter(t, await headOnlyServer(50 * MIB + 1))
-  const { host } = await releaseHost(t, { sdkVersion: '2.9.0' })
-  const run = await finished(host, { url: server.url('/big.bin') })
+  const { host } = await releaseHost(t, { checkDomain: false, sdkVersion: '2.9.0' })
+  const run = await record(host, { url: server.url('/big.bin') }).done
   assertFailedRun(t, run, 121521, 'file size exceeds 50MB', 'D')
 })
 
 for (const sdkVersion of ['2.42.0', '2.100.0']) {
   test(`from sdkVersion 2.42.0 (${sdkVersion}) a Content-Length of 60 MiB passes the default size check`, async (t) => {
     const server = closeAfter(t, await headOnlyServer(60 * MIB))
-    const { host } = await releaseHost(t, { sdkVersion })
+    const { host } = await releaseHost(t, { checkDomain: false, sdkVersion })
     let headAt = 0
     const run = record(host, { url: server.url('/big.bin') }, { onHeaders: () => (headAt = Date.now()) })
     // The head arrived and the size check passed: 300 ms later the download still waits for
@@ -61,36 +53,55 @@ for (const sdkVersion of ['2.42.0', '2.100.0']) {
   })
 }
 
-test('below sdkVersion 2.42.0 filePath and timeout are ignored entirely, not validated', async (t) => {
+test('below sdkVersion 2.42.0 filePath and timeout are ignored entirely, not validated: every file goes to ttfile://temp', async (t) => {
   const server = closeAfter(t, await startPolicyContentServer())
-  const { host } = await releaseHost(t, { sdkVersion: '2.41.9' })
-  const ignored: Omit<Options, 'url'>[] = [
-    { filePath: 'ttfile://user/wanted.bin' },
-    { filePath: 42 as unknown as string },
-    { filePath: 'ttfile://elsewhere/x.bin' },
-    { filePath: 'ttfile://user/missing-dir/x.bin' },
-    { timeout: 'soon' as unknown as number },
-    { timeout: Number.NaN },
+  const filePaths: unknown[] = [
+    'ttfile://user/x.bin',
+    'ttfile://user/missing/x.bin',
+    'ttfile://user/missing-dir/x.bin',
+    'ttfile://user/../../etc/passwd',
+    'ttfile://other/x.bin',
+    'ttfile://elsewhere/x.bin',
+    '/etc/passwd',
+    'ttfile://user/',
+    '',
+    42,
+    null,
   ]
-  for (const options of ignored) {
-    const run = await finished(host, { url: server.url('/bytes/10'), ...options })
-    const res = assertSucceededRun(t, run)
-    t.regex(res.tempFilePath ?? '', TEMP_PATH, JSON.stringify(options))
-    t.is(res.filePath, undefined)
+  const ignored = [...filePaths.map((filePath) => ({ filePath })), { timeout: 'soon' }, { timeout: Number.NaN }] as unknown as Omit<
+    RecordOptions,
+    'url'
+  >[]
+  for (const sdkVersion of ['2.41.0', '2.9.0', '2.41.9', '2.41.99']) {
+    // A tiny quota: were filePath honoured, every user/ download here would fail with 121530.
+    const { host, dataDir } = await releaseHost(t, { checkDomain: false, sdkVersion, userDataQuota: 10 })
+    const stored: string[] = []
+    for (const options of ignored) {
+      const run = await record(host, { url: server.url('/bytes/1000?seed=9'), ...options }).done
+      const res = assertSucceededRun(t, run)
+      t.regex(res.tempFilePath ?? '', TEMP_PATH, `${sdkVersion} ${JSON.stringify(options)}`)
+      t.false('filePath' in res, 'no filePath in the result')
+      t.deepEqual(await readFile(host.realPath(res.tempFilePath!)), patternBytes(1000, 9))
+      stored.push(res.tempFilePath!.replace('ttfile://', ''))
+    }
+    // A timeout shorter than the response is not applied either.
+    const slow = await record(host, { url: server.url('/slow/10?headerDelayMs=400&delayMs=0'), timeout: 100 }).done
+    stored.push(assertSucceededRun(t, slow).tempFilePath!.replace('ttfile://', ''))
+    t.deepEqual(await readdir(join(dataDir, 'user')), [], `${sdkVersion}: nothing in user/`)
+    await assertNoLeftovers(t, dataDir, stored)
   }
-  t.false(existsSync(host.realPath('ttfile://user/wanted.bin')), 'nothing was stored at the ignored filePath')
-  // A timeout shorter than the response is not applied either.
-  const slow = await finished(host, { url: server.url('/slow/10?headerDelayMs=400&delayMs=0'), timeout: 100 })
-  assertSucceededRun(t, slow)
 })
 
-test('from sdkVersion 2.42.0 exactly, filePath and timeout are honoured', async (t) => {
+test('from sdkVersion 2.42.0 exactly, filePath is honoured and validated, and timeout is honoured', async (t) => {
   const server = closeAfter(t, await startPolicyContentServer())
-  const { host } = await releaseHost(t, { sdkVersion: '2.42.0' })
-  const stored = await finished(host, { url: server.url('/bytes/10'), filePath: 'ttfile://user/wanted.bin' })
+  const { host, dataDir } = await releaseHost(t, { checkDomain: false, sdkVersion: '2.42.0' })
+  const stored = await record(host, { url: server.url('/bytes/10'), filePath: 'ttfile://user/wanted.bin' }).done
   t.is(assertSucceededRun(t, stored).filePath, 'ttfile://user/wanted.bin')
   t.true(existsSync(host.realPath('ttfile://user/wanted.bin')))
-  const slow = await finished(host, { url: server.url('/slow/10?headerDelayMs=2000&delayMs=0'), timeout: 100 })
+  const bad = await record(host, { url: server.url('/bytes/100'), filePath: 'ttfile://user/../x.bin' }).done
+  assertFailedRun(t, bad, 121503, "file path permission denied, open 'ttfile://user/../x.bin'", 'D')
+  await assertNoLeftovers(t, dataDir, ['user/wanted.bin'])
+  const slow = await record(host, { url: server.url('/slow/10?headerDelayMs=2000&delayMs=0'), timeout: 100 }).done
   assertFailedRun(t, slow, 121520, 'request time out', 'D')
 })
 

@@ -3,7 +3,7 @@
 import type { ExecutionContext } from 'ava'
 import type { DownloadFail } from '../../src/index.js'
 import { sandboxFiles, stagingFiles } from './fs.js'
-import type { Run, Success } from './host.js'
+import type { Run, Success } from './record.js'
 
 export const TEMP_PATH = /^ttfile:\/\/temp\/[0-9a-f]{32}(\.[a-z0-9]{1,10})?$/
 

@@ -3,15 +3,13 @@
 // accept queue is full makes Linux drop every further SYN (no SYN-ACK, no RST), so a client's
 // connect stays in SYN-SENT and retransmits, exactly as towards a blackholed route.
 //
-// As in held-listener.ts: a worker thread listens with a backlog of 1 and blocks its event loop
-// (Atomics.wait), so nothing is ever accepted; the main thread fills the queue with idle
-// connections until a probe connect gets no answer. Unlike the held listener it never serves:
+// As in held-listener.ts, stalled-listener.ts keeps a worker's listener from accepting and fills
+// its queue. Unlike the held listener it never serves:
 // on close (or after MAX_HOLD_MS, whichever comes first) it closes everything it had queued.
 // Tests use /proc/net/tcp to see the SYN-SENT sockets a client left towards it.
 import { readFile } from 'node:fs/promises'
 import * as net from 'node:net'
-import { Worker } from 'node:worker_threads'
-import { fillAcceptQueue } from './listen.js'
+import { startStalledListener } from './stalled-listener.js'
 
 export interface Blackhole {
   readonly host: string
@@ -42,40 +40,8 @@ server.listen({ port: workerData.port, host: workerData.host, backlog: 1 }, () =
  */
 export async function startBlackhole(opts: { host?: string; port?: number } = {}): Promise<Blackhole> {
   const host = opts.host ?? '127.0.0.1'
-  const flag = new Int32Array(new SharedArrayBuffer(4))
-  const worker = new Worker(WORKER, {
-    eval: true,
-    execArgv: [],
-    workerData: { flag: flag.buffer, host, port: opts.port ?? 0, maxHoldMs: MAX_HOLD_MS },
-  })
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
-  const fillers: net.Socket[] = []
-  let closed = false
-  const close = async () => {
-    if (closed) return
-    closed = true
-    Atomics.store(flag, 0, 1)
-    Atomics.notify(flag, 0)
-    for (const socket of fillers) socket.destroy()
-    const timer = setTimeout(() => void worker.terminate(), 2000)
-    await exited
-    clearTimeout(timer)
-  }
-
-  try {
-    const port = await new Promise<number>((resolve, reject) => {
-      worker.once('error', reject)
-      worker.once('message', (message: { port?: number; error?: string }) => {
-        if (message.port !== undefined) resolve(message.port)
-        else reject(new Error(`blackhole on ${host}:${opts.port ?? 0}: ${message.error}`))
-      })
-    })
-    await fillAcceptQueue(host, port, fillers)
-    return { host, port, close }
-  } catch (error) {
-    await close()
-    throw error
-  }
+  const listener = await startStalledListener(WORKER, host, { host, port: opts.port ?? 0, maxHoldMs: MAX_HOLD_MS })
+  return { host, port: listener.port, close: listener.close }
 }
 
 // ---------------------------------------------------------------------------------------------

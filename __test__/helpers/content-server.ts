@@ -26,11 +26,11 @@
 import * as http from 'node:http'
 import * as https from 'node:https'
 import * as http2 from 'node:http2'
-import type { Socket } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import type { Pem } from '../../src/cli/certs.js'
 import { patternBytes } from './bytes.js'
 import { listenLocal } from './listen.js'
+import { originOf, type Tracked, trackServer } from './server.js'
 
 export type ContentMode = 'http' | 'https' | 'h2' | 'h2-only'
 
@@ -105,22 +105,15 @@ export async function startContentServer(opts: ContentServerOptions = {}): Promi
   const scheme = tlsMode ? 'https' : 'http'
 
   const requests: RecordedRequest[] = []
-  const sockets = new Set<Socket>()
-  const timers = new Set<NodeJS.Timeout>()
   const connectionIds = new WeakMap<object, number>()
   let nextConnectionId = 1
   let connections = 0
   let aborted = 0
-  let closed = false
+  // Assigned once the server exists; routes run only after that.
+  let tracked!: Tracked
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        timers.delete(timer)
-        resolve()
-      }, ms)
-      timers.add(timer)
-    })
+  // After close() the promise never settles: the route stops where it waits.
+  const sleep = (ms: number) => new Promise<void>((resolve) => tracked.later(ms, resolve))
 
   const connectionOf = (req: Req): number => {
     const key: object = 'stream' in req ? (req.stream.session ?? req.stream) : req.socket
@@ -134,7 +127,7 @@ export async function startContentServer(opts: ContentServerOptions = {}): Promi
 
   // Responses whose client went away (or that finished): writing stops there.
   const closedResponses = new WeakSet<Res>()
-  const gone = (res: Res) => closed || closedResponses.has(res)
+  const gone = (res: Res) => tracked.closed || closedResponses.has(res)
 
   const handler = (req: Req, res: Res) => {
     res.on('close', () => closedResponses.add(res))
@@ -328,23 +321,17 @@ export async function startContentServer(opts: ContentServerOptions = {}): Promi
       handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     )
   }
-  server.on('connection', (socket: Socket) => {
-    connections++
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
+  tracked = trackServer(server)
+  server.on('connection', () => connections++)
   // TLS handshakes that fail (an untrusted certificate, plain text) are expected in tests.
   server.on('tlsClientError', () => {})
   server.on('sessionError', () => {})
 
   const port = await listenLocal(server, opts.listenPort ?? 0, opts.listenHost ?? '127.0.0.1')
-  const origin = `${scheme}://${hostname}:${port}`
-
   return {
     mode,
     port,
-    origin,
-    url: (path: string) => origin + path,
+    ...originOf(scheme, hostname, port),
     requests,
     requestsTo: (prefix: string) => requests.filter((r) => r.path.split('?')[0]!.startsWith(prefix)),
     get connections() {
@@ -353,15 +340,7 @@ export async function startContentServer(opts: ContentServerOptions = {}): Promi
     get aborted() {
       return aborted
     },
-    close: () => {
-      if (closed) return Promise.resolve()
-      closed = true
-      for (const timer of timers) clearTimeout(timer)
-      timers.clear()
-      const done = new Promise<void>((resolve) => server.close(() => resolve()))
-      for (const socket of sockets) socket.destroy()
-      return done
-    },
+    close: tracked.close,
   }
 }
 

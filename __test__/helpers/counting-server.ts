@@ -13,6 +13,7 @@
 import * as net from 'node:net'
 import { patternBytes } from './bytes.js'
 import { listenLocal } from './listen.js'
+import { MAX_HEAD, originOf, trackServer } from './server.js'
 
 export interface CountedRequest {
   /** Request line target. */
@@ -41,32 +42,18 @@ export interface CountingServer {
   close(): Promise<void>
 }
 
-const MAX_HEAD = 64 * 1024
 const MAX_HOPS = 20
 const MAX_BODY = 16 * 1024 * 1024
 const MAX_DELAY_MS = 10_000
 
 export async function startCountingServer(opts: { hostname?: string } = {}): Promise<CountingServer> {
   const hostname = opts.hostname ?? '127.0.0.1'
-  const sockets = new Set<net.Socket>()
-  const timers = new Set<NodeJS.Timeout>()
   const connections: CountedConnection[] = []
-  let closed = false
-
-  const later = (ms: number, fn: () => void) => {
-    const timer = setTimeout(() => {
-      timers.delete(timer)
-      if (!closed) fn()
-    }, ms)
-    timers.add(timer)
-  }
 
   const server = net.createServer((socket) => {
     const conn: CountedConnection = { read: 0, written: 0, requests: [] }
     connections.push(conn)
-    sockets.add(socket)
     socket.setNoDelay(true)
-    socket.on('close', () => sockets.delete(socket))
     socket.on('error', () => {})
 
     let buffered = Buffer.alloc(0)
@@ -95,7 +82,7 @@ export async function startCountingServer(opts: { hostname?: string } = {}): Pro
         if (close) socket.end()
         else next()
       }
-      if (delayMs > 0) later(delayMs, respond)
+      if (delayMs > 0) tracked.later(delayMs, respond)
       else respond()
     }
     socket.on('data', (chunk: Buffer) => {
@@ -104,13 +91,12 @@ export async function startCountingServer(opts: { hostname?: string } = {}): Pro
       next()
     })
   })
+  const tracked = trackServer(server)
 
   const port = await listenLocal(server)
-  const origin = `http://${hostname}:${port}`
   return {
     port,
-    origin,
-    url: (path: string) => origin + path,
+    ...originOf('http', hostname, port),
     connections,
     bytesOf(conn, index) {
       const request = conn.requests[index]
@@ -121,18 +107,8 @@ export async function startCountingServer(opts: { hostname?: string } = {}): Pro
         written: request.writtenAtEnd - (before?.writtenAtEnd ?? 0),
       }
     },
-    dropConnections() {
-      for (const socket of sockets) socket.destroy()
-    },
-    close: () => {
-      if (closed) return Promise.resolve()
-      closed = true
-      for (const timer of timers) clearTimeout(timer)
-      timers.clear()
-      const done = new Promise<void>((resolve) => server.close(() => resolve()))
-      for (const socket of sockets) socket.destroy()
-      return done
-    },
+    dropConnections: tracked.dropConnections,
+    close: tracked.close,
   }
 }
 

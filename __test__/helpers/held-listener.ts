@@ -5,17 +5,15 @@
 // and the client's kernel retransmits it after its initial RTO (1 s), by which time the server
 // has drained its queue and the retransmitted SYN is answered.
 //
-// Setup: a worker thread listens with a backlog of 1 and then blocks its own event loop
-// (Atomics.wait), so nothing accepts; the main thread fills the accept queue with idle
-// connections and proves it is full with a probe connect that gets no answer. `release()`
+// Setup (stalled-listener.ts): a worker's listener that does not accept, its accept queue filled
+// until a probe connect gets no answer. `release()`
 // unblocks the worker, which accepts everything queued and from then on answers any request
 // with 200 and a fixed body (keep-alive).
 //
 // (tc/netem would be the other honest tool, a delayed SYN-ACK on a veth; netem is not available
 // in every kernel, this one included, and needs root. This needs neither.)
-import * as net from 'node:net'
-import { Worker } from 'node:worker_threads'
-import { fillAcceptQueue } from './listen.js'
+import { originOf } from './server.js'
+import { startStalledListener } from './stalled-listener.js'
 
 export interface HeldListener {
   readonly port: number
@@ -70,40 +68,6 @@ server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
  */
 export async function startHeldListener(opts: { hostname?: string; bodyBytes?: number } = {}): Promise<HeldListener> {
   const hostname = opts.hostname ?? '127.0.0.1'
-  const flag = new Int32Array(new SharedArrayBuffer(4))
-  const worker = new Worker(WORKER, {
-    eval: true,
-    execArgv: [],
-    workerData: { flag: flag.buffer, bodyBytes: opts.bodyBytes ?? 1024, maxHoldMs: MAX_HOLD_MS },
-  })
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
-  const fillers: net.Socket[] = []
-  let closed = false
-  const release = () => {
-    Atomics.store(flag, 0, 1)
-    Atomics.notify(flag, 0)
-  }
-  const close = async () => {
-    if (closed) return
-    closed = true
-    release()
-    for (const socket of fillers) socket.destroy()
-    worker.postMessage('close')
-    const timer = setTimeout(() => void worker.terminate(), 2000)
-    await exited
-    clearTimeout(timer)
-  }
-
-  try {
-    const port = await new Promise<number>((resolve, reject) => {
-      worker.once('error', reject)
-      worker.once('message', (message: { port: number }) => resolve(message.port))
-    })
-    await fillAcceptQueue('127.0.0.1', port, fillers)
-    const origin = `http://${hostname}:${port}`
-    return { port, origin, url: (path: string) => origin + path, release, close }
-  } catch (error) {
-    await close()
-    throw error
-  }
+  const listener = await startStalledListener(WORKER, '127.0.0.1', { bodyBytes: opts.bodyBytes ?? 1024, maxHoldMs: MAX_HOLD_MS })
+  return { port: listener.port, ...originOf('http', hostname, listener.port), release: listener.release, close: listener.close }
 }

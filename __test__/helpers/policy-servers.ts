@@ -5,12 +5,12 @@
 // release-mode hosts (https only) reach them through `resolve`.
 import * as https from 'node:https'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
 import * as tls from 'node:tls'
 import { issueCert, type Pem } from '../../src/cli/certs.js'
 import { startContentServer, type ContentServer } from './content-server.js'
 import { certKit, OTHER_HOST, TEST_HOST } from './tls.js'
 import { listenLocal } from './listen.js'
+import { readHead, trackServer } from './server.js'
 
 /** A subdomain of TEST_HOST and the punycode form of `bücher.test`, both mapped by `POLICY_RESOLVE`. */
 export const SUB_HOST = `cdn.${TEST_HOST}`
@@ -37,18 +37,9 @@ interface Closable {
   close(): Promise<void>
 }
 
-function closer(server: tls.Server, sockets: Set<Socket>, timers: Set<NodeJS.Timeout>): () => Promise<void> {
-  let closing: Promise<void> | undefined
-  return () => {
-    closing ??= (() => {
-      for (const timer of timers) clearTimeout(timer)
-      timers.clear()
-      const done = new Promise<void>((resolve) => server.close(() => resolve()))
-      for (const socket of sockets) socket.destroy()
-      return done
-    })()
-    return closing
-  }
+/** `https://<hostname>:<port><path>`, TEST_HOST unless another of the leaf's names is given. */
+function urlOn(port: number): (path: string, hostname?: string) => string {
+  return (path, hostname = TEST_HOST) => `https://${hostname}:${port}${path}`
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -74,34 +65,20 @@ export async function startRawTlsServer(
 ): Promise<RawTlsServer> {
   const cert = await policyLeaf()
   const heads: string[] = []
-  const sockets = new Set<Socket>()
   const server = tls.createServer({ cert: cert.cert, key: cert.key, ALPNProtocols: ['http/1.1'] }, (socket) => {
     socket.on('error', () => {})
-    let buffered = Buffer.alloc(0)
-    const onData = (chunk: Buffer): void => {
-      buffered = Buffer.concat([buffered, chunk])
-      const end = buffered.indexOf('\r\n\r\n')
-      if (end === -1) {
-        if (buffered.length > 64 * 1024) socket.destroy()
-        return
-      }
-      socket.off('data', onData)
+    readHead(socket, (head) => {
       socket.on('data', () => {})
-      const head = buffered.subarray(0, end).toString('latin1')
       heads.push(head)
       respond(socket, head)
-    }
-    socket.on('data', onData)
+    })
   })
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
+  const tracked = trackServer(server)
   server.on('tlsClientError', () => {})
   const port = await listenLocal(server)
   return {
     port,
-    url: (path, hostname = TEST_HOST) => `https://${hostname}:${port}${path}`,
+    url: urlOn(port),
     heads,
     headerLines: (i) =>
       (heads[i] ?? '')
@@ -111,7 +88,7 @@ export async function startRawTlsServer(
           const colon = line.indexOf(':')
           return [line.slice(0, colon), line.slice(colon + 1).trim()] as [string, string]
         }),
-    close: closer(server, sockets, new Set()),
+    close: tracked.close,
   }
 }
 
@@ -152,8 +129,6 @@ export interface HoldServer extends Closable {
 export async function startHoldServer(): Promise<HoldServer> {
   const cert = await policyLeaf()
   const arrivals: Arrival[] = []
-  const sockets = new Set<Socket>()
-  const timers = new Set<NodeJS.Timeout>()
   const current = new Map<string, number>()
   const max = new Map<string, number>()
   let connections = 0
@@ -183,15 +158,10 @@ export async function startHoldServer(): Promise<HoldServer> {
     })
     if (parts[0] === 'hold') {
       const ms = Number(url.searchParams.get('ms') ?? 200)
-      const timer = setTimeout(
-        () => {
-          timers.delete(timer)
-          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 16 })
-          res.end(Buffer.alloc(16, 7))
-        },
-        Math.min(ms, 30_000),
-      )
-      timers.add(timer)
+      tracked.later(Math.min(ms, 30_000), () => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 16 })
+        res.end(Buffer.alloc(16, 7))
+      })
       return
     }
     if (parts[0] === 'bytes') {
@@ -205,16 +175,13 @@ export async function startHoldServer(): Promise<HoldServer> {
   }
 
   const server = https.createServer({ cert: cert.cert, key: cert.key, ALPNProtocols: ['http/1.1'] }, handler)
-  server.on('connection', (socket: Socket) => {
-    connections++
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
+  const tracked = trackServer(server)
+  server.on('connection', () => connections++)
   server.on('tlsClientError', () => {})
   const port = await listenLocal(server)
   return {
     port,
-    url: (path, hostname = TEST_HOST) => `https://${hostname}:${port}${path}`,
+    url: urlOn(port),
     arrivals,
     paths: () => arrivals.map((a) => a.path),
     inFlight: (group) => current.get(group ?? ALL) ?? 0,
@@ -222,7 +189,7 @@ export async function startHoldServer(): Promise<HoldServer> {
     get connections() {
       return connections
     },
-    close: closer(server, sockets, timers),
+    close: tracked.close,
   }
 }
 
@@ -244,7 +211,6 @@ export interface Https443 extends Closable {
 export async function startHttps443(): Promise<Https443 | undefined> {
   const cert = await policyLeaf()
   const paths: string[] = []
-  const sockets = new Set<Socket>()
   for (let attempt = 0; attempt < 5; attempt++) {
     const ip = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`
     const server = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
@@ -258,10 +224,7 @@ export async function startHttps443(): Promise<Https443 | undefined> {
       res.writeHead(200, { 'content-length': 2 })
       res.end('ok')
     })
-    server.on('connection', (socket: Socket) => {
-      sockets.add(socket)
-      socket.on('close', () => sockets.delete(socket))
-    })
+    const tracked = trackServer(server)
     server.on('tlsClientError', () => {})
     try {
       await listenLocal(server, 443, ip)
@@ -270,7 +233,7 @@ export async function startHttps443(): Promise<Https443 | undefined> {
       if (code === 'EADDRINUSE') continue
       return undefined
     }
-    return { ip, paths, close: closer(server, sockets, new Set()) }
+    return { ip, paths, close: tracked.close }
   }
   return undefined
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DaemonStartError, ensureBinary, freePort, startDaemon, type DebianBinary } from './daemon.js'
 import { listenLocal } from './listen.js'
+import { readHead, trackServer } from './server.js'
 
 // ---------------------------------------------------------------------------------------------
 // tinyproxy
@@ -189,7 +190,6 @@ export interface ScriptedProxy {
   close(): Promise<void>
 }
 
-const MAX_HEAD = 64 * 1024
 const GARBAGE = 'SSH-2.0-OpenSSH_9.6 not an HTTP proxy\r\n\x00\x01\x02\xff garbage\r\n\r\n'
 
 function parseHead(head: string): { method: string; target: string; line: string; headers: Record<string, string> } {
@@ -235,16 +235,8 @@ export async function startScriptedProxy(behaviour: ScriptedProxyBehaviour = {})
     behaviour.auth === undefined
       ? undefined
       : `Basic ${Buffer.from(`${behaviour.auth.user}:${behaviour.auth.password}`, 'utf8').toString('base64')}`
-  const sockets = new Set<net.Socket>()
   const requests: ProxyRequest[] = []
   let connections = 0
-  let closed = false
-
-  const track = (socket: net.Socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-    socket.on('error', () => {}) // a reset on either side just ends the pair
-  }
 
   const answerStatus = (socket: net.Socket, status: number) => {
     const extra = status === 407 ? 'Proxy-Authenticate: Basic realm="tt-download test proxy"\r\n' : ''
@@ -258,9 +250,10 @@ export async function startScriptedProxy(behaviour: ScriptedProxyBehaviour = {})
   }
 
   const dial = (ip: string, port: number, onConnect: (upstream: net.Socket) => void, onError: () => void) => {
-    if (closed) return onError()
+    if (tracked.closed) return onError()
     const upstream = net.connect({ host: ip, port })
-    track(upstream)
+    tracked.track(upstream)
+    upstream.on('error', () => {}) // a reset on either side just ends the pair
     upstream.setNoDelay(true)
     let connected = false
     upstream.once('connect', () => {
@@ -354,25 +347,15 @@ export async function startScriptedProxy(behaviour: ScriptedProxyBehaviour = {})
 
   const server = net.createServer((client) => {
     const connection = ++connections
-    track(client)
+    client.on('error', () => {})
     client.setNoDelay(true)
-    let buffered = Buffer.alloc(0)
-    const onData = (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk])
-      const end = buffered.indexOf('\r\n\r\n')
-      if (end === -1) {
-        if (buffered.length > MAX_HEAD) client.destroy()
-        return
-      }
-      client.off('data', onData)
-      const head = buffered.subarray(0, end).toString('latin1')
-      const rest = buffered.subarray(end + 4)
+    readHead(client, (head, rest) => {
       handle(client, head, rest, connection)
       // Whatever else arrives on a connection that is not forwarded is read and dropped.
       if (client.listenerCount('data') === 0 && !client.isPaused()) client.on('data', () => {})
-    }
-    client.on('data', onData)
+    })
   })
+  const tracked = trackServer(server)
 
   const port = await listenLocal(server, 0, listenHost)
   const hostInUrl = net.isIPv6(listenHost) ? `[${listenHost}]` : listenHost
@@ -388,12 +371,6 @@ export async function startScriptedProxy(behaviour: ScriptedProxyBehaviour = {})
     requests,
     connectTargets: () => requests.filter((r) => r.method.toUpperCase() === 'CONNECT').map((r) => r.target),
     absoluteTargets: () => requests.filter((r) => r.method.toUpperCase() !== 'CONNECT').map((r) => r.target),
-    close: () => {
-      if (closed) return Promise.resolve()
-      closed = true
-      const done = new Promise<void>((resolve) => server.close(() => resolve()))
-      for (const socket of sockets) socket.destroy()
-      return done
-    },
+    close: tracked.close,
   }
 }

@@ -2,9 +2,9 @@
 // in the middle of a body, a stall, a body shorter than promised, garbage instead of HTTP, plain
 // text on a port the client believes speaks TLS, and a port where nothing listens.
 import * as net from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { patternBytes } from './bytes.js'
 import { listenLocal } from './listen.js'
+import { originOf, readHead, trackServer } from './server.js'
 
 export interface RawServer {
   readonly port: number
@@ -35,74 +35,37 @@ export interface RawContext {
 /** What the server does with a connection once the request head arrived (or at once). */
 export type RawBehaviour = (socket: net.Socket, head: string, ctx: RawContext) => void
 
-const MAX_HEAD = 64 * 1024
-
 export async function startRawServer(behaviour: RawBehaviour, opts: RawServerOptions = {}): Promise<RawServer> {
   const scheme = opts.scheme ?? 'http'
   const hostname = opts.hostname ?? '127.0.0.1'
   const waitForRequest = opts.waitForRequest ?? true
-  const sockets = new Set<net.Socket>()
-  const timers = new Set<NodeJS.Timeout>()
   const requests: string[] = []
   let connections = 0
-  let closed = false
-  const ctx: RawContext = {
-    later(ms, fn) {
-      if (closed) return
-      const timer = setTimeout(() => {
-        timers.delete(timer)
-        if (!closed) fn()
-      }, ms)
-      timers.add(timer)
-    },
-  }
-
   const server = net.createServer((socket) => {
     connections++
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
     socket.on('error', () => {}) // resets from the client side are part of the game
     if (!waitForRequest) {
       socket.on('data', () => {}) // drain whatever the client sends
-      behaviour(socket, '', ctx)
+      behaviour(socket, '', tracked)
       return
     }
-    let buffered = Buffer.alloc(0)
-    const onData = (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk])
-      const end = buffered.indexOf('\r\n\r\n')
-      if (end === -1) {
-        if (buffered.length > MAX_HEAD) socket.destroy()
-        return
-      }
-      socket.off('data', onData)
+    readHead(socket, (head) => {
       socket.on('data', () => {})
-      const head = buffered.subarray(0, end).toString('latin1')
       requests.push(head)
-      behaviour(socket, head, ctx)
-    }
-    socket.on('data', onData)
+      behaviour(socket, head, tracked)
+    })
   })
+  const tracked = trackServer(server)
 
   const port = await listenLocal(server)
-  const origin = `${scheme}://${hostname}:${port}`
   return {
     port,
-    origin,
-    url: (path = '/') => origin + path,
+    ...originOf(scheme, hostname, port),
     get connections() {
       return connections
     },
     requests,
-    close: () => {
-      if (closed) return Promise.resolve()
-      closed = true
-      for (const timer of timers) clearTimeout(timer)
-      timers.clear()
-      const done = new Promise<void>((resolve) => server.close(() => resolve()))
-      for (const socket of sockets) socket.destroy()
-      return done
-    },
+    close: tracked.close,
   }
 }
 
@@ -207,11 +170,7 @@ export function startCloseBeforeResponseServer(opts: RawServerOptions = {}): Pro
  */
 export async function refusedPort(): Promise<number> {
   const server = net.createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
-  const port = (server.address() as AddressInfo).port
+  const port = await listenLocal(server)
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return port
 }

@@ -6,6 +6,7 @@
 // proxy's kernel accepts it), and nothing after the handshake is delayed.
 import * as net from 'node:net'
 import { listenLocal } from './listen.js'
+import { originOf, trackServer } from './server.js'
 
 export interface ProxiedConnection {
   /** Bytes read from the client (and forwarded upstream). */
@@ -44,23 +45,16 @@ export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
   const holdMs = Math.min(opts.holdFirstResponseMs ?? 0, MAX_HOLD_MS)
   const scheme = opts.scheme ?? 'https'
   const hostname = opts.hostname ?? 'files.test'
-  const sockets = new Set<net.Socket>()
-  const timers = new Set<NodeJS.Timeout>()
   const connections: ProxiedConnection[] = []
-  let closed = false
-
-  const track = (socket: net.Socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-    socket.on('error', () => {}) // a reset on either side just ends the pair
-  }
 
   const server = net.createServer((client) => {
     const record: ProxiedConnection = { fromClient: 0, toClient: 0, closed: false }
     connections.push(record)
-    track(client)
     const upstream = net.connect(opts.targetPort, '127.0.0.1')
-    track(upstream)
+    tracked.track(upstream)
+    // A reset on either side just ends the pair.
+    client.on('error', () => {})
+    upstream.on('error', () => {})
     client.setNoDelay(true)
     upstream.setNoDelay(true)
 
@@ -86,11 +80,7 @@ export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
       held.push(chunk)
       if (holding) {
         holding = false
-        const timer = setTimeout(() => {
-          timers.delete(timer)
-          if (!closed) release()
-        }, holdMs)
-        timers.add(timer)
+        tracked.later(holdMs, release)
       }
     })
     upstream.on('end', () => {
@@ -117,22 +107,13 @@ export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
     client.on('close', onClose)
     upstream.on('close', onClose)
   })
+  const tracked = trackServer(server)
 
   const port = await listenLocal(server)
-  const origin = `${scheme}://${hostname}:${port}`
   return {
     port,
-    origin,
-    url: (path: string) => origin + path,
+    ...originOf(scheme, hostname, port),
     connections,
-    close: () => {
-      if (closed) return Promise.resolve()
-      closed = true
-      for (const timer of timers) clearTimeout(timer)
-      timers.clear()
-      const done = new Promise<void>((resolve) => server.close(() => resolve()))
-      for (const socket of sockets) socket.destroy()
-      return done
-    },
+    close: tracked.close,
   }
 }

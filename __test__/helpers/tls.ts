@@ -75,3 +75,11 @@ export async function startTlsServer(mode: Exclude<ContentMode, 'http'> = 'https
   const certs = await certKit()
   return startContentServer({ mode, cert: certs.leaf, hostname: TEST_HOST })
 }
+
+/**
+ * A content server at files.test over `mode`: plain HTTP, or TLS with the kit's valid leaf, so
+ * one test body runs over every transport.
+ */
+export function startServerFor(mode: ContentMode): Promise<ContentServer> {
+  return mode === 'http' ? startContentServer({ mode, hostname: TEST_HOST }) : startTlsServer(mode)
+}

@@ -1,14 +1,10 @@
-// Hosts for tests, and a recorder that turns one downloadFile call into the ordered list of what
-// the library called back, with everything closed in the test's teardown.
-import type { ExecutionContext } from 'ava'
-import { createHost, type DownloadFail, type Host, type HostConfig } from '../../src/index.js'
-import { makeTmpDir } from './fs.js'
-import { certKit, TEST_HOST } from './tls.js'
-
-/** What every host the tests create against their own loopback servers sets. */
-export const LOOPBACK_EGRESS = { allow: ['127.0.0.0/8', '::1/128'] }
+// A recorder that turns one downloadFile call into the ordered list of what the library called
+// back, so a test asserts on the order and the sync-ness of callbacks, not only their results.
+import type { DownloadFail, Host } from '../../src/index.js'
 
 export type DownloadOptions = Parameters<Host['downloadFile']>[0]
+/** What record() takes: the options without the callbacks it installs. */
+export type RecordOptions = Omit<DownloadOptions, 'success' | 'fail' | 'complete'>
 export type Success = {
   errMsg: string
   statusCode: number
@@ -17,41 +13,6 @@ export type Success = {
   filePath?: string
   dataLength: number
   profile?: Record<string, unknown>
-}
-
-export interface TestHost {
-  host: Host
-  dataDir: string
-}
-
-/**
- * A host in `env: 'test'` with its own dataDir, `files.test` mapped to 127.0.0.1 and the test CA
- * trusted; `overrides` replace any of that. The host is closed and the dataDir removed in the
- * test's teardown (ava runs teardowns last-registered first: the host closes before its
- * directory goes, and before servers started earlier in the test).
- */
-export async function makeHost(t: ExecutionContext, overrides: Partial<HostConfig> = {}): Promise<TestHost> {
-  const kit = await certKit()
-  const tmp = await makeTmpDir()
-  t.teardown(() => tmp.cleanup())
-  const host = createHost({
-    appId: 'tt0123456789abcdef',
-    env: 'test',
-    dataDir: tmp.dir,
-    resolve: { [TEST_HOST]: '127.0.0.1' },
-    tls: { ca: kit.ca.cert },
-    // The test servers are on this machine: loopback is allowed explicitly, as SPEC 11 asks.
-    egress: LOOPBACK_EGRESS,
-    ...overrides,
-  })
-  t.teardown(() => host.close())
-  return { host, dataDir: overrides.dataDir ?? tmp.dir }
-}
-
-/** Registers `server.close()` for the test's teardown and returns the server. */
-export function closeAfter<T extends { close(): Promise<void> }>(t: ExecutionContext, server: T): T {
-  t.teardown(() => server.close())
-  return server
 }
 
 interface ProgressEvent {
@@ -91,7 +52,7 @@ export interface Run {
  */
 export function record(
   host: Host,
-  options: Omit<DownloadOptions, 'success' | 'fail' | 'complete'>,
+  options: RecordOptions,
   hooks: {
     onHeaders?: (run: Run) => void
     onProgress?: (run: Run, event: { progress: number; totalBytesWritten: number }) => void
