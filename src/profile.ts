@@ -42,44 +42,17 @@ export interface QueueTimes {
   queueEnd: number
 }
 
-/** The fields the engine measures; the rest are the TS layer's times or derived. */
+/** The fields the engine measures (NOT_MEASURED names the rest). */
 type EngineNumber = Exclude<keyof Profile, keyof QueueTimes | 'estimateNetType' | 'peerIP' | 'protocol'>
 
 /** The engine's order of its numbers (crates/node/src/convert.rs `PROFILE_FIELDS`, its one table). */
 export const ENGINE_PROFILE_ORDER: readonly string[] = Object.freeze(profileNumbersOrder())
 
-function offset(name: EngineNumber): number {
-  const at = ENGINE_PROFILE_ORDER.indexOf(name)
-  if (at === -1) throw new Error(`the native addon's profile has no ${name}: addon and JavaScript are from different builds`)
-  return at
-}
+/** Where each number sits, from the engine's order. */
+const AT = Object.freeze(Object.fromEntries(ENGINE_PROFILE_ORDER.map((name, i) => [name, i]))) as Readonly<Record<EngineNumber, number>>
 
-/** Where each number sits, found once from the engine's order; the type makes it name every field. */
-const AT: Readonly<Record<EngineNumber, number>> = Object.freeze({
-  fetchStart: offset('fetchStart'),
-  redirectStart: offset('redirectStart'),
-  redirectEnd: offset('redirectEnd'),
-  domainLookupStart: offset('domainLookupStart'),
-  domainLookupEnd: offset('domainLookupEnd'),
-  connectStart: offset('connectStart'),
-  connectEnd: offset('connectEnd'),
-  sslConnectionStart: offset('sslConnectionStart'),
-  sslConnectionEnd: offset('sslConnectionEnd'),
-  requestStart: offset('requestStart'),
-  requestEnd: offset('requestEnd'),
-  responseStart: offset('responseStart'),
-  responseEnd: offset('responseEnd'),
-  rtt: offset('rtt'),
-  throughputKbps: offset('throughputKbps'),
-  port: offset('port'),
-  socketReused: offset('socketReused'),
-  sentBytesCount: offset('sentBytesCount'),
-  receivedBytesCount: offset('receivedBytesCount'),
-  redirectCount: offset('redirectCount'),
-})
-if (Object.keys(AT).length !== ENGINE_PROFILE_ORDER.length) {
-  throw new Error(`the native addon measures ${ENGINE_PROFILE_ORDER.join(', ')}: addon and JavaScript are from different builds`)
-}
+/** The Profile fields that are not the engine's numbers. */
+const NOT_MEASURED = new Set<string>(['invokeStart', 'queueStart', 'queueEnd', 'estimateNetType', 'peerIP', 'protocol'])
 
 /** What the engine measured, as the binding delivers it. */
 export interface MeasuredProfile {
@@ -167,5 +140,22 @@ export function phasesOf(p: Profile): Phases {
     tls: p.sslConnectionEnd - p.sslConnectionStart,
     firstByte: p.responseStart - p.requestStart,
     transfer: p.responseEnd - p.responseStart,
+  }
+}
+
+// An addon from another build may measure other fields: a profile read from its order must
+// fill every field from exactly one number (numbered 2, 3, ... so that none reads as 0, 1 or
+// a repeat), or nothing loads.
+{
+  const numbers = Float64Array.from(ENGINE_PROFILE_ORDER, (_, i) => i + 2)
+  const probe = buildProfile({ invokeStart: 0, queueStart: 0, queueEnd: 0 }, { numbers, at: 0, peerIp: '', protocol: '' }, 0)
+  const measured = Object.entries(probe).filter(([name]) => !NOT_MEASURED.has(name))
+  const read = new Set(measured.map(([name, value]) => (name === 'socketReused' ? numbers[AT.socketReused] : value)))
+  if (
+    measured.length !== ENGINE_PROFILE_ORDER.length ||
+    read.size !== measured.length ||
+    [...read].some((v) => typeof v !== 'number' || !(v >= 2))
+  ) {
+    throw new Error(`the native addon's profile fields (${ENGINE_PROFILE_ORDER.join(', ')}) are not this build's: reinstall tt-download`)
   }
 }
