@@ -23,7 +23,7 @@ use crate::profile::{Assembly, Exchange};
 use crate::proxy::ProxyEndpoint;
 use crate::quota::Reservation;
 use crate::redirect::{is_followed, Hop, Policy};
-use crate::sink::{self, Staging};
+use crate::sink::{self, Commit, Staging};
 use crate::temp_store::TempReservation;
 use crate::{naming, CookieJar, Destination, Download, Observer, Request as DownloadRequest};
 
@@ -457,9 +457,11 @@ async fn receive(
     let replaced = staging
         .commit(
             &target,
-            settings.fsync,
-            matches!(reservation, Some(Held::User(_))),
-            matches!(destination, Destination::Generated { .. }),
+            Commit {
+                fsync: settings.fsync,
+                measure_replaced: matches!(reservation, Some(Held::User(_))),
+                fresh_target: matches!(destination, Destination::Generated { .. }),
+            },
         )
         .await?;
     match reservation {

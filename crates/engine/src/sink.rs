@@ -22,6 +22,17 @@ use crate::error::{io_error, Error, Kind, PathRole};
 /// syscalls, small enough to stay cheap per download.
 const WRITE_BUFFER: usize = 256 * 1024;
 
+/// How a finished body is put in place.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Commit {
+    /// The data and the new directory entry are durable before success is reported.
+    pub fsync: bool,
+    /// Measure the file the rename replaces (a quota counts it as freed); 0 without.
+    pub measure_replaced: bool,
+    /// A generated name no file has: the body may be linked there from an unnamed file.
+    pub fresh_target: bool,
+}
+
 pub struct Staging {
     dir: PathBuf,
     prefix: String,
@@ -122,13 +133,12 @@ impl Staging {
     /// at `target` (a generated name), so a body still in memory may be linked into place.
     /// With `measure_replaced`, returns the size of the file it replaced (else 0: nobody
     /// counts it).
-    pub async fn commit(
-        mut self,
-        target: &Path,
-        fsync: bool,
-        measure_replaced: bool,
-        fresh_target: bool,
-    ) -> Result<u64, Error> {
+    pub async fn commit(mut self, target: &Path, how: Commit) -> Result<u64, Error> {
+        let Commit {
+            fsync,
+            measure_replaced,
+            fresh_target,
+        } = how;
         // A body still in memory that cannot take the unnamed way goes the named way below.
         if self.named.is_none()
             && fresh_target
@@ -480,6 +490,13 @@ impl Drop for Named {
 mod tests {
     use super::*;
 
+    /// A generated name, no fsync, nothing replaced to measure.
+    const FRESH: Commit = Commit {
+        fsync: false,
+        measure_replaced: false,
+        fresh_target: true,
+    };
+
     /// `<tmp>/real/inner`, and `<tmp>/link` -> `real`.
     fn tree() -> tempfile::TempDir {
         let tmp = tempfile::tempdir().unwrap();
@@ -542,7 +559,7 @@ mod tests {
         let staging_dir = root.join("real");
         let target = root.join("real/inner/fresh.bin");
         let staging = staged(&staging_dir, b"body");
-        staging.commit(&target, false, false, true).await.unwrap();
+        staging.commit(&target, FRESH).await.unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"body");
         assert_eq!(entries(&staging_dir), ["inner"]);
         // On Linux it went the unnamed way, not through the staging directory.
@@ -585,7 +602,16 @@ mod tests {
         let target = root.join("real/inner/taken.bin");
         std::fs::write(&target, b"old").unwrap();
         let staging = staged(&root.join("real"), b"new body");
-        staging.commit(&target, true, false, true).await.unwrap();
+        staging
+            .commit(
+                &target,
+                Commit {
+                    fsync: true,
+                    ..FRESH
+                },
+            )
+            .await
+            .unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"new body");
         assert_eq!(entries(&root.join("real")), ["inner"]);
     }
@@ -596,7 +622,7 @@ mod tests {
         let root = std::fs::canonicalize(tmp.path()).unwrap();
         let staging = staged(&root.join("real"), b"body");
         assert!(staging
-            .commit(&root.join("link/inner/x.bin"), false, false, true)
+            .commit(&root.join("link/inner/x.bin"), FRESH)
             .await
             .is_err());
         assert_eq!(entries(&root.join("real")), ["inner"]);
@@ -617,7 +643,7 @@ mod tests {
             .iter()
             .any(|n| n.starts_with("1-test-") && n.ends_with(".part")));
         let target = root.join("real/inner/waited.bin");
-        staging.commit(&target, false, false, true).await.unwrap();
+        staging.commit(&target, FRESH).await.unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"part one, part two");
         assert_eq!(entries(&staging_dir), ["inner"]);
     }
