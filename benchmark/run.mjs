@@ -5,7 +5,8 @@
 //
 //   node benchmark/run.mjs [--quick] [--runs N] [--count N] [--pairs N] [--idle-ms MS]
 //                          [--only large,small,idle,profile,egress] [--peers tt,curl,...]
-//                          [--addon PATH|dev] [--baseline-addon PATH] [--out FILE] [--no-write] [--help]
+//                          [--addon PATH|dev] [--baseline-addon PATH [--baseline-tree DIR]] [--out FILE]
+//                          [--no-write] [--help]
 import { spawn, spawnSync } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
 import {
@@ -24,7 +25,7 @@ import {
   renameSync,
 } from 'node:fs'
 import { cpus, release, totalmem } from 'node:os'
-import { dirname, join, relative } from 'node:path'
+import { dirname, join, relative, resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { median, percentile, shuffle, summary } from './lib/stats.mjs'
@@ -62,6 +63,9 @@ const USAGE = `usage: node benchmark/run.mjs [options]     (npm run bench from t
   --baseline-addon PATH  another addon (an earlier commit's bench-release build) measured as
                      the peer tt-baseline in the same rounds, through the same host code: a
                      before/after of an engine change in one run
+  --baseline-tree DIR  with --baseline-addon: tt-baseline runs DIR's own dist/ (a checkout of
+                     that commit, built with npm run build:ts) instead of this tree's host
+                     code, for a before/after across a change of the binding
   --wait-quiet       before each round, wait (up to 2 min) until other processes use < 15% CPU
   --settle-ms MS     longest wait, before a comparison, for file creation to be cheap again
                      after deletes (see emptyTrash in run.mjs); default 120000
@@ -149,6 +153,9 @@ function parseArgs(argv) {
       case '--baseline-addon':
         o.baselineAddon = val()
         break
+      case '--baseline-tree':
+        o.baselineTree = val()
+        break
       case '--out':
         o.out = val()
         break
@@ -182,6 +189,10 @@ function parseArgs(argv) {
   for (const p of o.peers) if (!(p in PEER_LABEL)) usage(`unknown peer ${p}`)
   if (o.peers.includes('tt-baseline') && o.baselineAddon === undefined) usage('the peer tt-baseline needs --baseline-addon PATH')
   if (o.baselineAddon !== undefined && !existsSync(o.baselineAddon)) usage(`--baseline-addon ${o.baselineAddon}: no such file`)
+  if (o.baselineTree !== undefined && o.baselineAddon === undefined) usage('--baseline-tree needs --baseline-addon PATH')
+  if (o.baselineTree !== undefined && !existsSync(join(o.baselineTree, 'dist', 'index.js'))) {
+    usage(`--baseline-tree ${o.baselineTree}: no dist/index.js (run npm run build:ts there)`)
+  }
   for (const s of o.sizes) if (!(s in SMALL_FILES)) usage(`unknown size ${s}`)
   for (const p of o.protocols) if (!['http', 'https'].includes(p)) usage(`unknown protocol ${p}`)
   for (const c of o.concurrency) if (!Number.isInteger(c) || c < 1) usage(`bad concurrency ${c}`)
@@ -315,7 +326,9 @@ function environment(server, addon) {
     got: pkgVersion('got'),
     commit: `${tryRun('git', ['-C', root, 'rev-parse', '--short', 'HEAD'])}${dirty ? ' + uncommitted changes in crates/ or src/' : ''}`,
     addon: `${addon.profile}; ${relative(root, addon.path)} (${(statSync(addon.path).size / MiB).toFixed(1)} MiB)${
-      opts.baselineAddon === undefined ? '' : `; baseline (peer tt-baseline): ${opts.baselineAddon}`
+      opts.baselineAddon === undefined
+        ? ''
+        : `; baseline (peer tt-baseline): ${opts.baselineAddon}${opts.baselineTree === undefined ? '' : ` with the host code of ${opts.baselineTree}`}`
     }`,
   }
 }
@@ -453,6 +466,7 @@ async function runNode(peer, job) {
   const args = job.mode === 'idle' ? ['--expose-gc'] : []
   const addon = peer === 'tt-baseline' ? opts.baselineAddon : addonPath
   const env = peer.startsWith('tt') ? { NAPI_RS_NATIVE_LIBRARY_PATH: addon } : {}
+  if (peer === 'tt-baseline' && opts.baselineTree !== undefined) env.TT_BENCH_TREE = resolvePath(opts.baselineTree)
   const r = await runChild(process.execPath, [...args, join(benchDir, 'peers', 'worker.mjs'), peer, JSON.stringify(job)], env)
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '))
   if (r.code !== 0 || !line) throw new Error(`${peer} exited ${r.code ?? r.signal}: ${r.stderr.trim().slice(-2000)}`)

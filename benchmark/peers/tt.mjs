@@ -10,11 +10,16 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { loadedAddons } from '../lib/proc.mjs'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+// TT_BENCH_TREE (set by run.mjs for tt-baseline with --baseline-tree): another checkout whose
+// own dist/ and host code are measured, for a before/after across a change of the binding.
+const root = process.env.TT_BENCH_TREE ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const require = createRequire(import.meta.url)
 
 export default async function setup(job) {
-  const { createEngine, createHost, now } = require(join(root, 'dist', 'index.js'))
+  const lib = require(join(root, 'dist', 'index.js'))
+  const { createEngine, createHost } = lib
+  // A tree from before the package exported `now` has it on its binding only.
+  const now = lib.now ?? require(join(root, 'binding.js')).now
   const config = {
     appId: 'bench',
     dataDir: job.outDir,
