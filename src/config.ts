@@ -284,10 +284,14 @@ function resolveTempQuota(value: unknown, maxFileSize: number): number {
  * before any host exists; returns nothing when createHost would accept it.
  */
 export function checkEgressConfig(egress: EgressConfig | undefined): void {
-  const resolved = resolveEgress(egress)
+  checkResolvedEgress(resolveEgress(egress))
+}
+
+/** The same check on a policy `resolveConfig` already resolved (createHost's own). */
+export function checkResolvedEgress(egress: BindingEgress): void {
   try {
     // The engine's own parser: what it accepts is by definition what a host enforces.
-    checkEgress(resolved)
+    checkEgress(egress)
   } catch (error) {
     throw new TypeError(`createHost: ${error instanceof Error ? error.message : String(error)}`)
   }

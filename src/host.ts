@@ -1,7 +1,7 @@
 // A host: one mini-program (appId) with its sandbox, policy, queue and state (SPEC section 2).
 // It turns validated plans into engine requests, runs at most `maxConcurrent` of them, and
 // maps each outcome to the success or fail object its task delivers.
-import { resolveConfig } from './config.js'
+import { checkResolvedEgress, resolveConfig } from './config.js'
 import type { HostConfig, ResolvedConfig } from './config.js'
 import { publishFail, startTrace } from './diagnostics.js'
 import type { DownloadTrace } from './diagnostics.js'
@@ -11,7 +11,7 @@ import type { BindingMessage } from './engine.js'
 import { DownloadError, failFromEngine, failOf } from './errors.js'
 import type { DownloadFail } from './errors.js'
 import { headerObject } from './headers.js'
-import { checkEgress, now } from './native.js'
+import { now } from './native.js'
 import type { BindingHost, BindingRequest, ErrorKind } from './native.js'
 import { planDownload, sharedEngineSettings, typeName } from './options.js'
 import type { DownloadPlan } from './options.js'
@@ -83,7 +83,7 @@ class HostImpl implements Host {
     }
     this.#config = config
     // A malformed policy is a bad config: refused before anything is on disk.
-    asTypeError(() => checkEgress(config.egress))
+    checkResolvedEgress(config.egress)
     this.#sandbox = new Sandbox(config.dataDir)
     this.#sandbox.removeStaleStaging()
     const init = {
