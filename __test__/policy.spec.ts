@@ -5,6 +5,8 @@
 // and the generated CA. errors.spec.ts has one test per error row; these pin the rules behind
 // the rows, each with a passing case beside the failing one so that a rule that admits too
 // much or too little shows.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import type { Host } from '../src/index.js'
@@ -14,9 +16,11 @@ import type { ContentServer } from './helpers/content-server.js'
 import { releaseHost } from './helpers/hosts.js'
 import { record } from './helpers/record.js'
 import type { RecordOptions, Run, Success } from './helpers/record.js'
+import { ROOT } from './helpers/run.js'
 import { closeAfter } from './helpers/server.js'
 import { IDN_ASCII, IDN_HOST, startHttps443, startPolicyContentServer, startRawTlsServer, SUB_HOST } from './helpers/policy-servers.js'
 import { OTHER_HOST, TEST_HOST } from './helpers/tls.js'
+import { checkUrl, isNeverListed, parseDomains, spelledPort } from '../src/domains.js'
 
 async function expectOk(t: ExecutionContext, host: Host, options: RecordOptions): Promise<Success> {
   const run = await record(host, options).done
@@ -197,6 +201,33 @@ test('IP literals and localhost in any spelling fail 121501 even when listed, an
   const { host: unchecked } = await releaseHost(t, { checkDomain: false })
   for (const origin of [`https://localhost:${port}`, `https://127.0.0.1:${port}`, `https://127.1:${port}`, `https://0x7f000001:${port}`]) {
     await expectOk(t, unchecked, { url: `${origin}/bytes/10` })
+  }
+})
+
+/** The cases crates/engine/src/redirect.rs runs too (cargo test), so first requests and redirect hops read URLs alike. */
+const SHARED_CASES = JSON.parse(readFileSync(join(ROOT, '__test__', 'cases', 'url-policy.json'), 'utf8')) as {
+  spelledPorts: { text: string; base: string | null; authority: number | null | 'inherited' }[]
+  neverListed: { host: string; neverListed: boolean }[]
+}
+
+test('the shared spelled-port cases hold for absolute URLs, and WHATWG URL agrees wherever it keeps the port', (t) => {
+  const absolute = SHARED_CASES.spelledPorts.filter((c) => c.base === null)
+  t.true(absolute.length > 10)
+  for (const { text, authority } of absolute) {
+    if (authority === 'inherited') throw new Error(`${JSON.stringify(text)}: an absolute URL always names its authority`)
+    t.is(spelledPort(text), authority ?? undefined, JSON.stringify(text))
+    const url = new URL(text)
+    const defaultPort = url.protocol === 'https:' ? 443 : 80
+    t.is(url.port === '' ? (authority === null ? null : defaultPort) : Number(url.port), authority, JSON.stringify(text))
+  }
+})
+
+test('the shared never-listed cases hold: listed, such a host still fails the domain check; any other passes', (t) => {
+  for (const { host, neverListed } of SHARED_CASES.neverListed) {
+    const url = `https://${host}/x`
+    t.is(isNeverListed(new URL(url).hostname), neverListed, host)
+    const check = checkUrl(url, { env: 'release', checkDomain: true, domains: parseDomains([`https://${host}`]) })
+    t.is(check.ok, !neverListed, host)
   }
 })
 

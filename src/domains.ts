@@ -22,9 +22,17 @@ export interface UrlPolicy {
   domains: readonly DomainEntry[]
 }
 
+/** SPEC 2: the schemes each `env` admits, for first requests and redirect hops alike. */
+const SCHEMES: Record<HostEnv, readonly ('http' | 'https')[]> = { release: ['https'], test: ['http', 'https'] }
+
 export function allowedProtocols(env: HostEnv): string {
   // The message names them exactly like this (SPEC 7): `https` or `http,https`.
-  return env === 'release' ? 'https' : 'http,https'
+  return SCHEMES[env].join(',')
+}
+
+/** Whether the engine may follow a redirect to plain http (binding.d.ts `allowHttp`). */
+export function allowsHttp(env: HostEnv): boolean {
+  return SCHEMES[env].includes('http')
 }
 
 /** SPEC 10: the url in messages is the caller's, or a best-effort string of a non-string. */
@@ -46,8 +54,7 @@ export function checkUrl(input: unknown, policy: UrlPolicy): UrlCheck {
   } catch {
     return { ok: false, fail: failOf('invalidUrl', shown) }
   }
-  const allowed = policy.env === 'release' ? ['https:'] : ['http:', 'https:']
-  if (!allowed.includes(url.protocol)) {
+  if (!SCHEMES[policy.env].some((scheme) => url.protocol === `${scheme}:`)) {
     return { ok: false, fail: failOf('invalidProtocol', shown, allowedProtocols(policy.env)) }
   }
   if (url.username !== '' || url.password !== '') {
@@ -78,8 +85,9 @@ function inDomainList(raw: string, url: URL, domains: readonly DomainEntry[]): b
  * SPEC 10: IP literals and `localhost` never pass a checked list, even when listed. WHATWG
  * `URL` already normalises every IPv4 spelling (`0x7f.1`, `2130706433`) to dotted form and
  * brackets IPv6, so the hostname tells. `*.localhost` resolves to loopback too (RFC 6761).
+ * The engine's `is_never_listed` runs the same cases (`__test__/cases/url-policy.json`).
  */
-function isNeverListed(hostname: string): boolean {
+export function isNeverListed(hostname: string): boolean {
   if (hostname.startsWith('[') || isIPv4(hostname)) return true
   const name = hostname.endsWith('.') ? hostname.slice(0, -1) : hostname
   return name === 'localhost' || name.endsWith('.localhost')
@@ -103,7 +111,8 @@ function portSpelledIn(input: string, url: URL): number | undefined {
  * for the special schemes: trim C0 controls and spaces, drop tabs and newlines, skip any run
  * of `/` and `\` after `scheme:`, end the authority at `/ \ ? #`, take the host after the last
  * `@`, and the port after the first `:` outside brackets. Call only on strings that `new URL`
- * parsed with an http(s) scheme.
+ * parsed with an http(s) scheme. crates/engine/src/redirect.rs `authority_in` reads redirect
+ * hops the same way; both run the cases of `__test__/cases/url-policy.json`.
  */
 export function spelledPort(input: string): number | undefined {
   const s = input.replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, '').replace(/[\t\n\r]/g, '')

@@ -3,7 +3,7 @@
 // domain 121501, header/timeout 121599, filePath 121508/121503/121502. The host checks
 // what comes before (closed) and after (network, background).
 import type { ResolvedConfig } from './config.js'
-import { checkUrl, redirectHostsOf } from './domains.js'
+import { allowsHttp, checkUrl, redirectHostsOf } from './domains.js'
 import { failOf } from './errors.js'
 import type { DownloadFail } from './errors.js'
 import { isFieldName, isFieldValue } from './headers.js'
@@ -30,7 +30,7 @@ export function sharedEngineSettings(
 ): Omit<BindingHostInit, 'stagingDir' | 'stagingPrefix' | 'tempDir' | 'userUsed' | 'cookieFile'> {
   const redirectHosts = redirectHostsOf(config)
   return {
-    allowHttp: config.env === 'test',
+    allowHttp: allowsHttp(config.env),
     ...(redirectHosts === undefined ? {} : { redirectHosts }),
     maxRedirects: MAX_REDIRECTS,
     maxBytes: config.maxFileSize,

@@ -1,6 +1,7 @@
 //! One download: the redirect chain, the final response's head, the body to disk.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -145,9 +146,163 @@ where
     }
 }
 
-struct Totals {
+/// The redirect chain so far: the hop it is at, the headers it still carries, and what its
+/// earlier hops cost, for the profile of the final response.
+struct Chain<'a> {
+    policy: Policy<'a>,
+    max_redirects: u32,
+    hop: Hop,
+    headers: Vec<(String, String)>,
+    fetch_start: Instant,
+    redirect_count: u32,
+    redirect_end: Option<Instant>,
     sent: u64,
     received: u64,
+}
+
+impl<'a> Chain<'a> {
+    fn start(
+        settings: &'a HostSettings,
+        request: &DownloadRequest,
+        fetch_start: Instant,
+    ) -> Result<Self, Error> {
+        let policy = Policy {
+            allow_http: settings.allow_http,
+            allowed_hosts: settings.redirect_hosts.as_ref(),
+        };
+        let hop = Hop::first(&request.url)?;
+        if !policy.allows_scheme(&hop.url) {
+            return Err(Error::new(
+                Kind::Redirect,
+                format!("scheme not allowed: {}", hop.url),
+            ));
+        }
+        let mut headers =
+            Vec::with_capacity(request.headers.len() + settings.trailing_headers.len());
+        headers.extend(request.headers.iter().cloned());
+        headers.extend(settings.trailing_headers.iter().cloned());
+        Ok(Chain {
+            policy,
+            max_redirects: settings.max_redirects,
+            hop,
+            headers,
+            fetch_start,
+            redirect_count: 0,
+            redirect_end: None,
+            sent: 0,
+            received: 0,
+        })
+    }
+
+    /// Moves to the hop `location` names, once the exchange that sent it has ended.
+    fn follow(&mut self, location: &str, exchange: &Exchange) -> Result<(), Error> {
+        if self.redirect_count >= self.max_redirects {
+            return Err(Error::new(
+                Kind::Redirect,
+                format!("more than {} redirects", self.max_redirects),
+            ));
+        }
+        let next = self.policy.next_hop(&self.hop, location)?;
+        // Removed for the rest of the chain, even if it comes back to this origin. The scheme
+        // is part of the origin, so an https -> http downgrade is such a hop.
+        if !next.same_origin(&self.hop) {
+            self.headers
+                .retain(|(name, _)| !ORIGIN_BOUND_HEADERS.contains(&name.as_str()));
+        }
+        let (sent, received) = exchange.bytes();
+        self.sent += sent;
+        self.received += received;
+        self.redirect_count += 1;
+        self.redirect_end = Some(Instant::now());
+        self.hop = next;
+        Ok(())
+    }
+
+    /// The profile of the whole chain, ending with the final response's exchange.
+    fn profile(&self, last: &Exchange, body: &Body) -> crate::Profile {
+        let (sent, received) = last.bytes();
+        Assembly {
+            fetch_start: self.fetch_start,
+            redirects: self.redirect_end.map(|end| (self.fetch_start, end)),
+            redirect_count: self.redirect_count,
+            last,
+            response_end: body.last_byte_at,
+            body_bytes: body.written,
+            sent_bytes: self.sent + sent,
+            received_bytes: self.received + received,
+            protocol: body.protocol,
+        }
+        .build()
+    }
+}
+
+/// What the connection pool handed back for one hop's request.
+struct Answer {
+    response: Response<Incoming>,
+    requested_at: Instant,
+    attempt: Arc<Attempt>,
+}
+
+/// Sends the hop's request, once more on a fresh connection when a kept-alive one was found
+/// closed as it went out.
+async fn send(
+    host: &HostInner,
+    chain: &Chain<'_>,
+    http_proxy: Option<&ProxyEndpoint>,
+    mut probe: Option<Probe<'_>>,
+) -> Result<Answer, Error> {
+    let settings = &host.settings;
+    let mut retried = false;
+    loop {
+        let mut outgoing = build_request(
+            &chain.hop,
+            &chain.headers,
+            settings.cookies.as_ref(),
+            http_proxy,
+        )?;
+        let mut connection = capture_connection(&mut outgoing);
+        let attempt = Arc::new(Attempt::default());
+        let requested_at = Instant::now();
+        let sent = opener::on_behalf(attempt.clone(), host.client.http.request(outgoing));
+        let result = match probe.take() {
+            Some(probe) => release_when_pooled(sent, probe, &mut connection).await,
+            None => sent.await,
+        };
+        match result {
+            Ok(response) => {
+                return Ok(Answer {
+                    response,
+                    requested_at,
+                    attempt,
+                })
+            }
+            Err(e) => {
+                let error =
+                    refine_head_error(classify_request_error(&e), &connection, settings.max_bytes);
+                // A kept-alive connection that the server (or the tunnel of a proxy) closed
+                // just as this request went out: a GET may be sent again, once, on a fresh
+                // connection, as curl and browsers do.
+                if !retried && error.kind() == Kind::Connect && was_reused(&connection) {
+                    retried = true;
+                    continue;
+                }
+                return Err(error);
+            }
+        }
+    }
+}
+
+/// The origin key of an https hop: HTTP/2 connections, and the first-connect wait, are per
+/// origin. Plain http never speaks HTTP/2 here.
+fn https_origin(hop: &Hop) -> Option<String> {
+    match (
+        hop.url.scheme(),
+        hop.url.host_str(),
+        hop.url.port_or_known_default(),
+    ) {
+        ("https", Some(host), Some(port)) => Some(origin_key("https", host, port)),
+        _ => None,
+    }
 }
 
 /// `received` counts the final response's body bytes as they arrive, so whoever stops this
@@ -158,85 +313,31 @@ pub(crate) async fn run(
     observer: &dyn Observer,
     received: &AtomicU64,
 ) -> Result<Download, Error> {
-    let fetch_start = Instant::now();
     let settings = &host.settings;
     let client = &host.client;
-    let policy = Policy {
-        allow_http: settings.allow_http,
-        allowed_hosts: settings.redirect_hosts.as_ref(),
-    };
-    let mut hop = Hop::first(&request.url)?;
-    if !policy.allows_scheme(&hop.url) {
-        return Err(Error::new(
-            Kind::Redirect,
-            format!("scheme not allowed: {}", hop.url),
-        ));
-    }
-    let mut headers = Vec::with_capacity(request.headers.len() + settings.trailing_headers.len());
-    headers.extend(request.headers.iter().cloned());
-    headers.extend(settings.trailing_headers.iter().cloned());
-    let mut redirect_count = 0u32;
-    let mut redirect_end = None;
-    let mut totals = Totals {
-        sent: 0,
-        received: 0,
-    };
-
+    let mut chain = Chain::start(settings, request, Instant::now())?;
     loop {
-        let https_origin = match (
-            hop.url.scheme(),
-            hop.url.host_str(),
-            hop.url.port_or_known_default(),
-        ) {
-            ("https", Some(host), Some(port)) => Some(origin_key("https", host, port)),
-            _ => None,
-        };
-        let mut probe = match &https_origin {
+        let origin = https_origin(&chain.hop);
+        let probe = match &origin {
             Some(origin) => client.first_connect.admit(origin, &client.h2).await,
             None => None,
         };
-        let h2_marks = match &https_origin {
+        let h2_marks = match &origin {
             Some(origin) => client.h2.marks(origin),
             None => Marks(Vec::new()),
         };
-        let http_proxy = match hop.url.scheme() {
+        let http_proxy = match chain.hop.url.scheme() {
             "http" => client
                 .proxy
                 .as_deref()
-                .and_then(|proxy| proxy.for_target("http", hop.url.host_str().unwrap_or(""))),
+                .and_then(|proxy| proxy.for_target("http", chain.hop.url.host_str().unwrap_or(""))),
             _ => None,
         };
-        let mut retried = false;
-        let (response, requested_at, attempt) = loop {
-            let mut outgoing =
-                build_request(&hop, &headers, settings.cookies.as_ref(), http_proxy)?;
-            let mut connection = capture_connection(&mut outgoing);
-            let attempt = Arc::new(Attempt::default());
-            let requested_at = Instant::now();
-            let sent = opener::on_behalf(attempt.clone(), client.http.request(outgoing));
-            let result = match probe.take() {
-                Some(probe) => release_when_pooled(sent, probe, &mut connection).await,
-                None => sent.await,
-            };
-            match result {
-                Ok(response) => break (response, requested_at, attempt),
-                Err(e) => {
-                    let error = refine_head_error(
-                        classify_request_error(&e),
-                        &connection,
-                        settings.max_bytes,
-                    );
-                    // A kept-alive connection that the server (or the tunnel of a proxy)
-                    // closed just as this request went out: a GET may be sent again, once,
-                    // on a fresh connection, as curl and browsers do.
-                    if !retried && error.kind() == Kind::Connect && was_reused(&connection) {
-                        retried = true;
-                        continue;
-                    }
-                    return Err(error);
-                }
-            }
-        };
+        let Answer {
+            response,
+            requested_at,
+            attempt,
+        } = send(host, &chain, http_proxy, probe).await?;
         if http_proxy.is_some()
             && response.status() == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
         {
@@ -258,61 +359,23 @@ pub(crate) async fn run(
         drop(h2_marks);
 
         if let Some(jar) = &settings.cookies {
-            jar.store_from(&hop.url, response.headers());
+            jar.store_from(&chain.hop.url, response.headers());
         }
         let location = header_str(response.headers(), LOCATION).map(str::to_string);
         match location.filter(|_| is_followed(response.status())) {
             Some(location) => {
-                if redirect_count >= settings.max_redirects {
-                    return Err(Error::new(
-                        Kind::Redirect,
-                        format!("more than {} redirects", settings.max_redirects),
-                    ));
-                }
-                let next = policy.next_hop(&hop, &location)?;
-                // Removed for the rest of the chain, even if it comes back to this origin. The
-                // scheme is part of the origin, so an https -> http downgrade is such a hop.
-                if !next.same_origin(&hop) {
-                    headers.retain(|(name, _)| !ORIGIN_BOUND_HEADERS.contains(&name.as_str()));
-                }
                 // The redirect body is not wanted; dropping it gives up the connection.
                 drop(response);
-                let (sent, received) = exchange.bytes();
-                totals.sent += sent;
-                totals.received += received;
-                redirect_count += 1;
-                redirect_end = Some(Instant::now());
-                hop = next;
+                chain.follow(&location, &exchange)?;
             }
             None => {
-                let redirects = redirect_end.map(|end| (fetch_start, end));
+                let store = Store {
+                    settings,
+                    destination: &request.destination,
+                };
+                let profile = request.profile.then_some(&chain);
                 return receive(
-                    response,
-                    exchange,
-                    &hop,
-                    Store {
-                        settings,
-                        destination: &request.destination,
-                    },
-                    observer,
-                    received,
-                    |ex, end, body, protocol| {
-                        let (sent, received) = ex.bytes();
-                        request.profile.then(|| {
-                            Assembly {
-                                fetch_start,
-                                redirects,
-                                redirect_count,
-                                last: ex,
-                                response_end: end,
-                                body_bytes: body,
-                                sent_bytes: totals.sent + sent,
-                                received_bytes: totals.received + received,
-                                protocol,
-                            }
-                            .build()
-                        })
-                    },
+                    response, exchange, &chain.hop, store, observer, received, profile,
                 )
                 .await
                 .map_err(|e| e.with_body_bytes(received.load(Ordering::Relaxed)));
@@ -342,7 +405,65 @@ struct Store<'a> {
     destination: &'a Destination,
 }
 
-/// Streams the final response's body to a staging file and renames it into place.
+impl Store<'_> {
+    /// The file the body becomes: the caller's path, or a generated name in temp/ whose
+    /// extension the response and the URL suggest (SPEC 4).
+    fn target(&self, response: &Response<Incoming>, hop: &Hop) -> Result<PathBuf, Error> {
+        match self.destination {
+            Destination::Exact(path) => Ok(path.clone()),
+            Destination::Generated { stem } => {
+                let dir = self
+                    .settings
+                    .temp
+                    .as_ref()
+                    .ok_or_else(|| {
+                        Error::new(Kind::Internal, "a generated name needs a temp store")
+                    })?
+                    .dir();
+                let ext = naming::extension(
+                    header_str(response.headers(), CONTENT_DISPOSITION),
+                    hop.url.path(),
+                    header_str(response.headers(), CONTENT_TYPE),
+                );
+                Ok(dir.join(match ext {
+                    Some(ext) => format!("{stem}.{ext}"),
+                    None => stem.clone(),
+                }))
+            }
+        }
+    }
+
+    /// The budget the body's bytes count against. The user quota counts a file this download
+    /// would replace as free (measured now, and again at the rename) and fails early on an
+    /// announced length; temp/ reserves only bytes that arrived, since its reservations evict
+    /// delivered files and a length that never comes must not cost them.
+    fn reserve(&self, target: &Path, announced: Option<u64>) -> Result<Option<Held>, Error> {
+        let settings = self.settings;
+        match (self.destination, &settings.temp, &settings.quota) {
+            (Destination::Generated { .. }, Some(temp), _) => {
+                Ok(Some(Held::Temp(temp.reservation())))
+            }
+            (_, _, Some(quota)) => {
+                let mut reservation = quota.reservation(sink::replaced_size(target));
+                if let Some(length) = announced {
+                    reservation.grow_to(length)?;
+                }
+                Ok(Some(Held::User(reservation)))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The final response's body as it was stored.
+struct Body {
+    written: u64,
+    last_byte_at: Instant,
+    protocol: &'static str,
+}
+
+/// Streams the final response's body to a staging file and renames it into place; with a
+/// chain to profile, its profile is taken when the last byte is in, before the rename.
 async fn receive(
     response: Response<Incoming>,
     exchange: Exchange,
@@ -350,12 +471,9 @@ async fn receive(
     store: Store<'_>,
     observer: &dyn Observer,
     received: &AtomicU64,
-    profile: impl FnOnce(&Exchange, Instant, u64, &'static str) -> Option<crate::Profile>,
+    profiled: Option<&Chain<'_>>,
 ) -> Result<Download, Error> {
-    let Store {
-        settings,
-        destination,
-    } = store;
+    let settings = store.settings;
     let status = response.status().as_u16();
     let protocol = if response.version() == http::Version::HTTP_2 {
         "h2"
@@ -376,39 +494,8 @@ async fn receive(
             ));
         }
     }
-    let target = match destination {
-        Destination::Exact(path) => path.clone(),
-        Destination::Generated { stem } => {
-            let dir = settings
-                .temp
-                .as_ref()
-                .ok_or_else(|| Error::new(Kind::Internal, "a generated name needs a temp store"))?
-                .dir();
-            let ext = naming::extension(
-                header_str(response.headers(), CONTENT_DISPOSITION),
-                hop.url.path(),
-                header_str(response.headers(), CONTENT_TYPE),
-            );
-            dir.join(match ext {
-                Some(ext) => format!("{stem}.{ext}"),
-                None => stem.clone(),
-            })
-        }
-    };
-
-    // The quota counts a file this download would replace as free: measured now for the
-    // reservation, and again at the rename for the final usage.
-    let mut reservation = match (destination, &settings.temp, &settings.quota) {
-        (Destination::Generated { .. }, Some(temp), _) => Some(Held::Temp(temp.reservation())),
-        (_, _, Some(quota)) => Some(Held::User(quota.reservation(sink::replaced_size(&target)))),
-        _ => None,
-    };
-    // The user quota fails early on an announced length; temp/ reserves only bytes that
-    // arrived, since its reservations evict delivered files and a length that never comes
-    // must not cost them.
-    if let (Some(Held::User(reservation)), Some(length)) = (reservation.as_mut(), announced) {
-        reservation.grow_to(length)?;
-    }
+    let target = store.target(&response, hop)?;
+    let mut reservation = store.reserve(&target, announced)?;
     let mut staging = Staging::new(&settings.staging_dir, &settings.staging_prefix);
     let mut body = response.into_body();
     let mut last_byte_at = exchange.head_at;
@@ -453,14 +540,19 @@ async fn receive(
             observer.progress(written, announced);
         }
     }
-    let profile = profile(&exchange, last_byte_at, written, protocol);
+    let stored = Body {
+        written,
+        last_byte_at,
+        protocol,
+    };
+    let profile = profiled.map(|chain| chain.profile(&exchange, &stored));
     let replaced = staging
         .commit(
             &target,
             Commit {
                 fsync: settings.fsync,
                 measure_replaced: matches!(reservation, Some(Held::User(_))),
-                fresh_target: matches!(destination, Destination::Generated { .. }),
+                fresh_target: matches!(store.destination, Destination::Generated { .. }),
             },
         )
         .await?;

@@ -12,39 +12,106 @@ pub fn is_followed(status: StatusCode) -> bool {
     matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
 }
 
-/// The text after `scheme://` or a leading `//`: where a URL string spells its authority in
-/// the usual form. `None` for other text (a path, `?q=http://x` in a query...).
-fn after_scheme(raw: &str) -> Option<&str> {
-    match raw.find("://") {
-        Some(i)
-            if raw[..i]
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
-        {
-            Some(&raw[i + 3..])
-        }
-        _ => raw.strip_prefix("//"),
-    }
+/// What a URL string says about its authority, read the way the WHATWG URL parser reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Authority {
+    /// The string names no authority (a path, a query, `https:x` against an https page): the
+    /// hop keeps the authority of the URL it is resolved against.
+    Inherited,
+    /// The string names an authority, with the port it spells there, if any.
+    Spelled(Option<u16>),
 }
 
-/// The port a URL string spells in its authority, if any. WHATWG parsing drops a default
-/// port (`https://a:443/` parses with no port), but the domain rule distinguishes them.
-pub fn spelled_port(raw: &str) -> Option<u16> {
-    let after_scheme = after_scheme(raw)?;
-    let authority = after_scheme
-        .split(['/', '?', '#', '\\'])
-        .next()
-        .unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or(authority);
-    let port_text = if let Some(rest) = host_port.strip_prefix('[') {
-        rest.split_once(']')?.1.strip_prefix(':')?
-    } else {
-        host_port.rsplit_once(':')?.1
+fn is_special(scheme: &str) -> bool {
+    ["http", "https", "ws", "wss", "ftp"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(scheme))
+}
+
+fn is_slash(b: u8) -> bool {
+    b == b'/' || b == b'\\'
+}
+
+/// The authority of `raw` resolved against a page of scheme `base_scheme` (`None`: `raw`
+/// must be absolute). WHATWG parsing drops a default port (`https://a:443/` parses with no
+/// port), but the domain rule (SPEC 2) tells them apart, so the port is read from the text:
+/// trim C0 controls and spaces, drop tabs and newlines; after a special scheme, an authority
+/// follows any run of `/` and `\` unless the scheme is the page's own and fewer than two
+/// slashes follow (then the text is a path); without a scheme, two slashes start one. The
+/// authority ends at `/ \ ? #`, its host follows the last `@`, and its port the first `:`
+/// outside brackets. The same cases run against `spelledPort` in src/domains.ts
+/// (`__test__/cases/url-policy.json`).
+pub fn authority_in(raw: &str, base_scheme: Option<&str>) -> Authority {
+    let text: Vec<u8> = raw
+        .trim_matches(|c: char| c <= ' ')
+        .bytes()
+        .filter(|b| !matches!(b, b'\t' | b'\n' | b'\r'))
+        .collect();
+    let scheme_end = text.iter().position(|&b| b == b':').filter(|&end| {
+        end > 0
+            && text[0].is_ascii_alphabetic()
+            && text[..end]
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(b))
+    });
+    let rest = match scheme_end {
+        Some(end) => {
+            let scheme = std::str::from_utf8(&text[..end]).unwrap_or_default();
+            let rest = &text[end + 1..];
+            let two_slashes = rest.len() >= 2 && is_slash(rest[0]) && is_slash(rest[1]);
+            let own_scheme = base_scheme.is_some_and(|base| base.eq_ignore_ascii_case(scheme));
+            if !is_special(scheme) {
+                if !rest.starts_with(b"//") {
+                    return Authority::Inherited;
+                }
+                &rest[2..]
+            } else if own_scheme && !two_slashes {
+                return Authority::Inherited;
+            } else {
+                rest
+            }
+        }
+        None if text.len() >= 2 && is_slash(text[0]) && is_slash(text[1]) => &text[..],
+        None => return Authority::Inherited,
     };
-    if port_text.is_empty() {
-        return None;
+    let start = rest
+        .iter()
+        .position(|&b| !is_slash(b))
+        .unwrap_or(rest.len());
+    let rest = &rest[start..];
+    let end = rest
+        .iter()
+        .position(|b| b"/\\?#".contains(b))
+        .unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host_port = match authority.iter().rposition(|&b| b == b'@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    let after_host = if host_port.first() == Some(&b'[') {
+        match host_port.iter().position(|&b| b == b']') {
+            Some(close) => close + 1,
+            None => return Authority::Spelled(None),
+        }
+    } else {
+        0
+    };
+    let port = host_port[after_host..]
+        .iter()
+        .position(|&b| b == b':')
+        .and_then(|colon| {
+            let digits = &host_port[after_host + colon + 1..];
+            std::str::from_utf8(digits).ok()?.parse().ok()
+        });
+    Authority::Spelled(port)
+}
+
+/// The port an absolute URL string spells in its authority, if any.
+pub fn spelled_port(raw: &str) -> Option<u16> {
+    match authority_in(raw, None) {
+        Authority::Spelled(port) => port,
+        Authority::Inherited => None,
     }
-    port_text.parse().ok()
 }
 
 /// A location in the redirect chain: the parsed URL and the port its text spelled.
@@ -114,10 +181,9 @@ impl Policy<'_> {
                 format!("redirect to a URL with credentials: {url}"),
             ));
         }
-        let spelled_in_text = if after_scheme(location).is_some() {
-            spelled_port(location)
-        } else {
-            current.spelled_port
+        let spelled_in_text = match authority_in(location, Some(current.url.scheme())) {
+            Authority::Spelled(port) => port,
+            Authority::Inherited => current.spelled_port,
         };
         // A port other than the scheme's default is the port connected to, whatever text it
         // came from (`\\host:99` and `https:host:99` name an authority that the test above
@@ -143,15 +209,27 @@ impl Policy<'_> {
     }
 }
 
+/// SPEC 10: IP literals and `localhost` never pass a checked list, even when listed; nor does
+/// `*.localhost` (RFC 6761 resolves it to loopback), with or without a trailing dot. The url
+/// crate has already turned every IPv4 spelling (`0x7f.1`, `2130706433`) into an address.
+pub fn is_never_listed(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(domain) => {
+            let name = domain
+                .strip_suffix('.')
+                .unwrap_or(domain)
+                .to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        url::Host::Ipv4(_) | url::Host::Ipv6(_) => true,
+    }
+}
+
 fn host_allowed(hop: &Hop, allowed: &HashSet<String>) -> bool {
     let host = match hop.url.host() {
-        // IP literals never pass a checked list.
-        Some(url::Host::Domain(domain)) => domain.to_ascii_lowercase(),
+        Some(host) if !is_never_listed(&host) => host.to_string().to_ascii_lowercase(),
         _ => return false,
     };
-    if host == "localhost" {
-        return false;
-    }
     let key = match hop.spelled_port {
         Some(port) => format!("{host}:{port}"),
         None => host,
@@ -163,15 +241,42 @@ fn host_allowed(hop: &Hop, allowed: &HashSet<String>) -> bool {
 mod tests {
     use super::*;
 
+    /// The cases src/domains.ts runs too, so the two readings of a URL cannot drift apart.
+    fn shared_cases() -> serde_json::Value {
+        serde_json::from_str(include_str!("../../../__test__/cases/url-policy.json")).unwrap()
+    }
+
     #[test]
-    fn spelled_ports_are_read_from_the_raw_text() {
-        assert_eq!(spelled_port("https://a.com:443/x"), Some(443));
-        assert_eq!(spelled_port("https://a.com/x:80"), None);
-        assert_eq!(spelled_port("https://u:p@a.com:8443"), Some(8443));
-        assert_eq!(spelled_port("https://[::1]:9/"), Some(9));
-        assert_eq!(spelled_port("https://[::1]/"), None);
-        assert_eq!(spelled_port("//a.com:81/p"), Some(81));
-        assert_eq!(spelled_port("/relative:9"), None);
+    fn the_shared_spelled_port_cases_hold() {
+        let cases = shared_cases();
+        for case in cases["spelledPorts"].as_array().unwrap() {
+            let text = case["text"].as_str().unwrap();
+            let base = case["base"].as_str();
+            let expected = match &case["authority"] {
+                serde_json::Value::String(s) if s == "inherited" => Authority::Inherited,
+                port => Authority::Spelled(port.as_u64().map(|p| u16::try_from(p).unwrap())),
+            };
+            assert_eq!(
+                authority_in(text, base),
+                expected,
+                "{text:?} against {base:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_shared_never_listed_cases_hold() {
+        let cases = shared_cases();
+        for case in cases["neverListed"].as_array().unwrap() {
+            let host = case["host"].as_str().unwrap();
+            let url = Url::parse(&format!("https://{host}/")).unwrap();
+            let never = case["neverListed"].as_bool().unwrap();
+            assert_eq!(is_never_listed(&url.host().unwrap()), never, "{host}");
+            // Listed under the name the url crate gives it, it still passes only when allowed.
+            let listed: HashSet<String> = [url.host_str().unwrap().to_string()].into();
+            let hop = Hop::first(url.as_str()).unwrap();
+            assert_eq!(host_allowed(&hop, &listed), !never, "{host}");
+        }
     }
 
     #[test]
