@@ -276,33 +276,17 @@ impl ConnectorInner {
         }
     }
 
-    async fn connect(&self, uri: Uri, owner: Option<Arc<Attempt>>) -> Result<Conn, ConnectError> {
-        let https = match uri.scheme_str() {
-            Some("https") => true,
-            Some("http") => false,
-            other => {
-                return Err(fail(
-                    Kind::Internal,
-                    format!("unsupported scheme {other:?}"),
-                ))
-            }
-        };
-        let host = uri
-            .host()
-            .ok_or_else(|| fail(Kind::Internal, "URL without host"))?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let scheme = if https { "https" } else { "http" };
-        let via = self
-            .proxy
-            .as_deref()
-            .and_then(|proxy| proxy.for_target(scheme, &host));
-
-        let (dns, attempt) = match via {
+    /// The TCP connection to the target, or to the proxy that reaches it, and the target's
+    /// lookup when one was made here.
+    async fn dial(
+        &self,
+        target: &Target,
+        via: Option<&proxy::ProxyEndpoint>,
+    ) -> Result<(Option<(Instant, Instant)>, happy_eyeballs::Connected), ConnectError> {
+        let Target { host, port, .. } = target;
+        match via {
             None => {
-                let (addrs, dns) = self.lookup(&host, port).await?;
+                let (addrs, dns) = self.lookup(host, *port).await?;
                 let addrs = self.permitted(addrs)?;
                 let attempt = happy_eyeballs::connect(&addrs).await.map_err(|e| {
                     fail(
@@ -310,10 +294,10 @@ impl ConnectorInner {
                         format!("connect {host}:{port}: {e}"),
                     )
                 })?;
-                (dns, attempt)
+                Ok((dns, attempt))
             }
             Some(endpoint) => {
-                self.check_unresolved(&host)?;
+                self.check_unresolved(host)?;
                 let unreachable = |cause: String| fail(Kind::ProxyUnreachable, cause);
                 let (addrs, dns) = self
                     .lookup(&endpoint.host, endpoint.port)
@@ -322,9 +306,61 @@ impl ConnectorInner {
                 let attempt = happy_eyeballs::connect(&happy_eyeballs::interleave(addrs))
                     .await
                     .map_err(|e| unreachable(format!("proxy {}: {e}", endpoint.host)))?;
-                (dns, attempt)
+                Ok((dns, attempt))
             }
-        };
+        }
+    }
+
+    /// TLS over the metered stream for an https target (with the handshake's start and end,
+    /// and whether ALPN chose h2); plain http stays as it is.
+    async fn secure(&self, metered: Metered, target: &Target) -> Result<Secured, ConnectError> {
+        let Target { https, host, port } = target;
+        if !https {
+            return Ok((Stream::Plain(metered), None, false));
+        }
+        let server_name = rustls_pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| fail(Kind::Internal, format!("invalid server name {host}: {e}")))?;
+        let tls_start = Instant::now();
+        let tls_stream = self.tls.connect(server_name, metered).await.map_err(|e| {
+            fail(
+                classify_connect_io(&e, true),
+                format!("TLS handshake with {host}:{port}: {e}"),
+            )
+        })?;
+        let tls_end = Instant::now();
+        let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
+        Ok((
+            Stream::Tls(Box::new(tls_stream)),
+            Some((tls_start, tls_end)),
+            h2,
+        ))
+    }
+
+    /// Makes a new connection known: to the download that opened it, to the live count, and
+    /// for https to the HTTP/2 registry and the first-connect wait of its origin.
+    fn announce(&self, meta: &Arc<ConnMeta>, owner: Option<&Arc<Attempt>>, target: &Target) {
+        if let Some(owner) = owner {
+            let stream = meta.h2_ledger.as_ref().map(H2Ledger::open_at_start);
+            owner.record(meta, stream);
+        }
+        self.live.add(meta);
+        if target.https {
+            let origin = origin_key("https", &target.host, target.port);
+            if meta.h2 {
+                self.h2.register(origin.clone(), meta);
+            }
+            self.first_connect.learned(&origin, meta.h2);
+        }
+    }
+
+    async fn connect(&self, uri: Uri, owner: Option<Arc<Attempt>>) -> Result<Conn, ConnectError> {
+        let target = Target::of(&uri)?;
+        let scheme = if target.https { "https" } else { "http" };
+        let via = self
+            .proxy
+            .as_deref()
+            .and_then(|proxy| proxy.for_target(scheme, &target.host));
+        let (dns, attempt) = self.dial(&target, via).await?;
         let happy_eyeballs::Connected {
             stream: tcp,
             peer,
@@ -334,30 +370,10 @@ impl ConnectorInner {
         let _ = tcp.set_nodelay(true);
         let counters = Arc::new(Counters::new());
         let mut metered = Metered::new(tcp, counters.clone());
-        if let (Some(endpoint), true) = (via, https) {
-            proxy::open_tunnel(&mut metered, endpoint, &host, port).await?;
+        if let (Some(endpoint), true) = (via, target.https) {
+            proxy::open_tunnel(&mut metered, endpoint, &target.host, target.port).await?;
         }
-
-        let (stream, tls, h2) = if https {
-            let server_name = rustls_pki_types::ServerName::try_from(host.clone())
-                .map_err(|e| fail(Kind::Internal, format!("invalid server name {host}: {e}")))?;
-            let tls_start = Instant::now();
-            let tls_stream = self.tls.connect(server_name, metered).await.map_err(|e| {
-                fail(
-                    classify_connect_io(&e, true),
-                    format!("TLS handshake with {host}:{port}: {e}"),
-                )
-            })?;
-            let tls_end = Instant::now();
-            let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
-            (
-                Stream::Tls(Box::new(tls_stream)),
-                Some((tls_start, tls_end)),
-                h2,
-            )
-        } else {
-            (Stream::Plain(metered), None, false)
-        };
+        let (stream, tls, h2) = self.secure(metered, &target).await?;
         let connect_end = Instant::now();
         counters.start_new_burst();
         let head = (!h2).then(Arc::<HeadCapture>::default);
@@ -380,18 +396,7 @@ impl ConnectorInner {
                 SETUP_FOR_FIRST_USER
             }),
         });
-        if let Some(owner) = &owner {
-            let stream = meta.h2_ledger.as_ref().map(H2Ledger::open_at_start);
-            owner.record(&meta, stream);
-        }
-        self.live.add(&meta);
-        if https {
-            let origin = origin_key("https", &host, port);
-            if h2 {
-                self.h2.register(origin.clone(), &meta);
-            }
-            self.first_connect.learned(&origin, h2);
-        }
+        self.announce(&meta, owner.as_ref(), &target);
         Ok(Conn {
             io: TokioIo::new(match head {
                 Some(capture) => Io::Captured(Capturing::new(stream, capture)),
@@ -399,8 +404,43 @@ impl ConnectorInner {
             }),
             meta,
             // hyper sends absolute-form requests on a connection marked proxied.
-            proxied: via.is_some() && !https,
+            proxied: via.is_some() && !target.https,
         })
+    }
+}
+
+/// The stream a connection speaks over, the TLS handshake's start and end, and whether it
+/// speaks HTTP/2.
+type Secured = (Stream, Option<(Instant, Instant)>, bool);
+
+/// Where the pool asked to connect.
+struct Target {
+    https: bool,
+    /// Without the brackets of an IPv6 literal.
+    host: String,
+    port: u16,
+}
+
+impl Target {
+    fn of(uri: &Uri) -> Result<Target, ConnectError> {
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            other => {
+                return Err(fail(
+                    Kind::Internal,
+                    format!("unsupported scheme {other:?}"),
+                ))
+            }
+        };
+        let host = uri
+            .host()
+            .ok_or_else(|| fail(Kind::Internal, "URL without host"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        Ok(Target { https, host, port })
     }
 }
 
