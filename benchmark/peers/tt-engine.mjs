@@ -35,7 +35,7 @@ export default async function setup(job) {
     stagingDir,
     stagingPrefix: `${process.pid}-`,
     tempDir: job.outDir,
-    // Files go to targetPath here, never to generated temp names: the budget never applies.
+    // As the tt peer's budget: never reached, so it never evicts inside the timed window.
     tempQuota: 2 ** 50,
     fsync: false,
     caPems: [readFileSync(job.caFile, 'utf8')],
@@ -55,7 +55,10 @@ export default async function setup(job) {
           headers: [],
           timeoutMs: 60000,
           profile: options?.profile ?? profile,
-          targetPath: join(job.outDir, `${i}.bin`),
+          // A generated temp/ name, as host.download() without filePath asks for: the same
+          // storage path (an unnamed file linked in place) as the tt peer, so that the gap
+          // between the two is the TypeScript host and nothing else.
+          tempStem: `engine-${process.pid}-${i}`,
         }),
         resolve,
       )
