@@ -66,6 +66,8 @@ const USAGE = `usage: node benchmark/run.mjs [options]     (npm run bench from t
   --baseline-tree DIR  with --baseline-addon: tt-baseline runs DIR's own dist/ (a checkout of
                      that commit, built with npm run build:ts) instead of this tree's host
                      code, for a before/after across a change of the binding
+  --tt-threads N     adds the peer tt-threads: the tt peer on createEngine({ threads: N })
+                     (the default engine has one runtime thread per core), in the same rounds
   --wait-quiet       before each round, wait (up to 2 min) until other processes use < 15% CPU
   --settle-ms MS     longest wait, before a comparison, for file creation to be cheap again
                      after deletes (see emptyTrash in run.mjs); default 120000
@@ -156,6 +158,9 @@ function parseArgs(argv) {
       case '--baseline-tree':
         o.baselineTree = val()
         break
+      case '--tt-threads':
+        o.ttThreads = Number(val())
+        break
       case '--out':
         o.out = val()
         break
@@ -186,7 +191,11 @@ function parseArgs(argv) {
   o.idleMs ??= o.quick ? 2000 : 10000
   for (const s of o.only) if (!SCENARIOS.includes(s)) usage(`unknown scenario ${s}`)
   if (o.baselineAddon !== undefined && !o.peers.includes('tt-baseline')) o.peers.splice(1, 0, 'tt-baseline')
+  if (o.ttThreads !== undefined && !o.peers.includes('tt-threads')) o.peers.splice(1, 0, 'tt-threads')
   for (const p of o.peers) if (!(p in PEER_LABEL)) usage(`unknown peer ${p}`)
+  if (o.peers.includes('tt-threads') && !(Number.isInteger(o.ttThreads) && o.ttThreads >= 1)) {
+    usage('the peer tt-threads needs --tt-threads N (a positive integer)')
+  }
   if (o.peers.includes('tt-baseline') && o.baselineAddon === undefined) usage('the peer tt-baseline needs --baseline-addon PATH')
   if (o.baselineAddon !== undefined && !existsSync(o.baselineAddon)) usage(`--baseline-addon ${o.baselineAddon}: no such file`)
   if (o.baselineTree !== undefined && o.baselineAddon === undefined) usage('--baseline-tree needs --baseline-addon PATH')
@@ -329,7 +338,7 @@ function environment(server, addon) {
       opts.baselineAddon === undefined
         ? ''
         : `; baseline (peer tt-baseline): ${opts.baselineAddon}${opts.baselineTree === undefined ? '' : ` with the host code of ${opts.baselineTree}`}`
-    }`,
+    }${opts.ttThreads === undefined ? '' : `; peer tt-threads: createEngine({ threads: ${opts.ttThreads} })`}`,
   }
 }
 
@@ -467,6 +476,7 @@ async function runNode(peer, job) {
   const addon = peer === 'tt-baseline' ? opts.baselineAddon : addonPath
   const env = peer.startsWith('tt') ? { NAPI_RS_NATIVE_LIBRARY_PATH: addon } : {}
   if (peer === 'tt-baseline' && opts.baselineTree !== undefined) env.TT_BENCH_TREE = resolvePath(opts.baselineTree)
+  if (peer === 'tt-threads') env.TT_BENCH_THREADS = String(opts.ttThreads)
   const r = await runChild(process.execPath, [...args, join(benchDir, 'peers', 'worker.mjs'), peer, JSON.stringify(job)], env)
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '))
   if (r.code !== 0 || !line) throw new Error(`${peer} exited ${r.code ?? r.signal}: ${r.stderr.trim().slice(-2000)}`)
@@ -616,7 +626,8 @@ function ratios(rounds, peer, key, higherIsBetter) {
   return { curl: summary(toCurl), node: summary(toNode) }
 }
 
-const peerOrder = (peers) => ['tt', 'tt-baseline', 'tt-engine', 'curl', 'node-http', 'undici', 'got'].filter((p) => peers.includes(p))
+const peerOrder = (peers) =>
+  ['tt', 'tt-baseline', 'tt-threads', 'tt-engine', 'curl', 'node-http', 'undici', 'got'].filter((p) => peers.includes(p))
 
 // ---------------------------------------------------------------- scenarios
 

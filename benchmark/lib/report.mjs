@@ -8,6 +8,7 @@ export const PEER_LABEL = {
   tt: 'tt-download',
   'tt-engine': 'tt binding only',
   'tt-baseline': 'tt-download (baseline addon)',
+  'tt-threads': 'tt-download (--tt-threads)',
 }
 
 const PEER_COLOR = {
@@ -18,6 +19,7 @@ const PEER_COLOR = {
   tt: '#d1495b',
   'tt-engine': '#f08a96',
   'tt-baseline': '#8c2d3a',
+  'tt-threads': '#b5651d',
 }
 
 export function fmt(x, digits) {

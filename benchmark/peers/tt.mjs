@@ -40,7 +40,11 @@ export default async function setup(job) {
   // would also put twice the runtime threads on the cores). The pools are keyed by the policy,
   // so the two hosts never share a connection: each half dials and checks (or not) its own.
   // Same dataDir: staging names and temp stems are unique per host.
-  const shared = job.flip === 'egress' ? createEngine() : undefined
+  // TT_BENCH_THREADS (set by run.mjs for tt-threads with --tt-threads N): an engine with that
+  // many runtime threads instead of the default one per core.
+  const threads = process.env.TT_BENCH_THREADS === undefined ? undefined : Number(process.env.TT_BENCH_THREADS)
+  const own = threads === undefined ? undefined : createEngine({ threads })
+  const shared = job.flip === 'egress' ? (own ?? createEngine()) : own
   const host = createHost({ ...config, engine: shared })
   const unchecked = shared && createHost({ ...config, engine: shared, egress: { ...config.egress, benchSkipCheck: true } })
   const enableProfile = job.profile !== false

@@ -16,7 +16,7 @@ const job = JSON.parse(jobText)
 const rssBoot = memStatus().rss
 
 // tt-baseline is the tt peer with another addon (NAPI_RS_NATIVE_LIBRARY_PATH, set by run.mjs).
-const { default: setup } = await import(`./${peer === 'tt-baseline' ? 'tt' : peer}.mjs`)
+const { default: setup } = await import(`./${peer === 'tt-baseline' || peer === 'tt-threads' ? 'tt' : peer}.mjs`)
 const client = await setup(job)
 const rssLoaded = memStatus().rss
 
