@@ -353,8 +353,16 @@ impl ConnectorInner {
         }
     }
 
-    async fn connect(&self, uri: Uri, owner: Option<Arc<Attempt>>) -> Result<Conn, ConnectError> {
-        let target = Target::of(&uri)?;
+    /// A new connection to `uri`'s origin, announced; `capture` keeps a copy of each response
+    /// head's start (hyper's path needs it, see head_capture.rs). Also returns whether plain
+    /// http goes through a proxy, which then gets absolute-form requests.
+    async fn establish(
+        &self,
+        uri: &Uri,
+        owner: Option<Arc<Attempt>>,
+        capture: bool,
+    ) -> Result<(Stream, Arc<ConnMeta>, bool), ConnectError> {
+        let target = Target::of(uri)?;
         let scheme = if target.https { "https" } else { "http" };
         let via = self
             .proxy
@@ -376,7 +384,7 @@ impl ConnectorInner {
         let (stream, tls, h2) = self.secure(metered, &target).await?;
         let connect_end = Instant::now();
         counters.start_new_burst();
-        let head = (!h2).then(Arc::<HeadCapture>::default);
+        let head = (capture && !h2).then(Arc::<HeadCapture>::default);
 
         let meta = Arc::new(ConnMeta {
             dns,
@@ -387,7 +395,7 @@ impl ConnectorInner {
             h2,
             h2_ledger: h2.then(|| H2Ledger::new(counters.clone())),
             counters,
-            head: head.clone(),
+            head,
             uses: AtomicU64::new(0),
             busy: AtomicUsize::new(0),
             setup: AtomicU8::new(if owner.is_some() {
@@ -397,15 +405,32 @@ impl ConnectorInner {
             }),
         });
         self.announce(&meta, owner.as_ref(), &target);
+        Ok((stream, meta, via.is_some() && !target.https))
+    }
+
+    async fn connect(&self, uri: Uri, owner: Option<Arc<Attempt>>) -> Result<Conn, ConnectError> {
+        let (stream, meta, proxied) = self.establish(&uri, owner, true).await?;
         Ok(Conn {
-            io: TokioIo::new(match head {
+            io: TokioIo::new(match meta.head.clone() {
                 Some(capture) => Io::Captured(Capturing::new(stream, capture)),
                 None => Io::Direct(stream),
             }),
             meta,
             // hyper sends absolute-form requests on a connection marked proxied.
-            proxied: via.is_some() && !target.https,
+            proxied,
         })
+    }
+}
+
+impl Connector {
+    /// A new plain-http connection for the engine's own HTTP/1.1 exchanges (h1.rs), opened
+    /// exactly as the pool's (egress check, Happy Eyeballs, proxy), and whether it goes
+    /// through a proxy.
+    pub async fn open_h1(
+        &self,
+        uri: &Uri,
+    ) -> Result<(H1Stream, Arc<ConnMeta>, bool), ConnectError> {
+        self.inner.establish(uri, None, false).await
     }
 }
 
@@ -464,7 +489,10 @@ impl tower_service::Service<Uri> for Connector {
     }
 }
 
-enum Stream {
+/// The stream of an HTTP/1.1 connection the engine speaks on itself.
+pub type H1Stream = Stream;
+
+pub enum Stream {
     Plain(Metered),
     Tls(Box<TlsStream<Metered>>),
 }

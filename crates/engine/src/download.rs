@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
-use http::{HeaderMap, Request, Response};
+use http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION};
+use http::{HeaderMap, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::{capture_connection, CaptureConnection};
@@ -17,9 +17,11 @@ use hyper_util::client::legacy::connect::{capture_connection, CaptureConnection}
 use crate::connect::{origin_key, ConnInfo};
 use crate::error::{classify_body_error, classify_request_error, Error, Kind};
 use crate::first_connect::Probe;
+use crate::h1::{self, H1Conn, SendError};
 use crate::h2_registry::Marks;
 use crate::host::{HostInner, HostSettings};
 use crate::opener::{self, Attempt};
+use crate::pool::OwnHttp1;
 use crate::profile::{Assembly, Exchange};
 use crate::proxy::ProxyEndpoint;
 use crate::quota::Reservation;
@@ -292,6 +294,174 @@ async fn send(
     }
 }
 
+/// The request head of `request` as the engine writes it on its own HTTP/1.1 path: what
+/// hyper writes for the same request (lower-case names in the map's order, no added
+/// headers), with Host first as RFC 9110 asks.
+fn request_head(request: &Request<Empty<Bytes>>, url: &url::Url, proxied: bool) -> Vec<u8> {
+    use url::Position;
+    let target = match proxied {
+        true => &url[..Position::AfterQuery],
+        false => &url[Position::BeforePath..Position::AfterQuery],
+    };
+    let mut head = Vec::with_capacity(128 + request.headers().len() * 32);
+    head.extend_from_slice(b"GET ");
+    head.extend_from_slice(target.as_bytes());
+    head.extend_from_slice(b" HTTP/1.1\r\n");
+    if !request.headers().contains_key(HOST) {
+        head.extend_from_slice(b"host: ");
+        head.extend_from_slice(url.host_str().unwrap_or("").as_bytes());
+        if let Some(port) = url.port() {
+            head.extend_from_slice(format!(":{port}").as_bytes());
+        }
+        head.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in request.headers() {
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    head
+}
+
+/// A plain-http hop's exchange on the engine's own path (h1.rs): a parked connection to the
+/// origin when one is still open, else a new one; a request that finds a parked connection
+/// closed goes once more on a fresh one, as on hyper's path.
+async fn send_own(
+    own: &OwnHttp1,
+    settings: &HostSettings,
+    chain: &Chain<'_>,
+    http_proxy: Option<&ProxyEndpoint>,
+) -> Result<(Received, Exchange), Error> {
+    let outgoing = build_request(
+        &chain.hop,
+        &chain.headers,
+        settings.cookies.as_ref(),
+        http_proxy,
+    )?;
+    let url = &chain.hop.url;
+    let origin = origin_key(
+        "http",
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(80),
+    );
+    let requested_at = Instant::now();
+    let mut parked = own.idle.checkout(&origin);
+    loop {
+        let reused = parked.is_some();
+        let mut conn = match parked.take() {
+            Some(conn) => conn,
+            None => {
+                let (stream, meta, proxied) = own
+                    .connector
+                    .open_h1(outgoing.uri())
+                    .await
+                    .map_err(|e| e.to_error())?;
+                H1Conn::new(stream, meta, proxied)
+            }
+        };
+        let head = request_head(&outgoing, url, conn.proxied);
+        match h1::exchange(&mut conn, &head, settings.max_bytes).await {
+            Ok((head, framing)) => {
+                let exchange =
+                    Exchange::begin(conn.meta.clone(), requested_at, Instant::now(), &[], None);
+                let body = h1::Body::new(conn, framing, Some((own.idle.clone(), origin)));
+                return Ok((
+                    Received {
+                        status: head.status,
+                        version: head.version,
+                        headers: head.headers,
+                        body: ResponseBody::Own(body),
+                    },
+                    exchange,
+                ));
+            }
+            Err(SendError::Closed(_)) if reused => continue,
+            Err(e) => return Err(e.into_error()),
+        }
+    }
+}
+
+/// A hop's exchange through hyper-util's pooled client: HTTP/2, https, and plain http when
+/// the engine is set to hyper's path.
+async fn send_pooled(
+    host: &HostInner,
+    chain: &Chain<'_>,
+    http_proxy: Option<&ProxyEndpoint>,
+) -> Result<(Received, Exchange), Error> {
+    let client = &host.client;
+    let origin = https_origin(&chain.hop);
+    let probe = match &origin {
+        Some(origin) => client.first_connect.admit(origin, &client.h2).await,
+        None => None,
+    };
+    let h2_marks = match &origin {
+        Some(origin) => client.h2.marks(origin),
+        None => Marks(Vec::new()),
+    };
+    let Answer {
+        response,
+        requested_at,
+        attempt,
+    } = send(host, chain, http_proxy, probe).await?;
+    let head_at = Instant::now();
+    let exchange = response
+        .extensions()
+        .get::<ConnInfo>()
+        .map(|info| {
+            let opened = attempt.take_if_opened(&info.0);
+            Exchange::begin(info.0.clone(), requested_at, head_at, &h2_marks.0, opened)
+        })
+        .ok_or_else(|| Error::new(Kind::Internal, "response without connection metadata"))?;
+    let (parts, body) = response.into_parts();
+    Ok((
+        Received {
+            status: parts.status,
+            version: parts.version,
+            headers: parts.headers,
+            body: ResponseBody::Hyper(body),
+        },
+        exchange,
+    ))
+}
+
+/// A response head, and the body still to read, from either path.
+struct Received {
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+    body: ResponseBody,
+}
+
+enum ResponseBody {
+    Hyper(Incoming),
+    Own(h1::Body),
+}
+
+impl ResponseBody {
+    /// The next non-empty piece of the body, `None` at its end.
+    async fn chunk(&mut self) -> Option<Result<Bytes, Error>> {
+        match self {
+            ResponseBody::Hyper(body) => loop {
+                match body.frame().await? {
+                    Err(e) => return Some(Err(classify_body_error(&e))),
+                    Ok(frame) => match frame.into_data() {
+                        Ok(data) if !data.is_empty() => return Some(Ok(data)),
+                        _ => continue,
+                    },
+                }
+            },
+            ResponseBody::Own(body) => loop {
+                match body.chunk().await? {
+                    Ok(data) if data.is_empty() => continue,
+                    other => return Some(other),
+                }
+            },
+        }
+    }
+}
+
 /// The origin key of an https hop: HTTP/2 connections, and the first-connect wait, are per
 /// origin. Plain http never speaks HTTP/2 here.
 fn https_origin(hop: &Hop) -> Option<String> {
@@ -317,15 +487,6 @@ pub(crate) async fn run(
     let client = &host.client;
     let mut chain = Chain::start(settings, request, Instant::now())?;
     loop {
-        let origin = https_origin(&chain.hop);
-        let probe = match &origin {
-            Some(origin) => client.first_connect.admit(origin, &client.h2).await,
-            None => None,
-        };
-        let h2_marks = match &origin {
-            Some(origin) => client.h2.marks(origin),
-            None => Marks(Vec::new()),
-        };
         let http_proxy = match chain.hop.url.scheme() {
             "http" => client
                 .proxy
@@ -333,36 +494,24 @@ pub(crate) async fn run(
                 .and_then(|proxy| proxy.for_target("http", chain.hop.url.host_str().unwrap_or(""))),
             _ => None,
         };
-        let Answer {
-            response,
-            requested_at,
-            attempt,
-        } = send(host, &chain, http_proxy, probe).await?;
+        let (response, exchange) = match (&client.own_http1, chain.hop.url.scheme()) {
+            (Some(own), "http") => send_own(own, settings, &chain, http_proxy).await?,
+            _ => send_pooled(host, &chain, http_proxy).await?,
+        };
         if http_proxy.is_some()
-            && response.status() == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
+            && response.status == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
         {
             return Err(
                 Error::new(Kind::ProxyRefused, "the proxy asked for authentication")
                     .with_proxy_status(407),
             );
         }
-        let head_at = Instant::now();
-        let exchange = response
-            .extensions()
-            .get::<ConnInfo>()
-            .map(|info| {
-                let opened = attempt.take_if_opened(&info.0);
-                Exchange::begin(info.0.clone(), requested_at, head_at, &h2_marks.0, opened)
-            })
-            .ok_or_else(|| Error::new(Kind::Internal, "response without connection metadata"))?;
-        drop(attempt);
-        drop(h2_marks);
 
         if let Some(jar) = &settings.cookies {
-            jar.store_from(&chain.hop.url, response.headers());
+            jar.store_from(&chain.hop.url, &response.headers);
         }
-        let location = header_str(response.headers(), LOCATION).map(str::to_string);
-        match location.filter(|_| is_followed(response.status())) {
+        let location = header_str(&response.headers, LOCATION).map(str::to_string);
+        match location.filter(|_| is_followed(response.status)) {
             Some(location) => {
                 // The redirect body is not wanted; dropping it gives up the connection.
                 drop(response);
@@ -408,7 +557,7 @@ struct Store<'a> {
 impl Store<'_> {
     /// The file the body becomes: the caller's path, or a generated name in temp/ whose
     /// extension the response and the URL suggest (SPEC 4).
-    fn target(&self, response: &Response<Incoming>, hop: &Hop) -> Result<PathBuf, Error> {
+    fn target(&self, headers: &HeaderMap, hop: &Hop) -> Result<PathBuf, Error> {
         match self.destination {
             Destination::Exact(path) => Ok(path.clone()),
             Destination::Generated { stem } => {
@@ -421,9 +570,9 @@ impl Store<'_> {
                     })?
                     .dir();
                 let ext = naming::extension(
-                    header_str(response.headers(), CONTENT_DISPOSITION),
+                    header_str(headers, CONTENT_DISPOSITION),
                     hop.url.path(),
-                    header_str(response.headers(), CONTENT_TYPE),
+                    header_str(headers, CONTENT_TYPE),
                 );
                 Ok(dir.join(match ext {
                     Some(ext) => format!("{stem}.{ext}"),
@@ -465,7 +614,7 @@ struct Body {
 /// Streams the final response's body to a staging file and renames it into place; with a
 /// chain to profile, its profile is taken when the last byte is in, before the rename.
 async fn receive(
-    response: Response<Incoming>,
+    response: Received,
     exchange: Exchange,
     hop: &Hop,
     store: Store<'_>,
@@ -474,18 +623,18 @@ async fn receive(
     profiled: Option<&Chain<'_>>,
 ) -> Result<Download, Error> {
     let settings = store.settings;
-    let status = response.status().as_u16();
-    let protocol = if response.version() == http::Version::HTTP_2 {
+    let status = response.status.as_u16();
+    let protocol = if response.version == Version::HTTP_2 {
         "h2"
     } else {
         "http/1.1"
     };
-    let headers = header_list(response.headers());
+    let headers = header_list(&response.headers);
     observer.headers(status, &headers);
 
     // The raw header, not a decoded size hint: bodies are stored exactly as sent.
     let announced: Option<u64> =
-        header_str(response.headers(), CONTENT_LENGTH).and_then(|v| v.trim().parse().ok());
+        header_str(&response.headers, CONTENT_LENGTH).and_then(|v| v.trim().parse().ok());
     if let Some(length) = announced {
         if length > settings.max_bytes {
             return Err(Error::new(
@@ -494,33 +643,30 @@ async fn receive(
             ));
         }
     }
-    let target = store.target(&response, hop)?;
+    let target = store.target(&response.headers, hop)?;
     let mut reservation = store.reserve(&target, announced)?;
     let mut staging = Staging::new(&settings.staging_dir, &settings.staging_prefix);
-    let mut body = response.into_body();
+    let mut body = response.body;
     let mut last_byte_at = exchange.head_at;
     let mut written = 0u64;
     let mut last_progress: Option<Instant> = None;
     loop {
-        let frame = match body.frame().now_or_never() {
-            Some(frame) => frame,
-            None => {
-                // From the first wait on, the download is running on disk: its named staging
-                // file exists (a body that never waits may skip it, see sink.rs).
-                staging.materialize()?;
-                body.frame().await
+        let data = {
+            let mut next = std::pin::pin!(body.chunk());
+            match (&mut next).now_or_never() {
+                Some(data) => data,
+                None => {
+                    // From the first wait on, the download is running on disk: its named
+                    // staging file exists (a body that never waits may skip it, see sink.rs).
+                    staging.materialize()?;
+                    next.await
+                }
             }
         };
-        let Some(frame) = frame else {
+        let Some(data) = data else {
             break;
         };
-        let frame = frame.map_err(|e| classify_body_error(&e))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        if data.is_empty() {
-            continue;
-        }
+        let data = data?;
         last_byte_at = Instant::now();
         exchange.delivered(data.len() as u64);
         written += data.len() as u64;

@@ -194,7 +194,7 @@ impl ConnectError {
         self
     }
 
-    fn to_error(&self) -> Error {
+    pub fn to_error(&self) -> Error {
         Error {
             kind: self.kind,
             message: self.cause.clone(),

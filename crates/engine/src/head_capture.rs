@@ -63,22 +63,25 @@ fn announced_over(head: &[u8], limit: u64) -> bool {
         .headers
         .iter()
         .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
-        .any(|h| {
-            let digits = trim_ascii(h.value);
-            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-                return false;
-            }
-            let significant = match digits.iter().position(|&d| d != b'0') {
-                Some(start) => &digits[start..],
-                None => return false,
-            };
-            let limit = limit.to_string();
-            significant.len() > limit.len()
-                || (significant.len() == limit.len() && significant > limit.as_bytes())
-        })
+        .any(|h| digits_over(trim_ascii(h.value), limit))
 }
 
-fn trim_ascii(bytes: &[u8]) -> &[u8] {
+/// Whether `digits` (already trimmed) are all ASCII digits naming a number above `limit`,
+/// compared as text so that numbers beyond 2^64 compare too.
+pub fn digits_over(digits: &[u8], limit: u64) -> bool {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let significant = match digits.iter().position(|&d| d != b'0') {
+        Some(start) => &digits[start..],
+        None => return false,
+    };
+    let limit = limit.to_string();
+    significant.len() > limit.len()
+        || (significant.len() == limit.len() && significant > limit.as_bytes())
+}
+
+pub fn trim_ascii(bytes: &[u8]) -> &[u8] {
     let start = bytes
         .iter()
         .position(|b| !b.is_ascii_whitespace())

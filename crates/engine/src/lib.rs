@@ -11,6 +11,8 @@ mod download;
 pub mod egress;
 pub mod error;
 mod first_connect;
+mod h1;
+mod h1_idle;
 mod h2_ledger;
 mod h2_registry;
 mod happy_eyeballs;
@@ -36,6 +38,7 @@ pub use cookies::CookieJar;
 pub use egress::EgressPolicy;
 pub use error::{Error, Kind, PathRole};
 pub use host::{Destination, Host, HostSettings, Request};
+pub use pool::Http1Path;
 pub use profile::Profile;
 pub use proxy::{NoProxy, ProxyEndpoint, ProxySettings};
 pub use quota::Quota;
@@ -80,8 +83,15 @@ impl Engine {
     /// `resolve` overrides and IP literals still bypass it).
     pub fn with_resolver(resolver: Arc<dyn dns::Resolve>) -> Self {
         Engine {
-            pools: pool::Pools::new(resolver),
+            pools: pool::Pools::new(resolver, Http1Path::from_bench_env()),
         }
+    }
+
+    /// The same engine with its plain-http HTTP/1.1 exchanges on `path`: tests run both
+    /// paths against the same servers; hosts never choose.
+    pub fn with_http1_path(mut self, path: Http1Path) -> Self {
+        self.pools.http1 = path;
+        self
     }
 
     /// The connections this engine holds now.

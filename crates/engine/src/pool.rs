@@ -18,6 +18,7 @@ use crate::dns::{DnsCache, Resolve};
 use crate::egress::EgressPolicy;
 use crate::error::Error;
 use crate::first_connect::FirstConnect;
+use crate::h1_idle::IdleConns;
 use crate::h2_registry::H2Registry;
 use crate::proxy::ProxySettings;
 use crate::tls;
@@ -32,6 +33,36 @@ pub struct Pooled {
     pub h2: Arc<H2Registry>,
     pub first_connect: Arc<FirstConnect>,
     pub proxy: Option<Arc<ProxySettings>>,
+    /// Plain-http HTTP/1.1 on the engine's own exchanges (h1.rs): the connector that opens
+    /// their connections and where they wait between exchanges. `None`: through `http`.
+    pub own_http1: Option<OwnHttp1>,
+}
+
+#[derive(Clone)]
+pub struct OwnHttp1 {
+    pub connector: Connector,
+    pub idle: Arc<IdleConns>,
+}
+
+/// Which client carries plain-http HTTP/1.1 exchanges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Http1Path {
+    /// The engine's own exchange on the download's task (h1.rs).
+    Own,
+    /// hyper-util's pooled client, as HTTP/2 and https are.
+    Hyper,
+}
+
+impl Http1Path {
+    /// `Own`, unless a benchmark build (feature `bench-switches`) runs with
+    /// `TT_BENCH_HTTP1=hyper`, to set the two paths side by side in one run.
+    pub fn from_bench_env() -> Self {
+        #[cfg(feature = "bench-switches")]
+        if std::env::var("TT_BENCH_HTTP1").as_deref() == Ok("hyper") {
+            return Http1Path::Hyper;
+        }
+        Http1Path::Own
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -55,18 +86,20 @@ pub struct Pools {
     resolver: Arc<dyn Resolve>,
     dns_cache: Arc<DnsCache>,
     pub live: Arc<LiveConnections>,
+    pub http1: Http1Path,
 }
 
 /// How long a looked-up name is reused by every pool of an engine.
 const DNS_TTL: Duration = Duration::from_secs(60);
 
 impl Pools {
-    pub fn new(resolver: Arc<dyn Resolve>) -> Self {
+    pub fn new(resolver: Arc<dyn Resolve>, http1: Http1Path) -> Self {
         Pools {
             clients: Mutex::default(),
             resolver,
             dns_cache: Arc::new(DnsCache::new(DNS_TTL)),
             live: Arc::default(),
+            http1,
         }
     }
 }
@@ -104,6 +137,10 @@ impl Pools {
         );
         let h2 = connector.h2_registry();
         let first_connect = connector.first_connect();
+        let own_http1 = (self.http1 == Http1Path::Own).then(|| OwnHttp1 {
+            connector: connector.clone(),
+            idle: Arc::default(),
+        });
         let http = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
@@ -114,6 +151,7 @@ impl Pools {
             h2,
             first_connect,
             proxy: key.proxy.clone(),
+            own_http1,
         };
         clients.insert(key, pooled.clone());
         Ok(pooled)
