@@ -2,8 +2,9 @@
 // a huge header block, a header that never ends, a slow-loris body (one byte every 100 ms),
 // over HTTP/1.1 and HTTP/2. Each is cut off with the right error and bounded memory:
 //
-// - HTTP/1.1 heads: hyper reads at most 100 header lines and ~400 KiB of head
-//   (`Parse::TooLarge`, "message head is too large") -> 121591 `network error: <cause>`, the
+// - HTTP/1.1 heads: both paths (the engine's own exchange, h1.rs, and hyper's) read at most 100
+//   header lines and ~400 KiB of head ("message head is too large", hyper's `Parse::TooLarge`
+//   words) -> 121591 `network error: <cause>`, the
 //   "malformed HTTP response" row; a head that drips slower than the timeout -> 121520.
 // - HTTP/2 heads: hyper's client advertises a 16 KiB header list limit and h2 refuses
 //   CONTINUATION floods (GOAWAY ENHANCE_YOUR_CALM / COMPRESSION_ERROR) -> 121591 too.

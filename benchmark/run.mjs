@@ -53,7 +53,7 @@ const USAGE = `usage: node benchmark/run.mjs [options]     (npm run bench from t
                      egress are on/off pairs of tt-download (enableProfile; the egress check,
                      which needs an addon built with the cargo feature bench-switches, as the
                      default bench-release build is)
-  --peers LIST       peers: tt,curl,node-http,undici,got (default: all); also tt-engine, a
+  --peers LIST       peers: tt,tt-hyper-http1,curl,node-http,undici,got (default: all); also tt-engine, a
                      diagnostic peer calling the native binding without the host
   --sizes LIST       small-file sizes: 1k,64k (default: both)
   --concurrency LIST small-file concurrencies (default: 1,16,64)
@@ -66,6 +66,8 @@ const USAGE = `usage: node benchmark/run.mjs [options]     (npm run bench from t
   --baseline-tree DIR  with --baseline-addon: tt-baseline runs DIR's own dist/ (a checkout of
                      that commit, built with npm run build:ts) instead of this tree's host
                      code, for a before/after across a change of the binding
+  (peer tt-hyper-http1: the tt peer with plain-http HTTP/1.1 on hyper-util's pooled client,
+                     the engine's earlier path, TT_BENCH_HTTP1=hyper in a bench build)
   --tt-threads N     adds the peer tt-threads: the tt peer on createEngine({ threads: N })
                      (the default engine has one runtime thread per core), in the same rounds
   --wait-quiet       before each round, wait (up to 2 min) until other processes use < 15% CPU
@@ -88,7 +90,7 @@ function parseArgs(argv) {
     profileCount: undefined,
     idleMs: undefined,
     only: SCENARIOS,
-    peers: ['tt', 'curl', 'node-http', 'undici', 'got'],
+    peers: ['tt', 'tt-hyper-http1', 'curl', 'node-http', 'undici', 'got'],
     sizes: ['1k', '64k'],
     concurrency: [1, 16, 64],
     protocols: ['http', 'https'],
@@ -477,6 +479,7 @@ async function runNode(peer, job) {
   const env = peer.startsWith('tt') ? { NAPI_RS_NATIVE_LIBRARY_PATH: addon } : {}
   if (peer === 'tt-baseline' && opts.baselineTree !== undefined) env.TT_BENCH_TREE = resolvePath(opts.baselineTree)
   if (peer === 'tt-threads') env.TT_BENCH_THREADS = String(opts.ttThreads)
+  if (peer === 'tt-hyper-http1') env.TT_BENCH_HTTP1 = 'hyper'
   const r = await runChild(process.execPath, [...args, join(benchDir, 'peers', 'worker.mjs'), peer, JSON.stringify(job)], env)
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '))
   if (r.code !== 0 || !line) throw new Error(`${peer} exited ${r.code ?? r.signal}: ${r.stderr.trim().slice(-2000)}`)
@@ -627,7 +630,7 @@ function ratios(rounds, peer, key, higherIsBetter) {
 }
 
 const peerOrder = (peers) =>
-  ['tt', 'tt-baseline', 'tt-threads', 'tt-engine', 'curl', 'node-http', 'undici', 'got'].filter((p) => peers.includes(p))
+  ['tt', 'tt-hyper-http1', 'tt-baseline', 'tt-threads', 'tt-engine', 'curl', 'node-http', 'undici', 'got'].filter((p) => peers.includes(p))
 
 // ---------------------------------------------------------------- scenarios
 

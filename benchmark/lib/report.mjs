@@ -9,6 +9,7 @@ export const PEER_LABEL = {
   'tt-engine': 'tt binding only',
   'tt-baseline': 'tt-download (baseline addon)',
   'tt-threads': 'tt-download (--tt-threads)',
+  'tt-hyper-http1': 'tt-download (HTTP/1.1 on hyper)',
 }
 
 const PEER_COLOR = {
@@ -20,6 +21,7 @@ const PEER_COLOR = {
   'tt-engine': '#f08a96',
   'tt-baseline': '#8c2d3a',
   'tt-threads': '#b5651d',
+  'tt-hyper-http1': '#e07a5f',
 }
 
 export function fmt(x, digits) {

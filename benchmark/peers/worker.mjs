@@ -15,8 +15,10 @@ const [peer, jobText] = process.argv.slice(2)
 const job = JSON.parse(jobText)
 const rssBoot = memStatus().rss
 
-// tt-baseline is the tt peer with another addon (NAPI_RS_NATIVE_LIBRARY_PATH, set by run.mjs).
-const { default: setup } = await import(`./${peer === 'tt-baseline' || peer === 'tt-threads' ? 'tt' : peer}.mjs`)
+// tt-baseline is the tt peer with another addon (NAPI_RS_NATIVE_LIBRARY_PATH, set by run.mjs);
+// tt-threads and tt-hyper-http1 are the tt peer with another engine setting (env, set by run.mjs).
+const TT_VARIANTS = ['tt-baseline', 'tt-threads', 'tt-hyper-http1']
+const { default: setup } = await import(`./${TT_VARIANTS.includes(peer) ? 'tt' : peer}.mjs`)
 const client = await setup(job)
 const rssLoaded = memStatus().rss
 

@@ -21,7 +21,7 @@ use crate::h1::{self, H1Conn, SendError};
 use crate::h2_registry::Marks;
 use crate::host::{HostInner, HostSettings};
 use crate::opener::{self, Attempt};
-use crate::pool::OwnHttp1;
+use crate::pool::{OwnHttp1, Pooled};
 use crate::profile::{Assembly, Exchange};
 use crate::proxy::ProxyEndpoint;
 use crate::quota::Reservation;
@@ -325,7 +325,18 @@ fn request_head(request: &Request<Empty<Bytes>>, url: &url::Url, proxied: bool) 
     head
 }
 
-/// A plain-http hop's exchange on the engine's own path (h1.rs): a parked connection to the
+/// Whether the hop's exchange runs on the engine's own HTTP/1.1 path: plain http. https stays
+/// on hyper's pool, whose first connection to an origin tells HTTP/2 from HTTP/1.1 (ALPN):
+/// moving later exchanges to connections of the engine's own would leave that first one
+/// unused and the second download without a reused socket.
+fn own_path<'a>(client: &'a Pooled, hop: &Hop) -> Option<&'a OwnHttp1> {
+    match hop.url.scheme() {
+        "http" => client.own_http1.as_ref(),
+        _ => None,
+    }
+}
+
+/// A hop's exchange on the engine's own HTTP/1.1 path (h1.rs): a parked connection to the
 /// origin when one is still open, else a new one; a request that finds a parked connection
 /// closed goes once more on a fresh one, as on hyper's path.
 async fn send_own(
@@ -342,7 +353,7 @@ async fn send_own(
     )?;
     let url = &chain.hop.url;
     let origin = origin_key(
-        "http",
+        url.scheme(),
         url.host_str().unwrap_or(""),
         url.port_or_known_default().unwrap_or(80),
     );
@@ -494,9 +505,9 @@ pub(crate) async fn run(
                 .and_then(|proxy| proxy.for_target("http", chain.hop.url.host_str().unwrap_or(""))),
             _ => None,
         };
-        let (response, exchange) = match (&client.own_http1, chain.hop.url.scheme()) {
-            (Some(own), "http") => send_own(own, settings, &chain, http_proxy).await?,
-            _ => send_pooled(host, &chain, http_proxy).await?,
+        let (response, exchange) = match own_path(client, &chain.hop) {
+            Some(own) => send_own(own, settings, &chain, http_proxy).await?,
+            None => send_pooled(host, &chain, http_proxy).await?,
         };
         if http_proxy.is_some()
             && response.status == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED

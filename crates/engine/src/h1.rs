@@ -23,6 +23,7 @@ use crate::head_capture;
 /// hyper's limits, so a head one path takes the other takes too.
 const MAX_HEADERS: usize = 100;
 const MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
+const HEAD_TOO_LARGE: &str = "message head is too large";
 /// A chunk-size line with its extensions; hyper allows 16 KiB of extensions per body.
 const MAX_CHUNK_LINE: usize = 16 * 1024;
 /// First read of a body; doubled while reads fill it, up to `MAX_READ` (large files move in
@@ -136,11 +137,15 @@ async fn read_head(conn: &mut H1Conn) -> Result<Head, SendError> {
     loop {
         if !conn.buf.is_empty() {
             if let Some((head, consumed)) = parse_head(&conn.buf)? {
+                // However the bytes arrived: one read may bring a whole head past the limit.
+                if consumed > MAX_HEAD_BYTES {
+                    return Err(malformed(HEAD_TOO_LARGE));
+                }
                 conn.buf.advance(consumed);
                 return Ok(head);
             }
             if conn.buf.len() >= MAX_HEAD_BYTES {
-                return Err(malformed("response head too large"));
+                return Err(malformed(HEAD_TOO_LARGE));
             }
         }
         let nothing_yet = first_read && conn.buf.is_empty();
@@ -176,6 +181,8 @@ fn parse_head(bytes: &[u8]) -> Result<Option<(Head, usize)>, SendError> {
     let consumed = match response.parse(bytes) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
+        // hyper's words for both, so both paths read the same (bounds.spec.ts).
+        Err(httparse::Error::TooManyHeaders) => return Err(malformed(HEAD_TOO_LARGE)),
         Err(e) => return Err(malformed(format!("invalid response head: {e}"))),
     };
     let status = StatusCode::from_u16(response.code.unwrap_or(0))
