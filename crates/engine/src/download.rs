@@ -450,7 +450,21 @@ enum ResponseBody {
     Own(h1::Body),
 }
 
+/// At most this much of a redirect's body is read to keep its connection.
+const REDIRECT_BODY_SKIPPED: usize = 64 * 1024;
+
 impl ResponseBody {
+    /// Reads and discards up to `limit` bytes that have already arrived, without waiting.
+    fn skip_arrived(&mut self, limit: usize) {
+        let mut skipped = 0;
+        while skipped <= limit {
+            match self.chunk().now_or_never() {
+                Some(Some(Ok(data))) => skipped += data.len(),
+                _ => return,
+            }
+        }
+    }
+
     /// The next non-empty piece of the body, `None` at its end.
     async fn chunk(&mut self) -> Option<Result<Bytes, Error>> {
         match self {
@@ -524,8 +538,12 @@ pub(crate) async fn run(
         let location = header_str(&response.headers, LOCATION).map(str::to_string);
         match location.filter(|_| is_followed(response.status)) {
             Some(location) => {
-                // The redirect body is not wanted; dropping it gives up the connection.
-                drop(response);
+                // The redirect body is not wanted: what of it has already arrived is read
+                // (on the own path its connection then goes back for the next hop); dropping
+                // the rest gives up the connection.
+                let mut body = response.body;
+                body.skip_arrived(REDIRECT_BODY_SKIPPED);
+                drop(body);
                 chain.follow(&location, &exchange)?;
             }
             None => {

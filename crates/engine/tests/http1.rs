@@ -355,3 +355,43 @@ async fn a_cancelled_exchange_gives_up_its_connection() {
     );
     assert!(sandbox.staging_files().is_empty());
 }
+
+#[tokio::test]
+async fn a_redirect_whose_body_has_arrived_keeps_its_connection_for_the_next_hop() {
+    let server = raw(|mut socket| async move {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Two requests at most on a connection: the redirect, then its target.
+        for answer in [
+            &b"HTTP/1.1 302 Found\r\nLocation: /there\r\nContent-Length: 9\r\n\r\nmoved on."[..],
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"[..],
+        ] {
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            let end = seen.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            seen.drain(..end);
+            if socket.write_all(answer).await.is_err() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    })
+    .await;
+    let sandbox = Sandbox::new();
+    let job = sandbox.request(&server.url("http", "/here"), "x");
+    let done = Engine::new()
+        .download(&job, &Recorder::default(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&done.path).unwrap(), b"ok");
+    assert_eq!(
+        server.connections(),
+        1,
+        "the redirect's connection carried the next hop"
+    );
+    assert!(done.profile.unwrap().socket_reused);
+}
