@@ -15,27 +15,28 @@ enum Outcome {
     Failed(Kind),
 }
 
-/// A raw server writing `response` to each connection after the request head, then closing
-/// (after a pause, so a response that must not be read to the close is not).
-async fn answering(response: Vec<u8>) -> TestServer {
+/// How a raw server ends each connection after writing its response.
+#[derive(Clone, Copy)]
+enum Then {
+    /// Holds it open a while: a response must be framed to end.
+    Wait,
+    /// Closes it at once: close-delimited bodies end there.
+    Close,
+}
+
+/// A raw server writing `response` to each connection after the request head.
+async fn answering(response: Vec<u8>, then: Then) -> TestServer {
     let response = std::sync::Arc::new(response);
     raw(move |mut socket| {
         let response = response.clone();
         async move {
             read_head(&mut socket).await;
             let _ = socket.write_all(&response).await;
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            match then {
+                Then::Wait => tokio::time::sleep(Duration::from_millis(300)).await,
+                Then::Close => drop(socket.shutdown().await),
+            }
         }
-    })
-    .await
-}
-
-/// A raw server that writes `response` and closes at once (close-delimited bodies).
-async fn answering_then_closing(response: &'static [u8]) -> TestServer {
-    raw(move |mut socket| async move {
-        read_head(&mut socket).await;
-        let _ = socket.write_all(response).await;
-        let _ = socket.shutdown().await;
     })
     .await
 }
@@ -73,192 +74,175 @@ async fn outcome(
     }
 }
 
-/// Runs `response` through both paths and checks both come to `expected`, with equal byte
-/// counts.
-async fn both_paths(name: &str, server: TestServer, expected: Outcome) {
-    let own = outcome(&Engine::new(), &server, name).await;
-    let hyper = outcome(
-        &Engine::new().with_http1_path(Http1Path::Hyper),
-        &server,
+/// One response of the battery and what both paths must make of it.
+struct Case {
+    name: &'static str,
+    response: Vec<u8>,
+    then: Then,
+    expected: Outcome,
+}
+
+fn case(name: &'static str, response: &[u8], then: Then, expected: Outcome) -> Case {
+    Case {
         name,
-    )
-    .await;
-    assert_eq!(own.0, expected, "{name}: own path");
-    assert_eq!(hyper.0, expected, "{name}: hyper's path");
-    assert_eq!(
-        own.1, hyper.1,
-        "{name}: (sent, received) bytes on both paths"
-    );
+        response: response.to_vec(),
+        then,
+        expected,
+    }
+}
+
+/// Runs each case through both paths: both come to what it expects, with equal byte counts.
+async fn battery(cases: Vec<Case>) {
+    for Case {
+        name,
+        response,
+        then,
+        expected,
+    } in cases
+    {
+        let server = answering(response, then).await;
+        let own = outcome(&Engine::new(), &server, name).await;
+        let hyper = outcome(
+            &Engine::new().with_http1_path(Http1Path::Hyper),
+            &server,
+            name,
+        )
+        .await;
+        assert_eq!(own.0, expected, "{name}: own path");
+        assert_eq!(hyper.0, expected, "{name}: hyper's path");
+        assert_eq!(
+            own.1, hyper.1,
+            "{name}: (sent, received) bytes on both paths"
+        );
+    }
 }
 
 fn stored(body: &[u8]) -> Outcome {
+    stored_with(200, body)
+}
+
+fn stored_with(status: u16, body: &[u8]) -> Outcome {
     Outcome::Stored {
-        status: 200,
+        status,
         body: body.to_vec(),
     }
 }
 
-#[tokio::test]
-async fn interim_responses_are_skipped() {
-    let response = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-    both_paths("1xx", answering(response.to_vec()).await, stored(b"ok")).await;
-}
+use Outcome::Failed;
+use Then::{Close, Wait};
 
 #[tokio::test]
-async fn no_content_and_not_modified_have_no_body() {
-    let no_content = b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n";
-    let expected = Outcome::Stored {
-        status: 204,
-        body: Vec::new(),
-    };
-    both_paths("204", answering(no_content.to_vec()).await, expected).await;
-    let not_modified = b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n";
-    let expected = Outcome::Stored {
-        status: 304,
-        body: Vec::new(),
-    };
-    both_paths("304", answering(not_modified.to_vec()).await, expected).await;
-}
-
-#[tokio::test]
-async fn chunked_bodies_with_extensions_and_trailers() {
-    let response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;name=value\r\nabc\r\n2 ; x\r\nde\r\n0\r\nX-Trailer: t\r\nX-Other: u\r\n\r\n";
-    both_paths(
-        "chunked",
-        answering(response.to_vec()).await,
-        stored(b"abcde"),
-    )
+async fn interim_responses_are_skipped_and_204_and_304_have_no_body() {
+    battery(vec![
+        case("1xx", b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", Wait, stored(b"ok")),
+        case("204", b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", Wait, stored_with(204, b"")),
+        case("304", b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n", Wait, stored_with(304, b"")),
+    ])
     .await;
 }
 
 #[tokio::test]
-async fn close_delimited_bodies_end_at_the_close() {
-    let response = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end";
-    both_paths(
-        "close-delimited",
-        answering_then_closing(response).await,
-        stored(b"until the end"),
-    )
-    .await;
-    let http10 = b"HTTP/1.0 200 OK\r\n\r\nold style";
-    both_paths(
-        "HTTP/1.0",
-        answering_then_closing(http10).await,
-        stored(b"old style"),
-    )
-    .await;
-    let unknown_coding = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nraw bytes";
-    both_paths(
-        "non-chunked transfer coding",
-        answering_then_closing(unknown_coding).await,
-        stored(b"raw bytes"),
-    )
+async fn chunked_and_close_delimited_bodies() {
+    battery(vec![
+        case("chunked, extensions, trailers", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;name=value\r\nabc\r\n2 ; x\r\nde\r\n0\r\nX-Trailer: t\r\nX-Other: u\r\n\r\n", Wait, stored(b"abcde")),
+        case("close-delimited", b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", Close, stored(b"until the end")),
+        case("HTTP/1.0", b"HTTP/1.0 200 OK\r\n\r\nold style", Close, stored(b"old style")),
+        case("non-chunked coding", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nraw bytes", Close, stored(b"raw bytes")),
+        case("TE + CL", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", Wait, stored(b"ok")),
+    ])
     .await;
 }
 
 #[tokio::test]
-async fn content_lengths_that_agree_pass_and_conflicting_ones_fail() {
-    let twice = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok";
-    both_paths(
-        "same length twice",
-        answering(twice.to_vec()).await,
-        stored(b"ok"),
-    )
-    .await;
-    let conflicting = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!";
-    both_paths(
-        "conflicting lengths",
-        answering(conflicting.to_vec()).await,
-        Outcome::Failed(Kind::Network),
-    )
-    .await;
-    let non_numeric = b"HTTP/1.1 200 OK\r\nContent-Length: 2x\r\n\r\nok";
-    both_paths(
-        "non-numeric length",
-        answering(non_numeric.to_vec()).await,
-        Outcome::Failed(Kind::Network),
-    )
-    .await;
-    let beyond = b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n";
-    both_paths(
-        "length beyond 2^64",
-        answering(beyond.to_vec()).await,
-        Outcome::Failed(Kind::TooLarge),
-    )
+async fn content_lengths_that_agree_pass_and_others_fail() {
+    battery(vec![
+        case(
+            "same length twice",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",
+            Wait,
+            stored(b"ok"),
+        ),
+        case(
+            "conflicting lengths",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!",
+            Wait,
+            Failed(Kind::Network),
+        ),
+        case(
+            "non-numeric length",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2x\r\n\r\nok",
+            Wait,
+            Failed(Kind::Network),
+        ),
+        case(
+            "length beyond 2^64",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+            Wait,
+            Failed(Kind::TooLarge),
+        ),
+    ])
     .await;
 }
 
 #[tokio::test]
-async fn transfer_encoding_wins_over_content_length() {
-    let response =
-        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
-    both_paths("TE + CL", answering(response.to_vec()).await, stored(b"ok")).await;
-}
-
-#[tokio::test]
-async fn bare_line_feeds_obs_fold_and_oversized_heads() {
-    let bare_lf = b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok";
-    both_paths("bare LF", answering(bare_lf.to_vec()).await, stored(b"ok")).await;
-    let folded = b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\nok";
-    both_paths(
-        "obs-fold",
-        answering(folded.to_vec()).await,
-        Outcome::Failed(Kind::Network),
-    )
-    .await;
+async fn bare_line_feeds_pass_and_obs_fold_and_oversized_heads_fail() {
     let mut oversized = b"HTTP/1.1 200 OK\r\n".to_vec();
     for i in 0..60 {
         oversized.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "v".repeat(8000)).as_bytes());
     }
     oversized.extend_from_slice(b"Content-Length: 2\r\n\r\nok");
-    both_paths(
-        "oversized head",
-        answering(oversized).await,
-        Outcome::Failed(Kind::Network),
-    )
-    .await;
     let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
     for i in 0..101 {
         many.extend_from_slice(format!("X-H{i}: v\r\n").as_bytes());
     }
     many.extend_from_slice(b"Content-Length: 2\r\n\r\nok");
-    both_paths(
-        "101 headers",
-        answering(many).await,
-        Outcome::Failed(Kind::Network),
-    )
+    battery(vec![
+        case(
+            "bare LF",
+            b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+            Wait,
+            stored(b"ok"),
+        ),
+        case(
+            "obs-fold",
+            b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\nok",
+            Wait,
+            Failed(Kind::Network),
+        ),
+        case("oversized head", &oversized, Wait, Failed(Kind::Network)),
+        case("101 headers", &many, Wait, Failed(Kind::Network)),
+    ])
     .await;
 }
 
 #[tokio::test]
 async fn bodies_cut_short_are_interrupted() {
-    let short = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
-    both_paths(
-        "short body",
-        answering_then_closing(short).await,
-        Outcome::Failed(Kind::Interrupted),
-    )
-    .await;
-    let unfinished = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab";
-    both_paths(
-        "unfinished chunk",
-        answering_then_closing(unfinished).await,
-        Outcome::Failed(Kind::Interrupted),
-    )
-    .await;
-    let bad_size = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n";
-    both_paths(
-        "invalid chunk size",
-        answering(bad_size.to_vec()).await,
-        Outcome::Failed(Kind::Interrupted),
-    )
-    .await;
-    let nothing = b"";
-    both_paths(
-        "closed before a response",
-        answering_then_closing(nothing).await,
-        Outcome::Failed(Kind::Connect),
-    )
+    battery(vec![
+        case(
+            "short body",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+            Close,
+            Failed(Kind::Interrupted),
+        ),
+        case(
+            "unfinished chunk",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+            Close,
+            Failed(Kind::Interrupted),
+        ),
+        case(
+            "invalid chunk size",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n",
+            Wait,
+            Failed(Kind::Interrupted),
+        ),
+        case(
+            "closed before a response",
+            b"",
+            Close,
+            Failed(Kind::Connect),
+        ),
+    ])
     .await;
 }
 
