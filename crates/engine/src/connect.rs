@@ -88,6 +88,12 @@ impl ConnMeta {
         }
     }
 
+    /// HTTP/2: a connection opened before any request was bound to it (handed to the pool,
+    /// see `Connector::open_own`) keeps its set-up for the request the pool now gives it to.
+    fn keep_setup_for_opener(&self) {
+        self.setup.store(SETUP_FOR_OPENER, Ordering::Release);
+    }
+
     /// HTTP/2: the opener's request went out on another connection or failed.
     pub fn release_setup(&self) {
         let _ = self.setup.compare_exchange(
@@ -175,6 +181,9 @@ struct ConnectorInner {
     live: Arc<LiveConnections>,
     h2: Arc<H2Registry>,
     first_connect: Arc<FirstConnect>,
+    /// HTTP/2 connections the engine's own path opened, waiting for the pool to ask for a
+    /// connection to their origin (origin key, stream, metadata).
+    handoff: std::sync::Mutex<Vec<(String, Stream, Arc<ConnMeta>)>>,
 }
 
 impl Connector {
@@ -195,6 +204,7 @@ impl Connector {
                 live,
                 h2: Arc::default(),
                 first_connect: Arc::default(),
+                handoff: std::sync::Mutex::default(),
             }),
         }
     }
@@ -408,7 +418,37 @@ impl ConnectorInner {
         Ok((stream, meta, via.is_some() && !target.https))
     }
 
+    fn handoffs(&self) -> std::sync::MutexGuard<'_, Vec<(String, Stream, Arc<ConnMeta>)>> {
+        self.handoff.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An HTTP/2 connection the own path opened for `target`'s origin, now the pool's; the
+    /// request it is opened for (if any) reports its set-up, as if its own connect had run.
+    fn take_handoff(&self, target: &Target, owner: Option<&Arc<Attempt>>) -> Option<Conn> {
+        if !target.https {
+            return None;
+        }
+        let origin = origin_key("https", &target.host, target.port);
+        let (_, stream, meta) = {
+            let mut handoffs = self.handoffs();
+            let at = handoffs.iter().position(|(o, _, _)| *o == origin)?;
+            handoffs.swap_remove(at)
+        };
+        if let Some(owner) = owner {
+            meta.keep_setup_for_opener();
+            owner.record(&meta, meta.h2_ledger.as_ref().map(H2Ledger::open_at_start));
+        }
+        Some(Conn {
+            io: TokioIo::new(Io::Direct(stream)),
+            meta,
+            proxied: false,
+        })
+    }
+
     async fn connect(&self, uri: Uri, owner: Option<Arc<Attempt>>) -> Result<Conn, ConnectError> {
+        if let Some(conn) = self.take_handoff(&Target::of(&uri)?, owner.as_ref()) {
+            return Ok(conn);
+        }
         let (stream, meta, proxied) = self.establish(&uri, owner, true).await?;
         Ok(Conn {
             io: TokioIo::new(match meta.head.clone() {
@@ -422,15 +462,41 @@ impl ConnectorInner {
     }
 }
 
+/// A connection the engine's own path opened.
+pub enum Opened {
+    /// HTTP/1.1, for the own exchange: the stream, its metadata, and whether plain http goes
+    /// through a proxy (absolute-form requests).
+    Http1(H1Stream, Arc<ConnMeta>, bool),
+    /// ALPN chose HTTP/2: the connection waits for hyper's pool, which takes it on its next
+    /// connect to the origin (`discard_handoff` drops it if the pool never asks).
+    Http2(Arc<ConnMeta>),
+}
+
 impl Connector {
-    /// A new plain-http connection for the engine's own HTTP/1.1 exchanges (h1.rs), opened
-    /// exactly as the pool's (egress check, Happy Eyeballs, proxy), and whether it goes
-    /// through a proxy.
-    pub async fn open_h1(
-        &self,
-        uri: &Uri,
-    ) -> Result<(H1Stream, Arc<ConnMeta>, bool), ConnectError> {
-        self.inner.establish(uri, None, false).await
+    /// A new connection for the engine's own HTTP/1.1 exchanges (h1.rs), opened exactly as
+    /// the pool's (egress check, Happy Eyeballs, proxy, TLS with ALPN h2 and http/1.1).
+    pub async fn open_own(&self, uri: &Uri) -> Result<Opened, ConnectError> {
+        let (stream, meta, proxied) = self.inner.establish(uri, None, false).await?;
+        if !meta.h2 {
+            return Ok(Opened::Http1(stream, meta, proxied));
+        }
+        let target = Target::of(uri)?;
+        let origin = origin_key("https", &target.host, target.port);
+        self.inner.handoffs().push((origin, stream, meta.clone()));
+        Ok(Opened::Http2(meta))
+    }
+
+    /// Closes a handed-off HTTP/2 connection the pool did not take (another connection
+    /// served the request).
+    pub fn discard_handoff(&self, meta: &Arc<ConnMeta>) {
+        let dropped = {
+            let mut handoffs = self.inner.handoffs();
+            handoffs
+                .iter()
+                .position(|(_, _, m)| Arc::ptr_eq(m, meta))
+                .map(|at| handoffs.swap_remove(at))
+        };
+        drop(dropped);
     }
 }
 

@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::{capture_connection, CaptureConnection};
 
-use crate::connect::{origin_key, ConnInfo};
+use crate::connect::{origin_key, ConnInfo, Opened};
 use crate::error::{classify_body_error, classify_request_error, Error, Kind};
 use crate::first_connect::Probe;
 use crate::h1::{self, H1Conn, SendError};
@@ -325,26 +325,36 @@ fn request_head(request: &Request<Empty<Bytes>>, url: &url::Url, proxied: bool) 
     head
 }
 
-/// Whether the hop's exchange runs on the engine's own HTTP/1.1 path: plain http. https stays
-/// on hyper's pool, whose first connection to an origin tells HTTP/2 from HTTP/1.1 (ALPN):
-/// moving later exchanges to connections of the engine's own would leave that first one
-/// unused and the second download without a reused socket.
-fn own_path<'a>(client: &'a Pooled, hop: &Hop) -> Option<&'a OwnHttp1> {
-    match hop.url.scheme() {
-        "http" => client.own_http1.as_ref(),
-        _ => None,
+/// Whether the hop's exchange runs on the engine's own HTTP/1.1 path: plain http, and https
+/// unless the origin has a live HTTP/2 connection (hyper's pool carries HTTP/2).
+fn own_path<'a>(client: &'a Pooled, origin: Option<&str>) -> Option<&'a OwnHttp1> {
+    let own = client.own_http1.as_ref()?;
+    match origin {
+        Some(https) if client.h2.has_live(https) => None,
+        _ => Some(own),
     }
+}
+
+/// Where a hop's exchange on the own path ended up. One a hop, returned at once: boxing
+/// the large variant would cost an allocation per download.
+#[allow(clippy::large_enum_variant)]
+enum Routed<'p> {
+    Done(Received, Exchange),
+    /// The new connection spoke HTTP/2: it waits for hyper's pool, and the exchange goes
+    /// there, with the first-connect probe if this download holds it.
+    Http2(Arc<crate::connect::ConnMeta>, Option<Probe<'p>>),
 }
 
 /// A hop's exchange on the engine's own HTTP/1.1 path (h1.rs): a parked connection to the
 /// origin when one is still open, else a new one; a request that finds a parked connection
 /// closed goes once more on a fresh one, as on hyper's path.
-async fn send_own(
+async fn send_own<'p>(
     own: &OwnHttp1,
     settings: &HostSettings,
     chain: &Chain<'_>,
     http_proxy: Option<&ProxyEndpoint>,
-) -> Result<(Received, Exchange), Error> {
+    probe: Option<Probe<'p>>,
+) -> Result<Routed<'p>, Error> {
     let outgoing = build_request(
         &chain.hop,
         &chain.headers,
@@ -363,14 +373,15 @@ async fn send_own(
         let reused = parked.is_some();
         let mut conn = match parked.take() {
             Some(conn) => conn,
-            None => {
-                let (stream, meta, proxied) = own
-                    .connector
-                    .open_h1(outgoing.uri())
-                    .await
-                    .map_err(|e| e.to_error())?;
-                H1Conn::new(stream, meta, proxied)
-            }
+            None => match own
+                .connector
+                .open_own(outgoing.uri())
+                .await
+                .map_err(|e| e.to_error())?
+            {
+                Opened::Http1(stream, meta, proxied) => H1Conn::new(stream, meta, proxied),
+                Opened::Http2(meta) => return Ok(Routed::Http2(meta, probe)),
+            },
         };
         let head = request_head(&outgoing, url, conn.proxied);
         match h1::exchange(&mut conn, &head, settings.max_bytes).await {
@@ -378,7 +389,9 @@ async fn send_own(
                 let exchange =
                     Exchange::begin(conn.meta.clone(), requested_at, Instant::now(), &[], None);
                 let body = h1::Body::new(conn, framing, Some((own.idle.clone(), origin)));
-                return Ok((
+                // The handshake chose HTTP/1.1 (the waiters went then): the probe is done.
+                drop(probe);
+                return Ok(Routed::Done(
                     Received {
                         status: head.status,
                         version: head.version,
@@ -394,19 +407,16 @@ async fn send_own(
     }
 }
 
-/// A hop's exchange through hyper-util's pooled client: HTTP/2, https, and plain http when
-/// the engine is set to hyper's path.
+/// A hop's exchange through hyper-util's pooled client: HTTP/2, and every exchange when the
+/// engine is set to hyper's path.
 async fn send_pooled(
     host: &HostInner,
     chain: &Chain<'_>,
     http_proxy: Option<&ProxyEndpoint>,
+    probe: Option<Probe<'_>>,
 ) -> Result<(Received, Exchange), Error> {
     let client = &host.client;
     let origin = https_origin(&chain.hop);
-    let probe = match &origin {
-        Some(origin) => client.first_connect.admit(origin, &client.h2).await,
-        None => None,
-    };
     let h2_marks = match &origin {
         Some(origin) => client.h2.marks(origin),
         None => Marks(Vec::new()),
@@ -519,9 +529,21 @@ pub(crate) async fn run(
                 .and_then(|proxy| proxy.for_target("http", chain.hop.url.host_str().unwrap_or(""))),
             _ => None,
         };
-        let (response, exchange) = match own_path(client, &chain.hop) {
-            Some(own) => send_own(own, settings, &chain, http_proxy).await?,
-            None => send_pooled(host, &chain, http_proxy).await?,
+        let origin = https_origin(&chain.hop);
+        let probe = match &origin {
+            Some(origin) => client.first_connect.admit(origin, &client.h2).await,
+            None => None,
+        };
+        let (response, exchange) = match own_path(client, origin.as_deref()) {
+            Some(own) => match send_own(own, settings, &chain, http_proxy, probe).await? {
+                Routed::Done(response, exchange) => (response, exchange),
+                Routed::Http2(meta, probe) => {
+                    let sent = send_pooled(host, &chain, http_proxy, probe).await;
+                    own.connector.discard_handoff(&meta);
+                    sent?
+                }
+            },
+            None => send_pooled(host, &chain, http_proxy, probe).await?,
         };
         if http_proxy.is_some()
             && response.status == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED

@@ -379,3 +379,40 @@ async fn a_redirect_whose_body_has_arrived_keeps_its_connection_for_the_next_hop
     );
     assert!(done.profile.unwrap().socket_reused);
 }
+
+/// https: the own path opens the first connection with ALPN h2 and http/1.1; HTTP/1.1 stays
+/// on it, HTTP/2 is handed to hyper's pool. Either way one connection carries every download,
+/// only the first reports the set-up, and nothing is left over.
+#[tokio::test]
+async fn https_origins_keep_one_connection_on_either_protocol() {
+    let pki = Pki::new();
+    let sandbox = Sandbox::new();
+    for (alpn, protocol) in [
+        (b"http/1.1".as_slice(), "http/1.1"),
+        (b"h2".as_slice(), "h2"),
+    ] {
+        let engine = Engine::new();
+        let server = serve(Some(server_tls(pki.leaf(&["files.test"]), &[alpn]))).await;
+        let mut reused = Vec::new();
+        for i in 0..3 {
+            let name = format!("{}-{i}", protocol.replace('/', "_"));
+            let mut job = sandbox.request(&server.url("https", "/bytes/3000"), &name);
+            job.host.ca_pems = vec![pki.ca_pem.clone()];
+            let done = engine
+                .download(&job, &Recorder::default(), &CancellationToken::new())
+                .await
+                .unwrap();
+            assert_eq!(std::fs::read(&done.path).unwrap(), body(3000));
+            let profile = done.profile.unwrap();
+            assert_eq!(profile.protocol, protocol);
+            reused.push(profile.socket_reused);
+        }
+        assert_eq!(reused, [false, true, true], "{protocol}");
+        assert_eq!(server.connections(), 1, "{protocol}");
+        assert_eq!(
+            engine.connection_stats().open,
+            1,
+            "{protocol}: nothing left over"
+        );
+    }
+}
