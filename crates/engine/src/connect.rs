@@ -486,6 +486,12 @@ impl Connector {
         Ok(Opened::Http2(meta))
     }
 
+    /// The engine closes: handed-off connections the pool never took are closed.
+    pub fn close_handoffs(&self) {
+        let dropped = std::mem::take(&mut *self.inner.handoffs());
+        drop(dropped);
+    }
+
     /// Closes a handed-off HTTP/2 connection the pool did not take (another connection
     /// served the request).
     pub fn discard_handoff(&self, meta: &Arc<ConnMeta>) {

@@ -3,7 +3,7 @@
 //! that holds it owns it alone, and one that saw an error or a cancel is dropped, never parked.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::h1::H1Conn;
@@ -29,14 +29,27 @@ impl Parked {
     }
 }
 
+/// How often parked connections are looked at: one the server closed gives its descriptor
+/// back within this, not at the next checkout to its origin (which may never come).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
 #[derive(Default)]
 pub struct IdleConns {
-    by_origin: Mutex<HashMap<String, Vec<Parked>>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    by_origin: HashMap<String, Vec<Parked>>,
+    /// A sweeper task runs (while anything is parked).
+    sweeping: bool,
+    /// The engine closed: nothing is parked any more.
+    closed: bool,
 }
 
 impl IdleConns {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Parked>>> {
-        self.by_origin.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The most recently parked connection to `origin` that is still open: the warmest one,
@@ -45,8 +58,8 @@ impl IdleConns {
         let now = Instant::now();
         let mut dropped = Vec::new();
         let found = {
-            let mut by_origin = self.lock();
-            let list = by_origin.get_mut(origin)?;
+            let mut state = self.lock();
+            let list = state.by_origin.get_mut(origin)?;
             let mut found = None;
             while let Some(mut parked) = list.pop() {
                 if !parked.expired(now) && parked.conn.looks_alive() {
@@ -56,7 +69,7 @@ impl IdleConns {
                 dropped.push(parked);
             }
             if list.is_empty() {
-                by_origin.remove(origin);
+                state.by_origin.remove(origin);
             }
             found
         };
@@ -65,17 +78,84 @@ impl IdleConns {
         found
     }
 
-    pub fn park(&self, origin: &str, parked: Parked) {
+    pub fn park(self: &Arc<Self>, origin: &str, parked: Parked) {
         let now = Instant::now();
-        let expired = {
-            let mut by_origin = self.lock();
-            let list = by_origin.entry(origin.to_string()).or_default();
-            // The oldest are at the front: expired ones are a prefix.
-            let stale = list.iter().take_while(|p| p.expired(now)).count();
-            let expired: Vec<Parked> = list.drain(..stale).collect();
-            list.push(parked);
-            expired
+        let (expired, start_sweeper) = {
+            let mut state = self.lock();
+            if state.closed {
+                (vec![parked], false)
+            } else {
+                let list = state.by_origin.entry(origin.to_string()).or_default();
+                // The oldest are at the front: expired ones are a prefix.
+                let stale = list.iter().take_while(|p| p.expired(now)).count();
+                let expired: Vec<Parked> = list.drain(..stale).collect();
+                list.push(parked);
+                (expired, !std::mem::replace(&mut state.sweeping, true))
+            }
         };
         drop(expired);
+        if start_sweeper {
+            self.start_sweeper();
+        }
+    }
+
+    /// Drops what the servers closed or what idled too long, every `SWEEP_EVERY` while
+    /// anything is parked, on the runtime of the download that parked (it ends with it).
+    fn start_sweeper(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.lock().sweeping = false;
+            return;
+        };
+        let idle = Arc::downgrade(self);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP_EVERY);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(idle) = idle.upgrade() else {
+                    return;
+                };
+                if !idle.sweep() {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Returns whether anything is still parked (else the sweeper stops, under the lock, so
+    /// the next park starts a new one).
+    fn sweep(&self) -> bool {
+        let now = Instant::now();
+        let mut dropped = Vec::new();
+        let remaining = {
+            let mut state = self.lock();
+            for list in state.by_origin.values_mut() {
+                let mut at = 0;
+                while at < list.len() {
+                    let parked = &mut list[at];
+                    if !parked.expired(now) && parked.conn.looks_alive() {
+                        at += 1;
+                    } else {
+                        dropped.push(list.remove(at));
+                    }
+                }
+            }
+            state.by_origin.retain(|_, list| !list.is_empty());
+            let remaining = !state.by_origin.is_empty();
+            state.sweeping = remaining;
+            remaining
+        };
+        drop(dropped);
+        remaining
+    }
+
+    /// The engine closed: every parked connection is closed now, and none is parked later.
+    pub fn close(&self) {
+        let parked = {
+            let mut state = self.lock();
+            state.closed = true;
+            std::mem::take(&mut state.by_origin)
+        };
+        drop(parked);
     }
 }

@@ -95,6 +95,12 @@ impl Engine {
     }
 
     /// The connections this engine holds now.
+    /// Closes the connections that wait between exchanges outside any runtime task; called
+    /// when the runtime that ran the downloads stops.
+    pub fn close_idle_connections(&self) {
+        self.pools.close_idle();
+    }
+
     pub fn connection_stats(&self) -> ConnectionStats {
         self.pools.live.stats()
     }

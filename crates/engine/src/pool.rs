@@ -105,6 +105,19 @@ impl Pools {
 }
 
 impl Pools {
+    /// The engine closes: connections waiting between exchanges are closed now (hyper's
+    /// close with the runtime that runs their tasks; these belong to no task).
+    pub fn close_idle(&self) {
+        let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        for own in clients
+            .values()
+            .filter_map(|pooled| pooled.own_http1.as_ref())
+        {
+            own.idle.close();
+            own.connector.close_handoffs();
+        }
+    }
+
     pub fn client(&self, settings: PoolSettings<'_>) -> Result<Pooled, Error> {
         let mut ca_pems = settings.ca_pems.to_vec();
         ca_pems.sort();

@@ -418,3 +418,50 @@ async fn https_origins_keep_one_connection_on_either_protocol() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_parked_connection_the_server_closes_is_let_go_without_a_next_download() {
+    let server = raw(|mut socket| async move {
+        read_head(&mut socket).await;
+        let _ = socket
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .await;
+        // Kept alive as far as the client knows, then closed by the server.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    })
+    .await;
+    let sandbox = Sandbox::new();
+    let engine = Engine::new();
+    let job = sandbox.request(&server.url("http", "/x"), "x");
+    engine
+        .download(&job, &Recorder::default(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(engine.connection_stats().open, 1);
+    let mut open = 1;
+    // The sweep runs every second; 50 looks of 100 ms leave it several chances.
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        open = engine.connection_stats().open;
+        if open == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        open, 0,
+        "the closed connection was dropped from the idle list"
+    );
+
+    let job = sandbox.request(&server.url("http", "/x"), "y");
+    engine
+        .download(&job, &Recorder::default(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(engine.connection_stats().open, 1);
+    engine.close_idle_connections();
+    assert_eq!(
+        engine.connection_stats().open,
+        0,
+        "closing the engine closes parked connections"
+    );
+}

@@ -465,6 +465,7 @@ impl BindingEngine {
         if let Some(runtime) = runtime {
             runtime.shutdown_background();
         }
+        self.engine.close_idle_connections();
     }
 }
 
