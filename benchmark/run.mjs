@@ -30,7 +30,11 @@ import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { median, percentile, shuffle, summary } from './lib/stats.mjs'
 import { ensureFile, ensureNginx, startNginx } from './lib/server.mjs'
-import { PEER_LABEL, barChart, fmt, markdownTable, range, ratio, ratioChart, terminalTable } from './lib/report.mjs'
+import { PEER_LABEL, fmt, markdownTable, terminalTable } from './lib/report.mjs'
+import { parseArgs } from './lib/args.mjs'
+import { tablesAndCharts } from './lib/tables.mjs'
+import { targetRows } from './lib/targets.mjs'
+import { diskFloorText } from './lib/disk-floor.mjs'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const root = join(benchDir, '..')
@@ -39,187 +43,10 @@ const MiB = 1024 * 1024
 
 // ---------------------------------------------------------------- options
 
-const USAGE = `usage: node benchmark/run.mjs [options]     (npm run bench from the repository root)
-
-  --quick            a few minutes: 2 runs, 300 downloads per small run, 4 pairs of 500 per
-                     on/off comparison, 2 s idle
-  --runs N           runs (rounds) per comparison; default 5
-  --count N          downloads per small-file run; default 2000
-  --pairs N          on/off pairs per on/off comparison (profile, egress, diagnostics); default 20
-  --profile-count N  downloads per block of a pair; default 2000 (the pairs of one process
-                     run back to back after 1,000 warm-up downloads, half of them each way)
-  --idle-ms MS       idle period for the RSS-growth measurement; default 10000
-  --only LIST        scenarios: large,small,idle,profile,egress (default: all); profile and
-                     egress are on/off pairs of tt-download (enableProfile; the egress check,
-                     which needs an addon built with the cargo feature bench-switches, as the
-                     default bench-release build is)
-  --peers LIST       peers: tt,tt-hyper-http1,curl,node-http,undici,got (default: all); also tt-engine, a
-                     diagnostic peer calling the native binding without the host
-  --sizes LIST       small-file sizes: 1k,64k (default: both)
-  --concurrency LIST small-file concurrencies (default: 1,16,64)
-  --protocols LIST   http,https (default: both)
-  --addon PATH|dev   tt-download addon: a .node file, or "dev" for the root build; default: the
-                     bench-release profile (lto = "fat"), built into target/ when missing
-  --baseline-addon PATH  another addon (an earlier commit's bench-release build) measured as
-                     the peer tt-baseline in the same rounds, through the same host code: a
-                     before/after of an engine change in one run
-  --baseline-tree DIR  with --baseline-addon: tt-baseline runs DIR's own dist/ (a checkout of
-                     that commit, built with npm run build:ts) instead of this tree's host
-                     code, for a before/after across a change of the binding
-  (peer tt-hyper-http1: the tt peer with plain-http HTTP/1.1 on hyper-util's pooled client,
-                     the engine's earlier path, TT_BENCH_HTTP1=hyper in a bench build)
-  --tt-threads N     adds the peer tt-threads: the tt peer on createEngine({ threads: N })
-                     (the default engine has one runtime thread per core), in the same rounds
-  --wait-quiet       before each round, wait (up to 2 min) until other processes use < 15% CPU
-  --settle-ms MS     longest wait, before a comparison, for file creation to be cheap again
-                     after deletes (see emptyTrash in run.mjs); default 120000
-  --out FILE         Markdown report; default: BENCHMARKS.md at the repository root
-  --no-write         print the tables only
-  --from-results F   no measuring: write the report again from a results.json
-  --help             this text
-`
-
-const SCENARIOS = ['large', 'small', 'idle', 'profile', 'egress', 'diagnostics']
-
-function parseArgs(argv) {
-  const o = {
-    quick: false,
-    runs: undefined,
-    count: undefined,
-    pairs: undefined,
-    profileCount: undefined,
-    idleMs: undefined,
-    only: SCENARIOS,
-    peers: ['tt', 'tt-hyper-http1', 'curl', 'node-http', 'undici', 'got'],
-    sizes: ['1k', '64k'],
-    concurrency: [1, 16, 64],
-    protocols: ['http', 'https'],
-    addon: undefined,
-    out: join(root, 'BENCHMARKS.md'),
-    write: true,
-    waitQuiet: false,
-    settleMs: 120000,
-  }
-  const list = (v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean)
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    const val = () => {
-      const v = argv[++i]
-      if (v === undefined) usage(`${a} needs a value`)
-      return v
-    }
-    const int = () => {
-      const v = Number(val())
-      if (!Number.isInteger(v) || v < 1) usage(`${a} needs a positive integer`)
-      return v
-    }
-    switch (a) {
-      case '--quick':
-        o.quick = true
-        break
-      case '--runs':
-        o.runs = int()
-        break
-      case '--count':
-        o.count = int()
-        break
-      case '--pairs':
-        o.pairs = int()
-        break
-      case '--profile-count':
-        o.profileCount = int()
-        break
-      case '--idle-ms':
-        o.idleMs = int()
-        break
-      case '--only':
-        o.only = list(val())
-        break
-      case '--peers':
-        o.peers = list(val())
-        break
-      case '--sizes':
-        o.sizes = list(val())
-        break
-      case '--concurrency':
-        o.concurrency = list(val()).map(Number)
-        break
-      case '--protocols':
-        o.protocols = list(val())
-        break
-      case '--addon':
-        o.addon = val()
-        break
-      case '--baseline-addon':
-        o.baselineAddon = val()
-        break
-      case '--baseline-tree':
-        o.baselineTree = val()
-        break
-      case '--tt-threads':
-        o.ttThreads = Number(val())
-        break
-      case '--out':
-        o.out = val()
-        break
-      case '--no-write':
-        o.write = false
-        break
-      case '--from-results':
-        o.fromResults = val()
-        break
-      case '--wait-quiet':
-        o.waitQuiet = true
-        break
-      case '--settle-ms':
-        o.settleMs = Number(val())
-        break
-      case '--help':
-      case '-h':
-        process.stdout.write(USAGE)
-        process.exit(0)
-      default:
-        usage(`unknown option ${a}`)
-    }
-  }
-  o.runs ??= o.quick ? 2 : 5
-  o.count ??= o.quick ? 300 : 2000
-  o.pairs ??= o.quick ? 4 : 20
-  o.profileCount ??= o.quick ? 500 : 2000
-  o.idleMs ??= o.quick ? 2000 : 10000
-  for (const s of o.only) if (!SCENARIOS.includes(s)) usage(`unknown scenario ${s}`)
-  if (o.baselineAddon !== undefined && !o.peers.includes('tt-baseline')) o.peers.splice(1, 0, 'tt-baseline')
-  if (o.ttThreads !== undefined && !o.peers.includes('tt-threads')) o.peers.splice(1, 0, 'tt-threads')
-  for (const p of o.peers) if (!(p in PEER_LABEL)) usage(`unknown peer ${p}`)
-  if (o.peers.includes('tt-threads') && !(Number.isInteger(o.ttThreads) && o.ttThreads >= 1)) {
-    usage('the peer tt-threads needs --tt-threads N (a positive integer)')
-  }
-  if (o.peers.includes('tt-baseline') && o.baselineAddon === undefined) usage('the peer tt-baseline needs --baseline-addon PATH')
-  if (o.baselineAddon !== undefined && !existsSync(o.baselineAddon)) usage(`--baseline-addon ${o.baselineAddon}: no such file`)
-  if (o.baselineTree !== undefined && o.baselineAddon === undefined) usage('--baseline-tree needs --baseline-addon PATH')
-  if (o.baselineTree !== undefined && !existsSync(join(o.baselineTree, 'dist', 'index.js'))) {
-    usage(`--baseline-tree ${o.baselineTree}: no dist/index.js (run npm run build:ts there)`)
-  }
-  for (const s of o.sizes) if (!(s in SMALL_FILES)) usage(`unknown size ${s}`)
-  for (const p of o.protocols) if (!['http', 'https'].includes(p)) usage(`unknown protocol ${p}`)
-  for (const c of o.concurrency) if (!Number.isInteger(c) || c < 1) usage(`bad concurrency ${c}`)
-  return o
-}
-
-function usage(message) {
-  process.stderr.write(`${message}\n\n${USAGE}`)
-  process.exit(2)
-}
-
 const LARGE = { name: '200m.bin', size: 200 * MiB }
 const SMALL_FILES = { '1k': { name: '1k.bin', size: 1024 }, '64k': { name: '64k.bin', size: 64 * 1024 } }
-const NODE_PEERS = ['node-http', 'undici', 'got']
 
-const opts = parseArgs(process.argv.slice(2))
+const opts = parseArgs(process.argv.slice(2), { defaultOut: join(root, 'BENCHMARKS.md'), smallFiles: SMALL_FILES })
 const log = (...a) => process.stderr.write(`${a.join(' ')}\n`)
 
 // ---------------------------------------------------------------- preparation
@@ -607,31 +434,6 @@ async function beforeRound(label) {
   results.busy.push(busy)
 }
 
-/** Median (min–max) of one metric of one peer over rounds. */
-function stat(rounds, peer, key) {
-  return summary(rounds.map((r) => r[peer]?.[key]))
-}
-
-/** Per-round ratio of a peer's metric to curl's and to the best Node peer's. */
-function ratios(rounds, peer, key, higherIsBetter) {
-  const toCurl = []
-  const toNode = []
-  for (const r of rounds) {
-    const v = r[peer]?.[key]
-    const c = r.curl?.[key]
-    if (Number.isFinite(v) && Number.isFinite(c) && c !== 0) toCurl.push(v / c)
-    const nodes = NODE_PEERS.map((p) => r[p]?.[key]).filter(Number.isFinite)
-    if (Number.isFinite(v) && nodes.length) {
-      const best = higherIsBetter ? Math.max(...nodes) : Math.min(...nodes)
-      if (best !== 0) toNode.push(v / best)
-    }
-  }
-  return { curl: summary(toCurl), node: summary(toNode) }
-}
-
-const peerOrder = (peers) =>
-  ['tt', 'tt-hyper-http1', 'tt-baseline', 'tt-threads', 'tt-engine', 'curl', 'node-http', 'undici', 'got'].filter((p) => peers.includes(p))
-
 // ---------------------------------------------------------------- scenarios
 
 const results = {
@@ -832,423 +634,13 @@ async function scenarioPairs(server, name) {
 
 let env
 let startedAt
-const charts = []
-
-function tablesAndCharts() {
-  const sections = []
-  charts.length = 0
-  const peers = peerOrder(opts.peers)
-
-  // Large files
-  if (Object.keys(results.large).length) {
-    const rows = []
-    const groups = []
-    const memGroups = []
-    for (const [proto, rounds] of Object.entries(results.large)) {
-      groups.push({ label: `200 MiB ${proto.toUpperCase()}`, bars: peers.map((p) => ({ peer: p, ...stat(rounds, p, 'mbps') })) })
-      memGroups.push({
-        label: `200 MiB ${proto.toUpperCase()}`,
-        bars: peers.map((p) => ({ peer: p, ...stat(rounds, p, 'rssGrowthMiB') })),
-      })
-      for (const p of peers) {
-        const rt = ratios(rounds, p, 'mbps', true)
-        rows.push([
-          proto.toUpperCase(),
-          PEER_LABEL[p],
-          range(stat(rounds, p, 'mbps'), 0),
-          p === 'curl' ? '1.00x' : ratio(rt.curl),
-          ratio(rt.node),
-          range(stat(rounds, p, 'rssPeakMiB'), 1),
-          range(stat(rounds, p, 'rssGrowthMiB'), 1),
-          p === 'curl' ? '–' : range(stat(rounds, p, 'mainCpuMs'), 0),
-        ])
-      }
-    }
-    charts.push({
-      file: 'large-throughput.svg',
-      svg: barChart({
-        title: 'One 200 MiB file to disk',
-        subtitle: `MB/s (10^6 bytes), median of ${opts.runs} runs, whiskers min–max; higher is better`,
-        unit: 'MB/s',
-        groups,
-        digits: 0,
-      }),
-    })
-    charts.push({
-      file: 'large-rss.svg',
-      svg: barChart({
-        title: 'RSS growth during one 200 MiB download',
-        subtitle: 'MiB, peak RSS minus RSS before the download (curl: minus its peak for a 1 KiB download); lower is better',
-        unit: 'MiB',
-        groups: memGroups,
-        digits: 1,
-      }),
-    })
-    sections.push({
-      title: 'One 200 MiB file to disk',
-      text: 'Throughput in MB/s (10^6 bytes/s) from the first request to the file closed; peak RSS is the process high-water mark during the download (VmHWM reset just before it), growth is peak minus RSS before the download (curl: its peak minus its peak for a 1 KiB download). JS CPU is utime + stime of the main thread during the download.',
-      tables: [
-        { columns: ['Proto', 'Peer', 'MB/s', '× curl', '× best Node', 'peak RSS MiB', 'RSS growth MiB', 'JS main-thread CPU ms'], rows },
-      ],
-      charts: ['large-throughput.svg', 'large-rss.svg'],
-    })
-  }
-
-  // Small files
-  if (Object.keys(results.small).length) {
-    const tables = []
-    const chartFiles = []
-    for (const size of opts.sizes) {
-      const entries = Object.values(results.small).filter((e) => e.size === size)
-      if (!entries.length) continue
-      const rows = []
-      const groups = []
-      for (const e of entries) {
-        groups.push({ label: `${e.proto.toUpperCase()} c=${e.c}`, bars: peers.map((p) => ({ peer: p, ...stat(e.rounds, p, 'dps') })) })
-        for (const p of peers) {
-          const rt = ratios(e.rounds, p, 'dps', true)
-          const lat = ratios(e.rounds, p, 'p99', false)
-          rows.push([
-            e.proto.toUpperCase(),
-            String(e.c),
-            fmt(results.probeByLabel[`${e.size} ${e.proto} c${e.c}`], 0),
-            PEER_LABEL[p],
-            range(stat(e.rounds, p, 'dps'), 0),
-            p === 'curl' ? '1.00x' : ratio(rt.curl),
-            ratio(rt.node),
-            range(stat(e.rounds, p, 'p50'), 2),
-            range(stat(e.rounds, p, 'p99'), 2),
-            p === 'curl' ? '1.00x' : ratio(lat.curl),
-            range(stat(e.rounds, p, 'inFlight'), 1),
-            p === 'curl' ? '–' : range(stat(e.rounds, p, 'mainCpuUs'), 0),
-            range(stat(e.rounds, p, 'procCpuUs'), 0),
-          ])
-        }
-      }
-      const file = `small-${size}.svg`
-      chartFiles.push(file)
-      charts.push({
-        file,
-        svg: barChart({
-          title: `${opts.count} downloads of ${size === '1k' ? '1 KiB' : '64 KiB'} to disk`,
-          subtitle: `downloads/s, median of ${opts.runs} runs, whiskers min–max; higher is better`,
-          unit: 'downloads/s',
-          groups,
-          digits: 0,
-        }),
-      })
-      tables.push({
-        caption: `${size === '1k' ? '1 KiB' : '64 KiB'} files`,
-        columns: [
-          'Proto',
-          'C',
-          'disk µs/create',
-          'Peer',
-          'downloads/s',
-          '× curl',
-          '× best Node',
-          'p50 ms',
-          'p99 ms',
-          'p99 × curl',
-          'in flight',
-          'JS main-thread CPU µs/dl',
-          'process CPU µs/dl',
-        ],
-        rows,
-      })
-    }
-    // Where tt-download's time goes, from its profiles.
-    const ttRows = Object.values(results.small).map((e) => [
-      `${e.size} ${e.proto.toUpperCase()} c=${e.c}`,
-      range(stat(e.rounds, 'tt', 'ttPre'), 3),
-      range(stat(e.rounds, 'tt', 'ttEngine'), 3),
-      range(stat(e.rounds, 'tt', 'ttPost'), 3),
-      range(stat(e.rounds, 'tt', 'p50'), 3),
-      fmt(median(e.rounds.map((r) => r.tt?.ttReused)) * 100, 1) + '%',
-      range(stat(e.rounds, 'tt', 'mainCpuUs'), 0),
-      range(stat(e.rounds, 'tt', 'engineThreadsCpuUs'), 0),
-      range(stat(e.rounds, 'tt', 'otherThreadsCpuUs'), 0),
-      fmt(median(e.rounds.map((r) => r.tt?.engineThreads)), 0),
-      range(stat(e.rounds, 'tt', 'switchesPerDl'), 1),
-    ])
-    // JS main-thread CPU per download, all peers side by side.
-    const cpuPeers = peers.filter((p) => p !== 'curl')
-    const cpuRows = Object.values(results.small).map((e) => [
-      `${e.size} ${e.proto.toUpperCase()} c=${e.c}`,
-      ...cpuPeers.map((p) => fmt(stat(e.rounds, p, 'mainCpuUs').median, 0)),
-      cpuPeers.includes('tt') ? ratio(ratios(e.rounds, 'tt', 'mainCpuUs', false).node) : '–',
-    ])
-    charts.push({
-      file: 'small-cpu.svg',
-      svg: barChart({
-        title: 'JS main-thread CPU per download (utime + stime)',
-        subtitle: `µs per download, median of ${opts.runs} runs; lower is better`,
-        unit: 'µs per download',
-        groups: Object.values(results.small).map((e) => ({
-          label: `${e.size} ${e.proto.toUpperCase()} c=${e.c}`,
-          bars: cpuPeers.map((p) => ({ peer: p, ...stat(e.rounds, p, 'mainCpuUs') })),
-        })),
-        digits: 0,
-      }),
-    })
-    sections.push({
-      title: `${opts.count} small downloads`,
-      text: `Each run downloads the same file ${opts.count} times with C concurrent lanes (each lane starts its next download when the previous one is on disk), a new file per download. downloads/s = ${opts.count} / wall time from the first request to the last file closed (curl: spawn to exit, its process start included). Latency: request start to file closed (curl: its time_total); tt-download: download() call to its promise settling. × best Node: against the best of node:http, undici and got in the same round (for p99, lower is better). *in flight*: the downloads' summed latency over the wall time, the mean number in flight (Little's law); where it is below C, the peer's latency clock leaves out time its downloads waited inside it (curl starts a transfer's time_total only when it takes the transfer up), so its latency is not comparable with a peer that keeps all C lanes timed. CPU per download: JS main thread (utime + stime from /proc/self/task/<pid>/stat) and the whole process (all threads; curl via GNU time). *disk µs/create*: what creating one 1 KiB file cost just before the comparison (see Notes): around 30-80 µs on a settled disk; at several hundred µs every peer is bound by file creation and the ratios shrink toward 1.`,
-      tables,
-      charts: chartFiles,
-    })
-    sections.push({
-      title: 'JS main-thread CPU per small download',
-      text: 'µs of utime + stime of the JS main thread per download (medians). The last column: tt-download over the best (lowest) Node peer of the same round.',
-      tables: [{ columns: ['Comparison', ...cpuPeers.map((p) => PEER_LABEL[p]), 'tt ÷ best Node'], rows: cpuRows }],
-      charts: ['small-cpu.svg'],
-    })
-    if (peers.includes('tt')) {
-      sections.push({
-        title: 'Where a tt-download small download spends its time',
-        text: `CPU by thread: the JS main thread, the engine's runtime threads (tokio workers and its blocking pool, both named "tt-download"; they run the HTTP client, TLS, and every file operation through tokio::fs), and the rest (V8 and libuv threads), per download, from /proc/self/task/*/stat. Disk floor on this machine: ${disk()}. From the profiles (one clock, the engine\'s): *before engine* = invokeStart to fetchStart (validation, host queue, the call into the addon and the hop onto a runtime thread); *engine* = fetchStart to responseEnd (connect or checkout, request, response, body); *after* = responseEnd to the promise continuation in JS (staging file flush, rename, the outcome crossing back to the JS thread, result object). Medians per run (sampled every 4th download), then median (min–max) over runs.`,
-        tables: [
-          {
-            columns: [
-              'Comparison',
-              'before engine ms',
-              'engine ms',
-              'after ms',
-              'total p50 ms',
-              'socket reused',
-              'JS main µs/dl',
-              '"tt-download" threads µs/dl',
-              'other threads µs/dl',
-              '"tt-download" threads',
-              'context switches/dl',
-            ],
-            rows: ttRows,
-          },
-          {
-            caption: 'Context switches per download, all threads of the process (curl: not measured)',
-            columns: ['Comparison', ...peers.filter((p) => p !== 'curl').map((p) => PEER_LABEL[p])],
-            rows: Object.values(results.small).map((e) => [
-              `${e.size} ${e.proto.toUpperCase()} c=${e.c}`,
-              ...peers.filter((p) => p !== 'curl').map((p) => fmt(stat(e.rounds, p, 'switchesPerDl').median, 1)),
-            ]),
-          },
-        ],
-        charts: [],
-      })
-    }
-  }
-
-  // Idle host
-  if (results.idle) {
-    const rounds = results.idle
-    const idlePeers = peers.filter((p) => p !== 'curl')
-    const rows = idlePeers.map((p) => [
-      PEER_LABEL[p],
-      range(stat(rounds, p, 'rssLoadedMiB'), 1),
-      range(stat(rounds, p, 'loadedMiB'), 1),
-      range(stat(rounds, p, 'afterWorkMiB'), 1),
-      range(stat(rounds, p, 'idleGrowthMiB'), 2),
-      range(stat(rounds, p, 'maxIdleMiB'), 1),
-    ])
-    charts.push({
-      file: 'idle-rss.svg',
-      svg: barChart({
-        title: 'RSS growth over an idle client',
-        subtitle: `MiB over ${opts.idleMs / 1000} s idle after 200 x 64 KiB over HTTPS (gc before both samples); lower is better`,
-        unit: 'MiB',
-        groups: [{ label: 'idle', bars: idlePeers.map((p) => ({ peer: p, ...stat(rounds, p, 'idleGrowthMiB') })) }],
-        digits: 2,
-      }),
-    })
-    sections.push({
-      title: 'Memory of an idle client',
-      text: `Each process loads its client (tt-download: createHost with its own engine), downloads 200 x 64 KiB over HTTPS at concurrency 16 (connections stay pooled), then idles ${opts.idleMs / 1000} s; gc() (--expose-gc) before the samples. Growth = RSS after the idle period minus RSS right after the downloads.`,
-      tables: [
-        {
-          columns: [
-            'Peer',
-            'RSS loaded MiB',
-            'of which loading the client',
-            'RSS after downloads MiB',
-            'growth over idle MiB',
-            'max RSS while idle MiB',
-          ],
-          rows,
-        },
-      ],
-      charts: ['idle-rss.svg'],
-    })
-  }
-
-  // On/off pairs
-  if (results.profile) {
-    pairsSection(sections, results.profile, {
-      title: 'Profile on versus off',
-      file: 'profile-on-off.svg',
-      chartTitle: 'tt-download: enableProfile on vs off',
-      axis: 'downloads/s with profile on ÷ profile off (one dot per pair)',
-      blocks: 'with enableProfile true and one with false',
-      ...PAIR_SCENARIOS.profile,
-    })
-  }
-  if (results.egress) {
-    const dials = summary(results.egress.dials ?? [])
-    pairsSection(sections, results.egress, {
-      title: 'Egress check on versus off',
-      file: 'egress-on-off.svg',
-      chartTitle: 'tt-download: egress check on vs off',
-      axis: 'downloads/s with the egress check ÷ without it (one dot per pair)',
-      blocks:
-        "through a host with `egress: { allow: ['127.0.0.0/8'] }` and one through a second host on the same engine (createEngine()), identical but for the bench-only `benchSkipCheck: true` (accepted only by an addon built with the cargo feature bench-switches), enableProfile true in both",
-      after: ` The check runs on the address of every connection dialled (SPEC 11), not per request, and the two hosts never share a pooled connection (pools are keyed by the policy): each process opened ${dials.n ? `${range(dials, 0)} new connections` : 'an unknown number of connections'} for both hosts together, warm-up included (downloads whose profile says socketReused false); every other download went over a kept-alive connection and never reached the check. Having their own connections, the halves also differ in how those spread over nginx's workers (reuseport hashes each connection to one): a difference fixed for the life of a process, which the random order inside it does not cancel and only the several processes do.`,
-      ...PAIR_SCENARIOS.egress,
-    })
-  }
-  if (results.diagnostics) {
-    pairsSection(sections, results.diagnostics, {
-      title: 'Diagnostics subscriber on versus off',
-      file: 'diagnostics-on-off.svg',
-      chartTitle: 'tt-download: a diagnostics_channel subscriber vs none',
-      axis: 'downloads/s with a subscriber on all four channels ÷ none (one dot per pair)',
-      blocks: 'with one subscriber on each of the four tt-download:download:* channels and one with none (the host builds no message then)',
-      ...PAIR_SCENARIOS.diagnostics,
-    })
-  }
-  return sections
-}
-
-/** The median and range of the ratios of the pairs that completed. */
-function pairSummary(res) {
-  const ok = res.pairs.filter((p) => Number.isFinite(p.ratio))
-  return { ok, s: summary(ok.map((p) => p.ratio)) }
-}
-
-/** The section (table, text) and ratio chart of one on/off comparison (PAIR_SCENARIOS). */
-function pairsSection(sections, res, { title, file, chartTitle, axis, blocks, after = '', on, off }) {
-  const { ok, s } = pairSummary(res)
-  charts.push({
-    file,
-    svg: ratioChart({
-      title: chartTitle,
-      subtitle: `${ok.length} interleaved pairs of ${opts.profileCount} x 1 KiB over HTTP at concurrency ${res.c}; median ${fmt(s.median, 3)}`,
-      axis,
-      ratios: ok.map((p) => p.ratio),
-    }),
-  })
-  // Saved before the warm-up was recorded: 1,000, all with the profile on.
-  const warm =
-    res.warmup === undefined
-      ? 'after 1,000 warm-up downloads'
-      : `after ${res.warmup.toLocaleString('en-US')} warm-up downloads, half of them each way`
-  sections.push({
-    title,
-    text: `${ok.length} pairs, each a block of ${opts.profileCount} x 1 KiB downloads over HTTP at concurrency ${res.c} ${blocks}, in a random order, back to back in the same process (${res.inProcess ?? 1} pairs per process, ${warm}). Ratio = downloads/s ${on} ÷ ${off} (1.00 = free; 0.97 = 3% cost).${after}`,
-    tables: [
-      {
-        columns: [
-          'pairs',
-          `median ${on} ÷ ${off}`,
-          'range',
-          `downloads/s ${on}`,
-          `downloads/s ${off}`,
-          `process CPU µs/dl ${on}`,
-          `process CPU µs/dl ${off}`,
-        ],
-        rows: [
-          [
-            String(ok.length),
-            fmt(s.median, 3),
-            `${fmt(s.min, 3)}–${fmt(s.max, 3)}`,
-            range(summary(ok.map((p) => p.on.dps)), 0),
-            range(summary(ok.map((p) => p.off.dps)), 0),
-            range(summary(ok.map((p) => p.on.cpuUsPerDl).filter(Number.isFinite)), 0),
-            range(summary(ok.map((p) => p.off.cpuUsPerDl).filter(Number.isFinite)), 0),
-          ],
-        ],
-      },
-    ],
-    charts: [file],
-  })
-}
-
-function disk() {
-  const d = results.disk
-  if (!d?.start) return 'not measured'
-  const part = (x) =>
-    `create + write 1 KiB + close ${fmt(x.createUs, 0)} µs per file, with a rename into another directory ${fmt(x.createRenameUs, 0)} µs`
-  return `${part(d.start)} (before the runs)${d.end ? `; ${part(d.end)} (after)` : ''}`
-}
-
-/** The targets of issue 7 against this run's medians. */
-function targets() {
-  const rows = []
-  const check = (name, value, ok) => rows.push([name, value, ok === undefined ? '–' : ok ? 'met' : '**missed**'])
-  for (const [proto, rounds] of Object.entries(results.large)) {
-    const r = ratios(rounds, 'tt', 'mbps', true).curl
-    const goal = proto === 'http' ? 1.0 : 0.95
-    check(
-      `200 MiB ${proto.toUpperCase()} → disk >= ${goal.toFixed(2)}x curl`,
-      ratio(r),
-      Number.isFinite(r.median) ? r.median >= goal : undefined,
-    )
-    const g = stat(rounds, 'tt', 'rssGrowthMiB')
-    check(
-      `RSS growth during 200 MiB ${proto.toUpperCase()} <= 10 MiB`,
-      `${range(g, 1)} MiB`,
-      Number.isFinite(g.median) ? g.median <= 10 : undefined,
-    )
-  }
-  const small = Object.values(results.small)
-  if (small.length) {
-    const vsCurl = small.map((e) => ({ e, r: ratios(e.rounds, 'tt', 'dps', true).curl.median }))
-    const vsNode = small.map((e) => ({ e, r: ratios(e.rounds, 'tt', 'dps', true).node.median }))
-    const worst = (xs) => xs.reduce((a, b) => (b.r < a.r ? b : a))
-    const wc = worst(vsCurl)
-    const wn = worst(vsNode)
-    const missC = vsCurl.filter((x) => x.r < 1).length
-    const missN = vsNode.filter((x) => x.r < 2).length
-    check(
-      'small files: downloads/s >= 1.0x curl (every size, concurrency, protocol)',
-      `worst ${fmt(wc.r, 2)}x (${wc.e.size} ${wc.e.proto} c=${wc.e.c}); ${missC} of ${small.length} below`,
-      missC === 0,
-    )
-    check(
-      'small files: downloads/s >= 2x best Node peer',
-      `worst ${fmt(wn.r, 2)}x (${wn.e.size} ${wn.e.proto} c=${wn.e.c}); ${missN} of ${small.length} below`,
-      missN === 0,
-    )
-    const c64 = small.filter((e) => e.c === 64)
-    if (c64.length) {
-      const p99 = c64.map((e) => ({ e, r: ratios(e.rounds, 'tt', 'p99', false).curl.median }))
-      const miss = p99.filter((x) => x.r > 1)
-      check(
-        'p99 latency at concurrency 64 <= curl',
-        p99.map((x) => `${x.e.size} ${x.e.proto} ${fmt(x.r, 2)}x`).join('; '),
-        miss.length === 0,
-      )
-    }
-  }
-  if (results.idle) {
-    const g = stat(results.idle, 'tt', 'idleGrowthMiB')
-    check('RSS growth over an idle host', `${range(g, 2)} MiB over ${opts.idleMs / 1000} s`, undefined)
-  }
-  if (results.profile) {
-    const { s } = pairSummary(results.profile)
-    check(
-      'profile on costs <= 3% downloads/s',
-      `on ÷ off ${fmt(s.median, 3)} (${fmt(s.min, 3)}–${fmt(s.max, 3)})`,
-      Number.isFinite(s.median) ? s.median >= 0.97 : undefined,
-    )
-  }
-  return rows
-}
 
 /** Notes on the disk, from the probes (computed at each emit, so a re-render rewrites them). */
 function diskNotes() {
   if (!results.disk?.end) return []
   const notes = []
   notes.push(
-    `Disk floor (the same directory tree the peers write to; one synchronous process): ${disk()}. Every small-file run creates one file per download, so this cost bounds all peers alike; tt-download's storage path adds the rename.`,
+    `Disk floor (the same directory tree the peers write to; one synchronous process): ${diskFloorText(results.disk)}. Every small-file run creates one file per download, so this cost bounds all peers alike; tt-download's storage path adds the rename.`,
   )
   const probes = summary(results.createProbes)
   const why =
@@ -1262,8 +654,8 @@ function diskNotes() {
 }
 
 function emit(final = false) {
-  const sections = tablesAndCharts()
-  const targetRows = targets()
+  const { sections, charts } = tablesAndCharts({ opts, results, pairScenarios: PAIR_SCENARIOS })
+  const targets = targetRows({ opts, results })
   const chartDir = join(benchDir, 'charts')
   if (opts.write) {
     mkdirSync(chartDir, { recursive: true })
@@ -1292,12 +684,12 @@ function emit(final = false) {
     '',
   )
   md.push('## Targets (issue 7)', '')
-  md.push(markdownTable({ columns: ['Target', 'This run (tt-download)', 'Status'], rows: targetRows }), '')
+  md.push(markdownTable({ columns: ['Target', 'This run (tt-download)', 'Status'], rows: targets }), '')
   const term = []
   term.push(
     '',
     '=== Targets (issue 7) ===',
-    terminalTable({ columns: ['Target', 'This run', 'Status'], rows: targetRows.map((r) => r.map((c) => c.replace(/\*\*/g, ''))) }),
+    terminalTable({ columns: ['Target', 'This run', 'Status'], rows: targets.map((r) => r.map((c) => c.replace(/\*\*/g, ''))) }),
   )
   for (const s of sections) {
     md.push(`## ${s.title}`, '', s.text, '')
@@ -1417,7 +809,7 @@ async function main() {
       )
     }
     results.disk = { start: diskBaseline() }
-    log(`disk floor: ${disk()}`)
+    log(`disk floor: ${diskFloorText(results.disk)}`)
     if (!hasGnuTime) results.notes.push('GNU time (/usr/bin/time) is missing: curl CPU and RSS figures are not available.')
     if (opts.only.includes('large')) await scenarioLarge(server)
     if (opts.only.includes('small')) await scenarioSmall(server)
