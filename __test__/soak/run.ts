@@ -13,17 +13,15 @@
 // - after every host and the engine are closed, /proc/self/fd holds no more entries than after
 //   the warm-up downloads (and, before the engine closes, no more regular files);
 // - RSS after the run stays within a stated bound of RSS after the warm-up, outside the V8
-//   heap too, and stops growing in the second half of the run (see RSS_BOUND).
+//   heap too, and stops growing in the second half of the run (see RSS_BOUND in bounds.ts).
 //
 // Usage: node --expose-gc --import tsx __test__/soak/run.ts [--seconds N] [--count N]
 //        [--seed S] [--concurrency C] [--hosts H] [--report FILE]   (npm run soak -- --seconds 20)
 // Prints the figures and one `SOAK-RESULT <json>` line; exit 0 only when nothing was violated.
 // `--report FILE` also writes them as Markdown (the long form, `npm run soak`, writes SOAK.md).
-import { execFileSync } from 'node:child_process'
-import { readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
+import { readdirSync, statSync, writeFileSync } from 'node:fs'
 import { rm, unlink } from 'node:fs/promises'
 import * as net from 'node:net'
-import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { createEngine, createHost, DownloadError } from '../../src/index.js'
 import type { DownloadFail, DownloadSuccess, DownloadTask, Engine, Host, HostConfig } from '../../src/index.js'
@@ -42,84 +40,16 @@ import {
 } from '../helpers/raw-servers.js'
 import { startScriptedProxy, type ScriptedProxy } from '../helpers/proxies.js'
 import { certKit, startBadCertServer, startTlsServer, TEST_HOST, type CertKit } from '../helpers/tls.js'
-
-// ---------------------------------------------------------------------------------------------
-// Options
-
-interface Options {
-  seconds: number
-  count: number
-  seed: number
-  concurrency: number
-  hosts: number
-}
-
-function parseArgs(argv: string[]): Options & { report?: string } {
-  const opts: Options = {
-    seconds: 180,
-    count: 100_000,
-    seed: Math.floor(Math.random() * 2 ** 31),
-    concurrency: 32,
-    hosts: 8,
-  }
-  let report: string | undefined
-  for (let i = 0; i < argv.length; i++) {
-    const name = argv[i]!
-    const value = argv[i + 1]
-    const key = name.replace(/^--/, '') as keyof Options
-    if (name === '--report' && value !== undefined) {
-      report = value
-      i++
-      continue
-    }
-    if (!name.startsWith('--') || !(key in opts) || value === undefined) {
-      console.error(`soak: bad argument ${name}; use --seconds N --count N --seed S --concurrency C --hosts H --report FILE`)
-      process.exit(2)
-    }
-    const n = Number(value)
-    if (!Number.isInteger(n) || n < (key === 'seed' ? 0 : 1)) {
-      console.error(`soak: ${name} needs a positive integer, got ${value}`)
-      process.exit(2)
-    }
-    opts[key] = n
-    i++
-  }
-  return report === undefined ? opts : { ...opts, report }
-}
+import { DRAIN_MS, MAX_FILE_SIZE, MiB, QUIET_MS, TEMP_QUOTA } from './bounds.js'
+import { checkMemoryAtEnd, checkOpenFilesBeforeEngineClose, closeEngineAndCheckFds, measureBaseline, type Baseline } from './leaks.js'
+import { collect, gc, rss } from './measure.js'
+import { parseArgs } from './options.js'
+import { soakReport } from './report.js'
+import { buildSummary, printSummary, type EndOfRun } from './summary.js'
+import { sleep, within } from './time.js'
+import { violation } from './violations.js'
 
 const opts = parseArgs(process.argv.slice(2))
-
-// ---------------------------------------------------------------------------------------------
-// Bounds, each with its reason
-
-/** Body limit of every host: tooLarge faults ask for more, good downloads stay under. */
-const MAX_FILE_SIZE = 512 * 1024
-const TEMP_QUOTA = 2 * MAX_FILE_SIZE
-/** How long the end of the run waits for calls still running to complete before calling them lost. */
-const DRAIN_MS = 30_000
-/** Quiet period after the last complete, for late (double) calls to show up. */
-const QUIET_MS = 500
-/** How long the fd count may take to settle after the engine closed (runtime threads exit in the background). */
-const FD_SETTLE_MS = 10_000
-/**
- * RSS after the run (engine closed, gc run) may exceed RSS after the warm-up by at most this.
- * Why 96 MiB: what legitimately stays is memory the process grew into and keeps, not data.
- * V8 keeps the heap it committed under allocation pressure (its young generation grows to
- * 3 x 16 MiB semi-spaces; measured here: +21 MiB committed for +2 MiB used), glibc keeps
- * freed pages in its per-thread arenas (the engine's workers), and the test servers in this
- * process keep TLS and HTTP/2 session state and a cache of up to 16 bodies of <= 600 KiB.
- * Measured: +36 to +63 MiB whatever the length of the run (20 s or 3 minutes), reached early
- * and then flat. A real leak is far larger: one leaked 4 KiB buffer per download is 400 MiB
- * over the 100 000 downloads of a full run. Two finer checks back it up:
- * - NATIVE_BOUND: RSS outside V8's committed heap (Rust, OpenSSL, libuv, glibc; where a leak
- *   in the engine would show) grows by at most 48 MiB (measured: -3 to +21 MiB);
- * - RSS_STEADY_BOUND: between the middle and the end of the run (both gc'd, engine open) RSS
- *   grows by at most 32 MiB (measured: -4 to +12 MiB): growth that continues is a leak.
- */
-const RSS_BOUND = 96 * 1024 * 1024
-const NATIVE_BOUND = 48 * 1024 * 1024
-const RSS_STEADY_BOUND = 32 * 1024 * 1024
-const MiB = 1024 * 1024
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness (mulberry32): the same seed gives the same sequence of choices; timing
@@ -143,78 +73,6 @@ function weighted<T extends string>(table: Record<T, number>): T {
     if (r < 0) return key
   }
   return entries[entries.length - 1]![0]
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-/** True if `promise` settles within `ms`; the timer is cleared either way (no handle lingers). */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))
-  try {
-    return await Promise.race([promise.then(() => true), late])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Violations
-
-const violations = new Map<string, string[]>()
-function violation(kind: string, detail: string): void {
-  const list = violations.get(kind) ?? []
-  list.push(detail)
-  violations.set(kind, list)
-}
-
-// ---------------------------------------------------------------------------------------------
-// File descriptors and memory
-
-interface FdCount {
-  total: number
-  files: number
-  sockets: number
-  other: number
-}
-
-function fdCount(): FdCount {
-  const out: FdCount = { total: 0, files: 0, sockets: 0, other: 0 }
-  for (const fd of readdirSync('/proc/self/fd')) {
-    let target: string
-    try {
-      target = readlinkSync(`/proc/self/fd/${fd}`)
-    } catch {
-      continue // the directory handle readdirSync itself used, closed by now
-    }
-    out.total++
-    if (target.startsWith('socket:')) out.sockets++
-    else if (target.startsWith('/') && !target.startsWith('/dev/')) out.files++
-    else out.other++
-  }
-  return out
-}
-
-const gc = (globalThis as { gc?: () => void }).gc
-async function collect(): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    gc?.()
-    await sleep(50)
-  }
-}
-
-const rss = () => process.memoryUsage().rss
-/** RSS outside V8's committed heap. */
-const native = () => {
-  const m = process.memoryUsage()
-  return m.rss - m.heapTotal
-}
-const heap = () => process.memoryUsage().heapUsed
-/** Where the memory is: V8 heap committed, of it used, Buffers and other external memory (MiB). */
-function memoryBreakdown(): string {
-  const m = process.memoryUsage()
-  const f = (n: number) => (n / MiB).toFixed(1)
-  return `heap committed ${f(m.heapTotal)} (used ${f(m.heapUsed)}), external ${f(m.external)} (buffers ${f(m.arrayBuffers)})`
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -498,10 +356,11 @@ function good(origin: { url(path: string): string }, n: number, seed: number, ro
   return plan
 }
 
+const goodServer = () => pick([servers.http, servers.https, servers.h2])
+
 function planFor(fault: Fault, call: { id: number }): Plan {
   const seed = call.id
   const size = () => pick([0, 1, 100, 4096, 65_536, int(1, 300_000)])
-  const goodServer = () => pick([servers.http, servers.https, servers.h2])
   const shortTimeout = () => int(80, 400)
   switch (fault) {
     case 'http':
@@ -527,21 +386,8 @@ function planFor(fault: Fault, call: { id: number }): Plan {
     case 'promise':
       return { ...good(goodServer(), size(), seed), promise: true }
     case 'abort':
-    case 'promiseAbort': {
-      // A body that takes ~100-300 ms; the abort lands anywhere in it, or after it ended.
-      const n = 65_536
-      const chunks = int(4, 12)
-      const plan: Plan = {
-        url: pick([servers.http, servers.https, servers.h2Churn]).url(`/slow/${n}?seed=${seed}&chunks=${chunks}&delayMs=${int(5, 25)}`),
-        allowed: ['success', 121522],
-        expectedLength: n,
-        expectedSha: sha256(patternBytes(n, seed)),
-        abortAt: fault === 'promiseAbort' ? int(0, 300) : pick(['sync', 'headers', 'progress', int(0, 350)] as const),
-      }
-      if (random() < 0.3) plan.filePath = `ttfile://user/abort-${call.id}.bin`
-      if (fault === 'promiseAbort') plan.promise = true
-      return plan
-    }
+    case 'promiseAbort':
+      return abortPlan(fault, seed)
     case 'reset':
       return { url: servers.reset.url(`/r${seed}`), allowed: [121527] }
     case 'short':
@@ -558,19 +404,8 @@ function planFor(fault: Fault, call: { id: number }): Plan {
       return { url: servers.closeBefore.url(`/cb${seed}`), allowed: [121526] }
     case 'refused':
       return { url: `http://127.0.0.1:${refused}/x${seed}`, allowed: [121526] }
-    case 'egressRefused': {
-      // Addresses the policy refuses, spelled every way a mini-program could: a literal, a
-      // mapped literal, a name resolving inward, a redirect hop. The tripwire listening there
-      // must never see a connection.
-      const port = tripwire.port
-      const url = pick([
-        `http://127.0.0.2:${port}/e${seed}`,
-        `http://[::ffff:127.0.0.2]:${port}/e${seed}`,
-        `https://${INWARD_HOST}:${port}/e${seed}`,
-        goodServer().url(`/redirect-to?url=${encodeURIComponent(`http://0x7f000002:${port}/e${seed}`)}`),
-      ])
-      return { url, allowed: [121526], errMsg: 'downloadFile:fail connection error: address not allowed' }
-    }
+    case 'egressRefused':
+      return egressRefusedPlan(seed)
     case 'proxied':
       // Any good server, through the proxy host's proxy: hashed like every good download.
       return good(goodServer(), size(), seed)
@@ -594,21 +429,57 @@ function planFor(fault: Fault, call: { id: number }): Plan {
         allowed: [121530],
         filePath: `ttfile://user/q-${call.id}.bin`,
       }
-    case 'invalid': {
-      const bad = pick([
-        { raw: { url: 'ftp://x/y' }, code: 121599 },
-        { raw: { url: 42 }, code: 121599 },
-        { raw: { url: 'http://u:p@127.0.0.1/' }, code: 121529 },
-        { raw: { url: servers.http.url('/bytes/1'), header: { 'x-a': 'v\r\nx-injected: 1' } }, code: 121599 },
-        { raw: { url: servers.http.url('/bytes/1'), header: { 'bad name': '1' } }, code: 121599 },
-        { raw: { url: servers.http.url('/bytes/1'), timeout: 'soon' }, code: 121599 },
-        { raw: { url: servers.http.url('/bytes/1'), filePath: 'ttfile://user/../x' }, code: 121503 },
-        { raw: { url: servers.http.url('/bytes/1'), filePath: '/etc/passwd' }, code: 121508 },
-        { raw: { url: servers.http.url('/bytes/1'), filePath: 'ttfile://user/none/x.bin' }, code: 121502 },
-      ])
-      return { url: String(bad.raw.url), allowed: [bad.code], raw: bad.raw }
-    }
+    case 'invalid':
+      return invalidPlan()
   }
+}
+
+/** A body that takes ~100-300 ms; the abort lands anywhere in it, or after it ended. */
+function abortPlan(fault: 'abort' | 'promiseAbort', seed: number): Plan {
+  const n = 65_536
+  const chunks = int(4, 12)
+  const plan: Plan = {
+    url: pick([servers.http, servers.https, servers.h2Churn]).url(`/slow/${n}?seed=${seed}&chunks=${chunks}&delayMs=${int(5, 25)}`),
+    allowed: ['success', 121522],
+    expectedLength: n,
+    expectedSha: sha256(patternBytes(n, seed)),
+    abortAt: fault === 'promiseAbort' ? int(0, 300) : pick(['sync', 'headers', 'progress', int(0, 350)] as const),
+  }
+  if (random() < 0.3) plan.filePath = `ttfile://user/abort-${seed}.bin`
+  if (fault === 'promiseAbort') plan.promise = true
+  return plan
+}
+
+/**
+ * Addresses the policy refuses, spelled every way a mini-program could: a literal, a mapped
+ * literal, a name resolving inward, a redirect hop. The tripwire listening there must never
+ * see a connection.
+ */
+function egressRefusedPlan(seed: number): Plan {
+  const port = tripwire.port
+  const url = pick([
+    `http://127.0.0.2:${port}/e${seed}`,
+    `http://[::ffff:127.0.0.2]:${port}/e${seed}`,
+    `https://${INWARD_HOST}:${port}/e${seed}`,
+    goodServer().url(`/redirect-to?url=${encodeURIComponent(`http://0x7f000002:${port}/e${seed}`)}`),
+  ])
+  return { url, allowed: [121526], errMsg: 'downloadFile:fail connection error: address not allowed' }
+}
+
+/** Inputs downloadFile must refuse, each with the code it refuses them with. */
+function invalidPlan(): Plan {
+  const bad = pick([
+    { raw: { url: 'ftp://x/y' }, code: 121599 },
+    { raw: { url: 42 }, code: 121599 },
+    { raw: { url: 'http://u:p@127.0.0.1/' }, code: 121529 },
+    { raw: { url: servers.http.url('/bytes/1'), header: { 'x-a': 'v\r\nx-injected: 1' } }, code: 121599 },
+    { raw: { url: servers.http.url('/bytes/1'), header: { 'bad name': '1' } }, code: 121599 },
+    { raw: { url: servers.http.url('/bytes/1'), timeout: 'soon' }, code: 121599 },
+    { raw: { url: servers.http.url('/bytes/1'), filePath: 'ttfile://user/../x' }, code: 121503 },
+    { raw: { url: servers.http.url('/bytes/1'), filePath: '/etc/passwd' }, code: 121508 },
+    { raw: { url: servers.http.url('/bytes/1'), filePath: 'ttfile://user/none/x.bin' }, code: 121502 },
+  ])
+  return { url: String(bad.raw.url), allowed: [bad.code], raw: bad.raw }
 }
 
 let nextCallId = 1
@@ -616,6 +487,16 @@ let nextCallId = 1
 function launch(slot: Slot, fault: Fault): Call {
   const id = nextCallId++
   const plan = planFor(fault, { id })
+  const call = newCall(id, fault, slot, plan)
+  pending.add(call)
+  stats.downloads++
+  bump(stats.launched, fault)
+  applyHostState(call, plan)
+  slot.live.add(call)
+  return plan.promise ? launchPromise(call, plan) : launchWithCallbacks(call, plan)
+}
+
+function newCall(id: number, fault: Fault, slot: Slot, plan: Plan): Call {
   let finish!: () => void
   const done = new Promise<void>((resolve) => (finish = resolve))
   const call: Call = {
@@ -641,13 +522,16 @@ function launch(slot: Slot, fault: Fault): Call {
   if (plan.expectedSha !== undefined) call.expectedSha = plan.expectedSha
   if (plan.errMsg !== undefined) call.errMsg = plan.errMsg
   if (plan.expectedLength !== undefined) call.expectedLength = plan.expectedLength
-  pending.add(call)
-  stats.downloads++
-  bump(stats.launched, fault)
+  return call
+}
 
-  // Host state at the call: a closed host fails with 121522 first; an unavailable network or
-  // an expired background with their code, after the input checks (SPEC 10's order); then
-  // the fault's own message no longer applies.
+/**
+ * Host state at the call: a closed host fails with 121522 first; an unavailable network or
+ * an expired background with their code, after the input checks (SPEC 10's order); then
+ * the fault's own message no longer applies.
+ */
+function applyHostState(call: Call, plan: Plan): void {
+  const { slot, fault } = call
   if (slot.closed || (fault !== 'invalid' && (slot.networkOff || slot.background))) delete call.errMsg
   // Into temp/, the downloads running on the host may hold the whole budget between them.
   if (plan.filePath === undefined && fault !== 'invalid') addChaos(call, 121507)
@@ -655,17 +539,16 @@ function launch(slot: Slot, fault: Fault): Call {
   if (slot.closed) call.allowed = [121522]
   else if (fault !== 'invalid' && slot.networkOff) call.allowed = [121585]
   else if (fault !== 'invalid' && slot.background) addChaos(call, 121594) // the grace may or may not have passed
-  slot.live.add(call)
+}
 
-  if (plan.promise) return launchPromise(call, plan)
-
+function launchWithCallbacks(call: Call, plan: Plan): Call {
   let returned = false
   let result: unknown
   const options: Record<string, unknown> = plan.raw ?? { url: plan.url }
   if (plan.filePath !== undefined) options.filePath = plan.filePath
   if (plan.timeout !== undefined) options.timeout = plan.timeout
   if (random() < 0.2) options.enableProfile = false
-  const task: DownloadTask = slot.host.downloadFile({
+  const task: DownloadTask = call.slot.host.downloadFile({
     ...(options as { url: string }),
     success: (res: DownloadSuccess) => {
       if (!returned) call.syncCall = true
@@ -952,105 +835,126 @@ async function warmUp(): Promise<void> {
   await tmp.cleanup()
 }
 
-function formatMap<K>(map: Map<K, number>): string {
-  return [...map.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, v]) => `${String(k)}: ${v}`)
-    .join(', ')
-}
-
-async function main(): Promise<void> {
-  console.log(
-    `soak: seed ${opts.seed}, up to ${opts.seconds} s or ${opts.count} downloads, ` +
-      `${opts.concurrency} in flight, ${opts.hosts} hosts on one engine` +
-      (gc === undefined ? ' (no --expose-gc: fd/RSS figures without forced gc)' : ''),
-  )
+/** The servers, the refused port, the tripwire and the proxy every host and call uses. */
+async function startFixtures(): Promise<void> {
   kit = await certKit()
   servers = await startServers()
   refused = await refusedPortOnce()
   tripwire = await startTripwire()
   proxy = await startScriptedProxy({ hosts: { [TEST_HOST]: '127.0.0.1' } })
-  await warmUp()
-  await collect()
-  await sleep(200)
-  const fdWarm = fdCount()
-  const rssWarm = rss()
-  const nativeWarm = native()
-  const heapWarm = heap()
-  const memoryWarm = memoryBreakdown()
+}
 
+async function openSlots(): Promise<Slot[]> {
   const slots: Slot[] = []
   const roles: Role[] = ['quota', 'proxied']
   for (let i = 1; i < opts.hosts; i++) roles.push(i % 2 === 0 ? 'chaos' : 'stable')
   for (const role of roles) slots.push(await newSlot(role))
-  const replace = async (old: Slot) => {
-    const index = slots.indexOf(old)
-    const fresh = await newSlot(old.role)
-    if (index !== -1) slots[index] = fresh
-  }
+  return slots
+}
 
+/** A host chaos closed gives its place to a fresh host of the same role. */
+async function replaceSlot(slots: Slot[], old: Slot): Promise<void> {
+  const index = slots.indexOf(old)
+  const fresh = await newSlot(old.role)
+  if (index !== -1) slots[index] = fresh
+}
+
+/** What the workers, the chaos loop and the progress loop share while the load runs. */
+interface LoadRun {
+  /** The hosts calls go to; a host chaos closed is replaced in its place (replaceSlot). */
+  slots: Slot[]
+  started: number
+  deadline: number
+  /** Set by the first loop to see the deadline or the count reached; every loop then ends. */
+  stop: boolean
+  /** Set before the mid-run sample's gc, so the next tick does not start a second one. */
+  midTaken: boolean
+  /** RSS once half the run is done (gc'd, engine open): where RSS_STEADY_BOUND counts from. */
+  rssMid?: number
+}
+
+const shouldStop = (run: LoadRun) => run.stop || Date.now() >= run.deadline || nextCallId > opts.count
+
+/**
+ * Quota faults go to the quota host, proxied ones to the proxy host; anything else to a
+ * stable or chaos host.
+ */
+function hostsFor(slots: Slot[], fault: Fault): Slot[] {
+  const role = fault === 'quota' ? 'quota' : fault === 'proxied' ? 'proxied' : undefined
+  return slots.filter((s) => (role === undefined ? s.role === 'stable' || s.role === 'chaos' : s.role === role))
+}
+
+async function worker(run: LoadRun): Promise<void> {
+  while (!(run.stop = shouldStop(run))) {
+    const fault = weighted(FAULTS as Record<Fault, number>)
+    const call = launch(pick(hostsFor(run.slots, fault)), fault)
+    const settled = await within(call.done, DRAIN_MS)
+    if (!settled) return // checked at the end as lost
+  }
+}
+
+async function chaosLoop(run: LoadRun): Promise<void> {
+  while (!(run.stop = shouldStop(run))) {
+    await sleep(int(20, 250))
+    if (!run.stop) await chaosEvent(run.slots, (old) => replaceSlot(run.slots, old))
+  }
+}
+
+const midRunDue = (run: LoadRun) =>
+  !run.midTaken && Math.max((Date.now() - run.started) / (opts.seconds * 1000), stats.downloads / opts.count) >= 0.5
+
+async function progressLoop(run: LoadRun): Promise<void> {
+  let lastReport = Date.now()
+  while (!run.stop) {
+    await sleep(250)
+    sweep()
+    // The test servers record every request; that is the harness's memory, not the library's.
+    for (const server of Object.values(servers)) server.requests.splice(0)
+    proxy.requests.splice(0)
+    checkTempBound()
+    if (midRunDue(run)) {
+      run.midTaken = true
+      await collect()
+      run.rssMid = rss()
+    }
+    if (Date.now() - lastReport >= 15_000) {
+      lastReport = Date.now()
+      console.log(
+        `soak: ${Math.round((Date.now() - run.started) / 1000)} s, ${stats.downloads} downloads, rss ${(rss() / MiB).toFixed(0)} MiB`,
+      )
+    }
+  }
+}
+
+/** Until the deadline or the count: `concurrency` workers, the chaos loop, the progress loop. */
+async function runLoad(slots: Slot[]): Promise<{ launchedMs: number; rssMid: number | undefined }> {
   const started = Date.now()
-  const deadline = started + opts.seconds * 1000
-  let stop = false
-  const stopNow = () => stop || Date.now() >= deadline || nextCallId > opts.count
-  let rssMid: number | undefined
-  let midTaken = false
+  const run: LoadRun = { slots, started, deadline: started + opts.seconds * 1000, stop: false, midTaken: false }
+  await Promise.all([...Array.from({ length: opts.concurrency }, () => worker(run)), chaosLoop(run), progressLoop(run)])
+  return { launchedMs: Date.now() - started, rssMid: run.rssMid }
+}
 
-  const worker = async () => {
-    while (!(stop = stopNow())) {
-      const fault = weighted(FAULTS as Record<Fault, number>)
-      // Quota faults go to the quota host, proxied ones to the proxy host; anything else to a
-      // stable or chaos host.
-      const role = fault === 'quota' ? 'quota' : fault === 'proxied' ? 'proxied' : undefined
-      const candidates = slots.filter((s) => (role === undefined ? s.role === 'stable' || s.role === 'chaos' : s.role === role))
-      const call = launch(pick(candidates), fault)
-      const settled = await within(call.done, DRAIN_MS)
-      if (!settled) return // checked at the end as lost
-    }
-  }
-  const chaosLoop = async () => {
-    while (!(stop = stopNow())) {
-      await sleep(int(20, 250))
-      if (!stop) await chaosEvent(slots, replace)
-    }
-  }
-  const progressLoop = async () => {
-    let lastReport = Date.now()
-    while (!stop) {
-      await sleep(250)
-      sweep()
-      // The test servers record every request; that is the harness's memory, not the library's.
-      for (const server of Object.values(servers)) server.requests.splice(0)
-      proxy.requests.splice(0)
-      checkTempBound()
-      const fraction = Math.max((Date.now() - started) / (opts.seconds * 1000), stats.downloads / opts.count)
-      if (!midTaken && fraction >= 0.5) {
-        midTaken = true
-        await collect()
-        rssMid = rss()
-      }
-      if (Date.now() - lastReport >= 15_000) {
-        lastReport = Date.now()
-        console.log(
-          `soak: ${Math.round((Date.now() - started) / 1000)} s, ${stats.downloads} downloads, rss ${(rss() / MiB).toFixed(0)} MiB`,
-        )
-      }
-    }
-  }
-  await Promise.all([...Array.from({ length: opts.concurrency }, worker), chaosLoop(), progressLoop()])
-  const launchedMs = Date.now() - started
+// ---------------------------------------------------------------------------------------------
+// The end of the run: the books of calls, temp/, hosts and files (fds and RSS: leaks.ts)
 
-  // Drain: every call must complete within DRAIN_MS of the end; then a quiet period for
-  // late (double) calls.
+/**
+ * Every call must complete within DRAIN_MS of the end; then a quiet period for late (double)
+ * calls.
+ */
+async function drainCalls(): Promise<void> {
   await within(Promise.all([...pending].map((c) => c.done)), DRAIN_MS)
   await sleep(QUIET_MS)
   await Promise.all(verifications)
   sweep(Infinity)
   for (const call of [...pending]) finalize(call) // never completed: lost
+}
 
-  // temp/: every file a success stored is still there or was evicted (counted by the host),
-  // then clearTemp() empties it. Hosts closed by chaos can no longer be asked; their temp/
-  // is only held to its bound.
+/**
+ * temp/: every file a success stored is still there or was evicted (counted by the host),
+ * then clearTemp() empties it. Hosts closed by chaos can no longer be asked; their temp/
+ * is only held to its bound.
+ */
+async function checkTempBooks(): Promise<void> {
   for (const slot of allSlots.filter((s) => !s.closed)) {
     const files = listTempSync(slot).length
     const evicted = slot.host.stats().tempEvicted
@@ -1061,15 +965,21 @@ async function main(): Promise<void> {
     await slot.host.clearTemp()
   }
   checkTempBound()
+}
 
-  // Close every host; nothing may be left in staging, temp/ or user/ (every stored file was
-  // verified and removed, temp/ cleared), but in the temp/ of hosts chaos closed.
-  const chaosClosed = new Set(allSlots.filter((s) => s.closed).map((s) => s.tmp.dir))
+/** Taken before closeEveryHost() marks every host closed. */
+const dataDirsClosedByChaos = () => new Set(allSlots.filter((s) => s.closed).map((s) => s.tmp.dir))
+
+async function closeEveryHost(): Promise<void> {
   for (const slot of allSlots) {
     slot.closed = true
     const closedInTime = await within(slot.host.close(), DRAIN_MS)
     if (!closedInTime) violation('hang', `host ${slot.id}: close() did not settle`)
   }
+}
+
+/** Returns how many connections reached the tripwire (each one a violation). */
+async function checkAndCloseTripwireAndProxy(): Promise<number> {
   const tripwireConnections = tripwire.connections()
   if (tripwireConnections > 0) {
     violation('egress', `${tripwire.connections()} connection(s) reached the refused tripwire on 127.0.0.2`)
@@ -1077,6 +987,14 @@ async function main(): Promise<void> {
   await tripwire.close()
   if (proxy.requests.length + proxy.connections === 0) violation('proxy', 'no download went through the proxy')
   await proxy.close()
+  return tripwireConnections
+}
+
+/**
+ * With every host closed, nothing may be left in staging, temp/ or user/ (every stored file
+ * was verified and removed, temp/ cleared), but in the temp/ of hosts chaos closed.
+ */
+async function countLeftoverFiles(chaosClosed: Set<string>): Promise<{ stagingFiles: number; strayFiles: number }> {
   let strayFiles = 0
   let stagingFiles = 0
   for (const tmp of dataDirs) {
@@ -1088,252 +1006,67 @@ async function main(): Promise<void> {
     if (staging.length > 0) violation('staging', `${tmp.dir}: ${staging.join(', ')}`)
     if (stray.length > 0) violation('stray', `${tmp.dir}: ${stray.slice(0, 5).join(', ')}${stray.length > 5 ? ', ...' : ''}`)
   }
+  return { stagingFiles, strayFiles }
+}
 
-  // Before the engine closes: no regular file may still be open (a leaked staging file handle
-  // shows here, whatever the pooled sockets do).
-  await collect()
-  const fdBeforeEngineClose = fdCount()
-  if (fdBeforeEngineClose.files > fdWarm.files) {
-    violation('fd', `open regular files before engine.close(): ${fdBeforeEngineClose.files}, after warm-up ${fdWarm.files}`)
-  }
-  const rssBeforeClose = rss()
-
-  await engine.close()
-  let fdEnd = fdCount()
-  const settleUntil = Date.now() + FD_SETTLE_MS
-  while (fdEnd.total > fdWarm.total && Date.now() < settleUntil) {
-    await collect()
-    await sleep(100)
-    fdEnd = fdCount()
-  }
-  if (fdEnd.total > fdWarm.total) {
-    violation('fd', `fds after closing everything: ${JSON.stringify(fdEnd)}, after warm-up ${JSON.stringify(fdWarm)}`)
-  }
-  await collect()
-  const rssEnd = rss()
-  const nativeEnd = native()
-  const heapEnd = heap()
-  const memoryEnd = memoryBreakdown()
-  if (rssEnd - rssWarm > RSS_BOUND) {
-    violation('rss', `RSS grew ${((rssEnd - rssWarm) / MiB).toFixed(1)} MiB (bound ${RSS_BOUND / MiB} MiB)`)
-  }
-  if (nativeEnd - nativeWarm > NATIVE_BOUND) {
-    violation('rss', `RSS outside the V8 heap grew ${((nativeEnd - nativeWarm) / MiB).toFixed(1)} MiB (bound ${NATIVE_BOUND / MiB} MiB)`)
-  }
-  if (rssMid !== undefined && rssBeforeClose - rssMid > RSS_STEADY_BOUND) {
-    violation(
-      'rss',
-      `RSS grew ${((rssBeforeClose - rssMid) / MiB).toFixed(1)} MiB in the second half (bound ${RSS_STEADY_BOUND / MiB} MiB)`,
-    )
-  }
-
+async function stopServersAndRemoveDataDirs(): Promise<void> {
   await Promise.all(Object.values(servers).map((s) => s.close()))
   await Promise.all(dataDirs.map((tmp) => rm(tmp.dir, { recursive: true, force: true, maxRetries: 3 })))
+}
 
-  const count = (kind: string) => violations.get(kind)?.length ?? 0
-  const leaks = count('fd') + count('staging') + count('stray') + count('rss')
-  const summary = {
-    seed: opts.seed,
-    seconds: Math.round(launchedMs / 100) / 10,
-    downloads: stats.downloads,
-    successes: stats.successes,
-    failsByErrNo: Object.fromEntries([...stats.fails].sort((a, b) => a[0] - b[0])),
-    faults: Object.fromEntries(stats.launched),
-    chaos: Object.fromEntries(stats.chaos),
-    hostsCreated: allSlots.length,
-    verifiedFiles: stats.verified,
-    verifiedMiB: Math.round((stats.verifiedBytes / MiB) * 10) / 10,
-    tempStored: stats.tempStored,
-    tempEvicted: stats.tempEvicted,
-    lostCallbacks: count('lost'),
-    doubleCallbacks: count('double'),
-    unexpectedOutcomes: count('outcome'),
-    h2ServerDefence: stats.h2Defence,
-    hashMismatches: count('hash'),
-    tripwireConnections,
-    stagingFiles,
-    strayFiles,
-    fd: { warm: fdWarm.total, beforeEngineClose: fdBeforeEngineClose.total, end: fdEnd.total },
-    rssMiB: {
-      warm: +(rssWarm / MiB).toFixed(1),
-      mid: rssMid === undefined ? null : +(rssMid / MiB).toFixed(1),
-      beforeEngineClose: +(rssBeforeClose / MiB).toFixed(1),
-      end: +(rssEnd / MiB).toFixed(1),
-      bound: RSS_BOUND / MiB,
-      nativeGrowth: +((nativeEnd - nativeWarm) / MiB).toFixed(1),
-      nativeBound: NATIVE_BOUND / MiB,
-    },
-    heapUsedMiB: { warm: +(heapWarm / MiB).toFixed(1), end: +(heapEnd / MiB).toFixed(1) },
-    leaks,
-    violations: [...violations.values()].reduce((n, list) => n + list.length, 0),
-  }
+/**
+ * The end of the run, in the order the measurements need: calls drained and temp/ booked
+ * while the hosts are open; hosts, tripwire and proxy closed before the files are counted;
+ * open files and RSS taken before engine.close(), fds and RSS again after it.
+ */
+async function endOfRun(warm: Baseline, load: { launchedMs: number; rssMid: number | undefined }): Promise<EndOfRun> {
+  await drainCalls()
+  await checkTempBooks()
+  const chaosClosed = dataDirsClosedByChaos()
+  await closeEveryHost()
+  const tripwireConnections = await checkAndCloseTripwireAndProxy()
+  const leftovers = await countLeftoverFiles(chaosClosed)
+  const beforeEngineClose = await checkOpenFilesBeforeEngineClose(warm)
+  const fdEnd = await closeEngineAndCheckFds(engine, warm)
+  const memoryEnd = await checkMemoryAtEnd(warm, load.rssMid, beforeEngineClose.rss)
+  await stopServersAndRemoveDataDirs()
+  return { ...load, hostsCreated: allSlots.length, tripwireConnections, ...leftovers, warm, beforeEngineClose, fdEnd, memoryEnd }
+}
 
-  console.log(`soak: seed ${opts.seed}`)
-  console.log(
-    `  downloads     ${summary.downloads} in ${summary.seconds} s (${(summary.downloads / summary.seconds).toFixed(0)}/s), ${summary.hostsCreated} hosts`,
-  )
-  console.log(`  successes     ${summary.successes} (${summary.verifiedFiles} files verified by sha256, ${summary.verifiedMiB} MiB)`)
-  console.log(
-    `  temp/         ${summary.tempStored} files stored and checked at delivery, ${summary.tempEvicted} evicted (tempQuota ${TEMP_QUOTA / 1024} KiB per host)`,
-  )
-  console.log(`  fails         ${formatMap(stats.fails)}`)
-  console.log(`  faults        ${formatMap(stats.launched)}`)
-  console.log(`  chaos         ${formatMap(stats.chaos)}`)
-  console.log(`  h2 churn      ${stats.h2Defence} downloads refused by the h2Churn server's reset defences (121591, allowed there only)`)
-  console.log(
-    `  callbacks     lost ${summary.lostCallbacks}, double ${summary.doubleCallbacks}, unexpected outcomes ${summary.unexpectedOutcomes}, hash mismatches ${summary.hashMismatches}`,
-  )
-  console.log(
-    `  fds           after warm-up ${fdWarm.total}, before engine.close ${fdBeforeEngineClose.total} (${fdBeforeEngineClose.files} files, ${fdBeforeEngineClose.sockets} sockets), at the end ${fdEnd.total}`,
-  )
-  console.log(
-    `  rss           after warm-up ${summary.rssMiB.warm} MiB, mid-run ${summary.rssMiB.mid ?? '-'} MiB, ` +
-      `before engine.close ${summary.rssMiB.beforeEngineClose} MiB, at the end ${summary.rssMiB.end} MiB (bound: warm-up + ${RSS_BOUND / MiB} MiB; ` +
-      `outside the V8 heap ${summary.rssMiB.nativeGrowth >= 0 ? '+' : ''}${summary.rssMiB.nativeGrowth} MiB, bound ${NATIVE_BOUND / MiB} MiB)`,
-  )
-  console.log(`  js memory     after warm-up: ${memoryWarm}`)
-  console.log(`                at the end:    ${memoryEnd}`)
-  console.log(`  staging files ${stagingFiles}, stray files ${strayFiles}`)
-  console.log(`  leaks found:  ${leaks}`)
-  for (const [kind, list] of violations) {
-    console.log(`VIOLATION ${kind} (${list.length}):`)
-    for (const line of list.slice(0, 10)) console.log(`  ${line}`)
-  }
-  console.log(`SOAK-RESULT ${JSON.stringify(summary)}`)
-  process.exitCode = summary.violations === 0 ? 0 : 1
-  if (opts.report !== undefined) {
-    writeFileSync(opts.report, soakReport(summary, { launched: stats.launched, chaos: stats.chaos, fails: stats.fails }))
-    console.log(`soak: wrote ${opts.report}`)
-  }
+// ---------------------------------------------------------------------------------------------
+// main
 
-  // Nothing may keep the process alive now: this timer does not, so it only fires if
-  // something else (a handle the library leaked) does.
+/**
+ * Nothing may keep the process alive now: this timer does not, so it only fires if
+ * something else (a handle the library leaked) does.
+ */
+function failIfStillAliveIn10s(): void {
   setTimeout(() => {
     console.log('VIOLATION handle: the process is still alive 10 s after everything was closed')
     process.exit(1)
   }, 10_000).unref()
 }
 
-// ---------------------------------------------------------------------------------------------
-// The Markdown report (SOAK.md): every figure is read from this run's summary and the bounds
-// above, so the file can only say what the run saw.
+async function main(): Promise<void> {
+  console.log(
+    `soak: seed ${opts.seed}, up to ${opts.seconds} s or ${opts.count} downloads, ` +
+      `${opts.concurrency} in flight, ${opts.hosts} hosts on one engine` +
+      (gc === undefined ? ' (no --expose-gc: fd/RSS figures without forced gc)' : ''),
+  )
+  await startFixtures()
+  await warmUp()
+  const warm = await measureBaseline()
+  const load = await runLoad(await openSlots())
+  const end = await endOfRun(warm, load)
 
-type Summary = {
-  seed: number
-  seconds: number
-  downloads: number
-  successes: number
-  hostsCreated: number
-  verifiedFiles: number
-  verifiedMiB: number
-  tempStored: number
-  tempEvicted: number
-  lostCallbacks: number
-  doubleCallbacks: number
-  unexpectedOutcomes: number
-  h2ServerDefence: number
-  hashMismatches: number
-  tripwireConnections: number
-  stagingFiles: number
-  strayFiles: number
-  fd: { warm: number; beforeEngineClose: number; end: number }
-  rssMiB: { warm: number; mid: number | null; beforeEngineClose: number; end: number; nativeGrowth: number }
-  leaks: number
-  violations: number
-}
-
-function soakReport(
-  summary: Summary,
-  counts: { launched: Map<Fault, number>; chaos: Map<string, number>; fails: Map<number, number> },
-): string {
-  const mib = (n: number) => `${n >= 0 ? '+' : ''}${n.toFixed(1)} MiB`
-  const rows = (map: Map<string | number, number>) =>
-    [...map.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .map(([key, n]) => `| ${key} | ${n} |`)
-      .join('\n')
-  const rss = summary.rssMiB
-  const steady = rss.mid === null ? undefined : rss.beforeEngineClose - rss.mid
-  const short = opts.seconds < 180 ? ` (shorter than the long form's 180 s: run with \`--seconds ${opts.seconds}\`)` : ''
-  const verdict = summary.violations === 0 ? 'passed: nothing was violated' : `FAILED: ${summary.violations} violations`
-  return `# Soak report
-
-Generated by \`npm run soak\` (\`__test__/soak/run.ts --report SOAK.md\`); do not edit, run it again.
-What the soak checks and why each bound is what it is: the comment at the top of
-\`__test__/soak/run.ts\`. The short form (20 s) runs in \`npm test\` (\`__test__/soak.spec.ts\`) and
-writes no report.
-
-**Result: ${verdict}.**
-
-## What ran
-
-| | |
-|---|---|
-| date | ${new Date().toISOString().slice(0, 10)} |
-| commit | ${commitOf()} |
-| machine | ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), ${(totalmem() / 1024 ** 3).toFixed(1)} GiB, Node ${process.version} |
-| machine load | load average ${loadavg()
-    .map((n) => n.toFixed(1))
-    .join(', ')} (1, 5, 15 min) when the report was written: other processes shared the CPUs |
-| seed | ${summary.seed} (\`--seed ${summary.seed}\` repeats the sequence of choices; timing still varies) |
-| length | ${summary.seconds} s of downloads${short}, at most ${opts.count} downloads |
-| load | ${opts.concurrency} downloads in flight, ${opts.hosts} hosts at a time on one shared engine, ${summary.hostsCreated} hosts created in all |
-| downloads | ${summary.downloads} (${(summary.downloads / summary.seconds).toFixed(0)}/s), ${summary.successes} succeeded |
-| limits | \`maxFileSize\` ${MAX_FILE_SIZE / 1024} KiB, \`tempQuota\` ${TEMP_QUOTA / 1024} KiB per host |
-
-Calls by kind (good servers and faults, drawn at random by weight):
-
-| kind | calls |
-|---|---|
-${rows(counts.launched)}
-
-Chaos events (hosts closed mid-flight, network and background flips):
-
-| event | times |
-|---|---|
-${rows(counts.chaos)}
-
-Fails by errNo (every one checked against the codes its call's fault and chaos allow):
-
-| errNo | fails |
-|---|---|
-${rows(counts.fails)}
-
-## The books
-
-| check | found |
-|---|---|
-| files in \`user/\` verified by sha256 | ${summary.verifiedFiles} (${summary.verifiedMiB} MiB) |
-| files in \`temp/\` checked when their success was delivered | ${summary.tempStored}, of which ${summary.tempEvicted} evicted later |
-| lost callbacks (no success/fail or no complete) | ${summary.lostCallbacks} |
-| double callbacks (or an event after complete) | ${summary.doubleCallbacks} |
-| outcomes the call's fault does not allow | ${summary.unexpectedOutcomes} |
-| downloads refused by the HTTP/2 churn server's reset defences (121591, allowed there only) | ${summary.h2ServerDefence} |
-| stored files whose sha256 differs | ${summary.hashMismatches} |
-| connections that reached the refused tripwire address | ${summary.tripwireConnections} |
-| staging files left | ${summary.stagingFiles} |
-| stray files left | ${summary.strayFiles} |
-
-## Leaks and bounds
-
-| measure | after warm-up | mid-run | before \`engine.close()\` | at the end | bound |
-|---|---|---|---|---|---|
-| file descriptors | ${summary.fd.warm} | | ${summary.fd.beforeEngineClose} | ${summary.fd.end} | at the end no more than after warm-up |
-| RSS, MiB | ${rss.warm} | ${rss.mid ?? '-'} | ${rss.beforeEngineClose} | ${rss.end} | end - warm-up ${mib(rss.end - rss.warm)}, at most +${RSS_BOUND / MiB} MiB |
-| RSS outside the V8 heap | | | | ${mib(rss.nativeGrowth)} over warm-up | at most +${NATIVE_BOUND / MiB} MiB |
-| RSS in the second half | | | ${steady === undefined ? '-' : mib(steady)} over mid-run | | at most +${RSS_STEADY_BOUND / MiB} MiB |
-
-Leaks found: ${summary.leaks}. Violations: ${summary.violations}.
-`
-}
-
-/** The commit the run measured (with \`-dirty\` when the tree had changes), if git can say. */
-function commitOf(): string {
-  try {
-    return execFileSync('git', ['describe', '--always', '--dirty'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-  } catch {
-    return 'unknown (not a git checkout)'
+  const summary = buildSummary(opts.seed, stats, end)
+  printSummary(summary, stats, end)
+  process.exitCode = summary.violations === 0 ? 0 : 1
+  if (opts.report !== undefined) {
+    writeFileSync(opts.report, soakReport(summary, stats, opts))
+    console.log(`soak: wrote ${opts.report}`)
   }
+  failIfStillAliveIn10s()
 }
 
 main().catch((error: unknown) => {
