@@ -9,7 +9,7 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** A shared download engine: its own tokio runtime, connection pools and DNS cache. */
+/** A shared download engine: its own threads, connection pools and DNS cache. */
 export declare class BindingEngine {
   /**
    * `wake` is called (with no arguments) whenever messages are waiting: call
@@ -48,7 +48,7 @@ export declare class BindingEngine {
   takeMessages(scratch: Float64Array): { messages: string; profiles?: ArrayBuffer }
   /** Connections held (in use or pooled), those carrying no response, those on HTTP/2. */
   connectionStats(): { open: number; idle: number; h2: number }
-  /** Stops the runtime: in-flight downloads end with `cancelled`. */
+  /** Stops the engine threads: in-flight downloads end with `cancelled`. */
   close(): void
 }
 
@@ -106,7 +106,10 @@ export interface BindingEgress {
 }
 
 export interface BindingEngineOptions {
-  /** Runtime worker threads; default: the number of cores. */
+  /**
+   * Engine threads (each a current-thread runtime, see the engine's shards.rs); default:
+   * the number of cores.
+   */
   threads?: number
 }
 

@@ -1,6 +1,8 @@
 //! Idle HTTP/1.1 connections of one pool (one set of `tls`, `resolve`, `egress` and `proxy`
 //! settings, SPEC 8), by origin. A connection is here only between exchanges: the exchange
 //! that holds it owns it alone, and one that saw an error or a cancel is dropped, never parked.
+//! On a current-thread runtime (the engine's shards, shards.rs) connections are also kept by
+//! the thread whose reactor watches them, and only downloads on that thread take them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,9 +40,19 @@ pub struct IdleConns {
     state: Mutex<State>,
 }
 
+/// Whose reactor watches a connection: the thread of a current-thread runtime, or `None` on a
+/// multi-thread one (any worker may poll it alike).
+type Home = Option<std::thread::ThreadId>;
+
+fn home() -> Home {
+    let current_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+    current_thread.then(|| std::thread::current().id())
+}
+
 #[derive(Default)]
 struct State {
-    by_origin: HashMap<String, Vec<Parked>>,
+    by_home: HashMap<Home, HashMap<String, Vec<Parked>>>,
     /// A sweeper task runs (while anything is parked).
     sweeping: bool,
     /// The engine closed: nothing is parked any more.
@@ -59,7 +71,8 @@ impl IdleConns {
         let mut dropped = Vec::new();
         let found = {
             let mut state = self.lock();
-            let list = state.by_origin.get_mut(origin)?;
+            let by_origin = state.by_home.get_mut(&home())?;
+            let list = by_origin.get_mut(origin)?;
             let mut found = None;
             while let Some(mut parked) = list.pop() {
                 if !parked.expired(now) && parked.conn.looks_alive() {
@@ -69,7 +82,7 @@ impl IdleConns {
                 dropped.push(parked);
             }
             if list.is_empty() {
-                state.by_origin.remove(origin);
+                by_origin.remove(origin);
             }
             found
         };
@@ -85,7 +98,12 @@ impl IdleConns {
             if state.closed {
                 (vec![parked], false)
             } else {
-                let list = state.by_origin.entry(origin.to_string()).or_default();
+                let list = state
+                    .by_home
+                    .entry(home())
+                    .or_default()
+                    .entry(origin.to_string())
+                    .or_default();
                 // The oldest are at the front: expired ones are a prefix.
                 let stale = list.iter().take_while(|p| p.expired(now)).count();
                 let expired: Vec<Parked> = list.drain(..stale).collect();
@@ -129,19 +147,22 @@ impl IdleConns {
         let mut dropped = Vec::new();
         let remaining = {
             let mut state = self.lock();
-            for list in state.by_origin.values_mut() {
-                let mut at = 0;
-                while at < list.len() {
-                    let parked = &mut list[at];
-                    if !parked.expired(now) && parked.conn.looks_alive() {
-                        at += 1;
-                    } else {
-                        dropped.push(list.remove(at));
+            for by_origin in state.by_home.values_mut() {
+                for list in by_origin.values_mut() {
+                    let mut at = 0;
+                    while at < list.len() {
+                        let parked = &mut list[at];
+                        if !parked.expired(now) && parked.conn.looks_alive() {
+                            at += 1;
+                        } else {
+                            dropped.push(list.remove(at));
+                        }
                     }
                 }
+                by_origin.retain(|_, list| !list.is_empty());
             }
-            state.by_origin.retain(|_, list| !list.is_empty());
-            let remaining = !state.by_origin.is_empty();
+            state.by_home.retain(|_, by_origin| !by_origin.is_empty());
+            let remaining = !state.by_home.is_empty();
             state.sweeping = remaining;
             remaining
         };
@@ -154,7 +175,7 @@ impl IdleConns {
         let parked = {
             let mut state = self.lock();
             state.closed = true;
-            std::mem::take(&mut state.by_origin)
+            std::mem::take(&mut state.by_home)
         };
         drop(parked);
     }

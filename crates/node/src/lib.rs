@@ -18,7 +18,7 @@ use futures_util::FutureExt;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use tt_download_engine::{
-    CancellationToken, Engine, Error as EngineError, Host, Kind, Observer, Quota,
+    CancellationToken, Engine, Error as EngineError, Host, Kind, Observer, Quota, Shards,
 };
 
 pub use convert::*;
@@ -26,7 +26,8 @@ use mailbox::{Mailbox, Message, WakeFn};
 
 #[napi(object, object_to_js = false)]
 pub struct BindingEngineOptions {
-    /// Runtime worker threads; default: the number of cores.
+    /// Engine threads (each a current-thread runtime, see the engine's shards.rs); default:
+    /// the number of cores.
     pub threads: Option<u32>,
 }
 
@@ -67,10 +68,10 @@ impl Control {
 
 type Controls = Arc<Mutex<HashMap<u32, Arc<Control>>>>;
 
-/// A shared download engine: its own tokio runtime, connection pools and DNS cache.
+/// A shared download engine: its own threads, connection pools and DNS cache.
 #[napi]
 pub struct BindingEngine {
-    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    shards: Shards,
     engine: Arc<Engine>,
     mailbox: Arc<Mailbox>,
     controls: Controls,
@@ -286,17 +287,15 @@ impl BindingEngine {
         options: Option<BindingEngineOptions>,
         #[napi(ts_arg_type = "() => void")] wake: WakeFn,
     ) -> Result<Self> {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        if let Some(threads) = options.and_then(|o| o.threads).filter(|t| *t > 0) {
-            builder.worker_threads(threads as usize);
-        }
-        let runtime = builder
-            .enable_all()
-            .thread_name("tt-download")
-            .build()
-            .map_err(|e| Error::from_reason(format!("cannot start the engine runtime: {e}")))?;
+        let threads = options
+            .and_then(|o| o.threads)
+            .filter(|t| *t > 0)
+            .map(|t| t as usize)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let shards = Shards::start(threads, "tt-download")
+            .map_err(|e| Error::from_reason(format!("cannot start the engine threads: {e}")))?;
         Ok(BindingEngine {
-            runtime: Mutex::new(Some(runtime)),
+            shards,
             engine: Arc::new(Engine::new()),
             mailbox: Arc::new(Mailbox::new(wake)),
             controls: Arc::default(),
@@ -360,28 +359,21 @@ impl BindingEngine {
             control: control.clone(),
             mailbox: self.mailbox.clone(),
         };
-        let guard = self.runtime.lock().unwrap_or_else(|p| p.into_inner());
-        match guard.as_ref() {
-            Some(runtime) => {
-                runtime.spawn(async move {
-                    let run = AssertUnwindSafe(host.download(&request, &observer, &control.cancel))
-                        .catch_unwind();
-                    let result = match run.await {
-                        Ok(result) => result,
-                        Err(panic) => Err(EngineError::new(
-                            Kind::Internal,
-                            format!("engine panic: {}", panic_message(panic.as_ref())),
-                        )),
-                    };
-                    let head = control.head().unsent.take();
-                    finish.post(result, head);
-                });
-            }
-            None => finish.post(
-                Err(EngineError::new(Kind::Cancelled, "engine closed")),
-                None,
-            ),
-        }
+        let task = async move {
+            let run = AssertUnwindSafe(host.download(&request, &observer, &control.cancel))
+                .catch_unwind();
+            let result = match run.await {
+                Ok(result) => result,
+                Err(panic) => Err(EngineError::new(
+                    Kind::Internal,
+                    format!("engine panic: {}", panic_message(panic.as_ref())),
+                )),
+            };
+            let head = control.head().unsent.take();
+            finish.post(result, head);
+        };
+        // A task the closed engine refuses is dropped, and its `Finish` posts "engine closed".
+        self.shards.spawn(task);
         Ok(id)
     }
 
@@ -454,17 +446,10 @@ impl BindingEngine {
         Ok(out)
     }
 
-    /// Stops the runtime: in-flight downloads end with `cancelled`.
+    /// Stops the engine threads: in-flight downloads end with `cancelled`.
     #[napi]
     pub fn close(&self) {
-        let runtime = self
-            .runtime
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(runtime) = runtime {
-            runtime.shutdown_background();
-        }
+        self.shards.stop();
         self.engine.close_idle_connections();
     }
 }
