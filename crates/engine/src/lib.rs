@@ -26,7 +26,7 @@ pub mod profile;
 pub mod proxy;
 mod quota;
 mod redirect;
-mod shards;
+pub mod shards;
 mod sink;
 mod temp_store;
 mod tls;

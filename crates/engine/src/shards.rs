@@ -27,8 +27,10 @@ pub struct Shards {
     stops: Mutex<Vec<oneshot::Sender<()>>>,
 }
 
-/// Counts a download against its shard until its task ends or is dropped.
-struct Load(Arc<AtomicUsize>);
+/// Counts a download against its shard until dropped: the task drops it as soon as its
+/// outcome is decided, before the caller hears of it (else a serial caller's next download
+/// would see this shard busy and go to another), or with the task when it is dropped.
+pub struct Load(Arc<AtomicUsize>);
 
 impl Drop for Load {
     fn drop(&mut self) {
@@ -66,10 +68,12 @@ impl Shards {
         })
     }
 
-    /// Runs `task` on the shard with the fewest downloads (the first of equals, so a serial
-    /// caller stays on one thread). False once the shards are stopped: `task` is dropped.
-    pub fn spawn<F>(&self, task: F) -> bool
+    /// Runs the task `make` builds on the shard with the fewest downloads (the first of equals,
+    /// so a serial caller stays on one thread); the task gets its `Load` to drop when its
+    /// outcome is decided. False once the shards are stopped: nothing is built.
+    pub fn spawn<M, F>(&self, make: M) -> bool
     where
+        M: FnOnce(Load) -> F,
         F: Future<Output = ()> + Send + 'static,
     {
         if self
@@ -88,11 +92,7 @@ impl Shards {
             return false;
         };
         shard.load.fetch_add(1, Ordering::Relaxed);
-        let load = Load(shard.load.clone());
-        shard.handle.spawn(async move {
-            let _load = load;
-            task.await;
-        });
+        shard.handle.spawn(make(Load(shard.load.clone())));
         true
     }
 
@@ -124,21 +124,11 @@ mod tests {
         let mut serial = Vec::new();
         for _ in 0..3 {
             let tx = tx.clone();
-            shards.spawn(async move {
+            shards.spawn(|load| async move {
+                drop(load);
                 tx.send(std::thread::current().id()).unwrap();
             });
             serial.push(rx.recv_timeout(Duration::from_secs(5)).unwrap());
-            // The load of a finished task is released when its wrapper ends, just after.
-            for _ in 0..5000 {
-                if shards
-                    .shards
-                    .iter()
-                    .all(|s| s.load.load(Ordering::Relaxed) == 0)
-                {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(1));
-            }
         }
         assert!(serial.windows(2).all(|w| w[0] == w[1]), "{serial:?}");
 
@@ -148,9 +138,10 @@ mod tests {
         for _ in 0..2 {
             let tx = tx.clone();
             let mut held = held.clone();
-            shards.spawn(async move {
+            shards.spawn(|load| async move {
                 tx.send(std::thread::current().id()).unwrap();
                 let _ = held.wait_for(|go| *go).await;
+                drop(load);
             });
             threads.push(rx.recv_timeout(Duration::from_secs(5)).unwrap());
         }
@@ -169,14 +160,15 @@ mod tests {
             }
         }
         let guard = OnDrop(dropped_tx);
-        assert!(shards.spawn(async move {
+        assert!(shards.spawn(|load| async move {
             let _guard = guard;
+            let _load = load;
             std::future::pending::<()>().await;
         }));
         shards.stop();
         dropped_rx
             .recv_timeout(Duration::from_secs(5))
             .expect("the running task is dropped");
-        assert!(!shards.spawn(async {}));
+        assert!(!shards.spawn(|_| async {}));
     }
 }

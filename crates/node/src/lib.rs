@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use futures_util::FutureExt;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use tt_download_engine::shards::Load;
 use tt_download_engine::{
     CancellationToken, Engine, Error as EngineError, Host, Kind, Observer, Quota, Shards,
 };
@@ -359,7 +360,7 @@ impl BindingEngine {
             control: control.clone(),
             mailbox: self.mailbox.clone(),
         };
-        let task = async move {
+        let task = |load: Load| async move {
             let run = AssertUnwindSafe(host.download(&request, &observer, &control.cancel))
                 .catch_unwind();
             let result = match run.await {
@@ -370,6 +371,8 @@ impl BindingEngine {
                 )),
             };
             let head = control.head().unsent.take();
+            // The shard is free for the next download before JavaScript hears of this one.
+            drop(load);
             finish.post(result, head);
         };
         // A task the closed engine refuses is dropped, and its `Finish` posts "engine closed".
