@@ -189,11 +189,7 @@ export interface BindingResolve {
 /** Throws what `engine.host(...)` would throw for this policy, before anything is on disk. */
 export declare function checkEgress(egress: BindingEgress): void
 
-/**
- * The engine's error kinds as they cross (`errorKind` of a `done` message): one to one with
- * `Kind`, so a kind added there does not compile until it is named here, and TypeScript's
- * switch over this enum does not compile until it maps it.
- */
+/** What went wrong in a download, in transport terms. */
 export type ErrorKind = 'dns' | 'connect' | 'addressNotAllowed' | 'proxyUnreachable' | 'proxyRefused' | 'tlsCertificate' | 'tls' | 'timeout' | 'interrupted' | 'network' | 'tooLarge' | 'quota' | 'tempQuota' | 'cancelled' | 'io' | 'redirect' | 'redirectHost' | 'internal'
 
 /** Which file of a download an `io` failure concerns (`PathRole`, one to one). */

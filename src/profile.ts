@@ -70,36 +70,37 @@ export function buildProfile(times: QueueTimes, m: MeasuredProfile, dataLength: 
   }
   // Indexed in place (a subarray view per download would be one more object to collect).
   const n = m.numbers
-  const rtt = n[o + AT.rtt] as number
-  const throughputKbps = n[o + AT.throughputKbps] as number
+  const measured = (name: EngineNumber): number => n[o + AT[name]] as number
+  const rtt = measured('rtt')
+  const throughputKbps = measured('throughputKbps')
   // One literal in SPEC 5's field order.
   return {
     invokeStart: times.invokeStart,
     queueStart: times.queueStart,
     queueEnd: times.queueEnd,
-    fetchStart: n[o + AT.fetchStart] as number,
-    redirectStart: n[o + AT.redirectStart] as number,
-    redirectEnd: n[o + AT.redirectEnd] as number,
-    domainLookupStart: n[o + AT.domainLookupStart] as number,
-    domainLookupEnd: n[o + AT.domainLookupEnd] as number,
-    connectStart: n[o + AT.connectStart] as number,
-    connectEnd: n[o + AT.connectEnd] as number,
-    sslConnectionStart: n[o + AT.sslConnectionStart] as number,
-    sslConnectionEnd: n[o + AT.sslConnectionEnd] as number,
-    requestStart: n[o + AT.requestStart] as number,
-    requestEnd: n[o + AT.requestEnd] as number,
-    responseStart: n[o + AT.responseStart] as number,
-    responseEnd: n[o + AT.responseEnd] as number,
+    fetchStart: measured('fetchStart'),
+    redirectStart: measured('redirectStart'),
+    redirectEnd: measured('redirectEnd'),
+    domainLookupStart: measured('domainLookupStart'),
+    domainLookupEnd: measured('domainLookupEnd'),
+    connectStart: measured('connectStart'),
+    connectEnd: measured('connectEnd'),
+    sslConnectionStart: measured('sslConnectionStart'),
+    sslConnectionEnd: measured('sslConnectionEnd'),
+    requestStart: measured('requestStart'),
+    requestEnd: measured('requestEnd'),
+    responseStart: measured('responseStart'),
+    responseEnd: measured('responseEnd'),
     rtt,
     throughputKbps,
     estimateNetType: estimateNetType(rtt, throughputKbps, dataLength),
-    port: n[o + AT.port] as number,
+    port: measured('port'),
     peerIP: m.peerIp,
     protocol: m.protocol,
-    socketReused: n[o + AT.socketReused] === 1,
-    sentBytesCount: n[o + AT.sentBytesCount] as number,
-    receivedBytesCount: n[o + AT.receivedBytesCount] as number,
-    redirectCount: n[o + AT.redirectCount] as number,
+    socketReused: measured('socketReused') === 1,
+    sentBytesCount: measured('sentBytesCount'),
+    receivedBytesCount: measured('receivedBytesCount'),
+    redirectCount: measured('redirectCount'),
   }
 }
 

@@ -6,46 +6,65 @@ use std::fmt;
 use std::io;
 use std::net::IpAddr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// The host name did not resolve.
-    Dns,
-    /// TCP connect refused, reset or unreachable, or the connection closed before any response.
-    Connect,
-    /// The egress policy refused every address of the destination; nothing was sent.
-    AddressNotAllowed,
-    /// The proxy could not be reached, closed, or answered something that is not HTTP
-    /// before the tunnel was up.
-    ProxyUnreachable,
-    /// The proxy answered `CONNECT` with a non-2xx status, or 407 to a request.
-    ProxyRefused,
-    /// The server certificate is untrusted, expired, not yet valid or for another name.
-    TlsCertificate,
-    /// Any other TLS handshake failure.
-    Tls,
-    /// The whole-download deadline passed.
-    Timeout,
-    /// The connection was lost after the response started (short body, reset mid-body).
-    Interrupted,
-    /// Any other transport failure (malformed HTTP...).
-    Network,
-    /// The body is larger than the byte limit.
-    TooLarge,
-    /// Storing the body would pass the destination's quota.
-    Quota,
-    /// Running downloads into `temp/` alone would pass its budget.
-    TempQuota,
-    /// The caller cancelled.
-    Cancelled,
-    /// Local storage failed (disk full, write error...).
-    Io,
-    /// Too many redirects, or a redirect to an unparseable or disallowed target.
-    Redirect,
-    /// A redirect hop whose host is not in the allowed set.
-    RedirectHost,
-    /// A bug in the engine (a panic, a broken invariant).
-    Internal,
+/// Calls the macro `$then` with `Kind`'s variants and their docs: the one list from which
+/// `Kind` is declared here and a binding declares its copy of it (one that carries its
+/// framework's attributes, which this crate does not depend on).
+#[macro_export]
+macro_rules! with_error_kinds {
+    ($then:ident) => {
+        $then! {
+            /// The host name did not resolve.
+            Dns,
+            /// TCP connect refused, reset or unreachable, or the connection closed before any response.
+            Connect,
+            /// The egress policy refused every address of the destination; nothing was sent.
+            AddressNotAllowed,
+            /// The proxy could not be reached, closed, or answered something that is not HTTP
+            /// before the tunnel was up.
+            ProxyUnreachable,
+            /// The proxy answered `CONNECT` with a non-2xx status, or 407 to a request.
+            ProxyRefused,
+            /// The server certificate is untrusted, expired, not yet valid or for another name.
+            TlsCertificate,
+            /// Any other TLS handshake failure.
+            Tls,
+            /// The whole-download deadline passed.
+            Timeout,
+            /// The connection was lost after the response started (short body, reset mid-body).
+            Interrupted,
+            /// Any other transport failure (malformed HTTP...).
+            Network,
+            /// The body is larger than the byte limit.
+            TooLarge,
+            /// Storing the body would pass the destination's quota.
+            Quota,
+            /// Running downloads into `temp/` alone would pass its budget.
+            TempQuota,
+            /// The caller cancelled.
+            Cancelled,
+            /// Local storage failed (disk full, write error...).
+            Io,
+            /// Too many redirects, or a redirect to an unparseable or disallowed target.
+            Redirect,
+            /// A redirect hop whose host is not in the allowed set.
+            RedirectHost,
+            /// A bug in the engine (a panic, a broken invariant).
+            Internal,
+        }
+    };
 }
+
+macro_rules! declare_kind {
+    ($($(#[$doc:meta])* $variant:ident,)*) => {
+        /// What went wrong, in transport terms.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Kind {
+            $($(#[$doc])* $variant,)*
+        }
+    };
+}
+
+with_error_kinds!(declare_kind);
 
 impl Kind {
     /// The stable name that crosses into JavaScript.

@@ -543,13 +543,13 @@ mod tests {
         staging
     }
 
+    /// The names in `dir`, sorted.
     fn entries(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        let names = std::fs::read_dir(dir).unwrap();
+        let sorted: std::collections::BTreeSet<String> = names
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        names.sort();
-        names
+        sorted.into_iter().collect()
     }
 
     #[tokio::test]

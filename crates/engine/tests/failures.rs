@@ -41,6 +41,13 @@ async fn fails_observed(
     err
 }
 
+/// [`fails_with`] for a download of `scheme://server/path` in a sandbox of its own.
+async fn download_fails(server: &TestServer, scheme: &str, path: &str, kind: Kind) -> Error {
+    let sandbox = Sandbox::new();
+    let request = sandbox.request(&server.url(scheme, path), "x");
+    fails_with(&sandbox, request, kind).await
+}
+
 /// An announced length over the limit fails before the body, a running count over it fails
 /// mid-body, and exactly the limit passes.
 #[tokio::test]
@@ -109,13 +116,7 @@ async fn a_reset_mid_body_is_an_interruption() {
         drop(socket);
     })
     .await;
-    let sandbox = Sandbox::new();
-    fails_with(
-        &sandbox,
-        sandbox.request(&server.url("http", "/"), "x"),
-        Kind::Interrupted,
-    )
-    .await;
+    download_fails(&server, "http", "/", Kind::Interrupted).await;
 }
 
 #[tokio::test]
@@ -128,13 +129,7 @@ async fn a_body_shorter_than_content_length_is_an_interruption() {
         let _ = socket.shutdown().await;
     })
     .await;
-    let sandbox = Sandbox::new();
-    fails_with(
-        &sandbox,
-        sandbox.request(&server.url("http", "/"), "x"),
-        Kind::Interrupted,
-    )
-    .await;
+    download_fails(&server, "http", "/", Kind::Interrupted).await;
 }
 
 #[tokio::test]
@@ -146,13 +141,7 @@ async fn garbage_instead_of_http_is_a_network_error() {
             .await;
     })
     .await;
-    let sandbox = Sandbox::new();
-    fails_with(
-        &sandbox,
-        sandbox.request(&server.url("http", "/"), "x"),
-        Kind::Network,
-    )
-    .await;
+    download_fails(&server, "http", "/", Kind::Network).await;
 }
 
 #[tokio::test]
@@ -162,13 +151,7 @@ async fn closed_before_any_response_is_a_connection_error() {
         drop(socket);
     })
     .await;
-    let sandbox = Sandbox::new();
-    fails_with(
-        &sandbox,
-        sandbox.request(&server.url("http", "/"), "x"),
-        Kind::Connect,
-    )
-    .await;
+    download_fails(&server, "http", "/", Kind::Connect).await;
 }
 
 #[tokio::test]
@@ -214,13 +197,7 @@ async fn plain_text_on_a_tls_port_is_a_tls_error() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     })
     .await;
-    let sandbox = Sandbox::new();
-    fails_with(
-        &sandbox,
-        sandbox.request(&server.url("https", "/"), "x"),
-        Kind::Tls,
-    )
-    .await;
+    download_fails(&server, "https", "/", Kind::Tls).await;
 }
 
 #[tokio::test]
@@ -230,13 +207,7 @@ async fn a_reset_during_the_handshake_is_a_tls_error() {
         drop(socket);
     })
     .await;
-    let sandbox = Sandbox::new();
-    fails_with(
-        &sandbox,
-        sandbox.request(&server.url("https", "/"), "x"),
-        Kind::Tls,
-    )
-    .await;
+    download_fails(&server, "https", "/", Kind::Tls).await;
 }
 
 #[tokio::test]
@@ -490,9 +461,7 @@ async fn a_content_length_too_large_for_the_http_stack_is_too_large_not_malforme
 #[tokio::test]
 async fn a_non_numeric_content_length_stays_a_network_error() {
     let server = answering("HTTP/1.1 200 OK\r\nContent-Length: 12abc\r\n\r\n").await;
-    let sandbox = Sandbox::new();
-    let request = sandbox.request(&server.url("http", "/odd"), "x");
-    fails_with(&sandbox, request, Kind::Network).await;
+    download_fails(&server, "http", "/odd", Kind::Network).await;
 }
 
 #[tokio::test]

@@ -308,57 +308,30 @@ pub fn profile_numbers_order() -> Vec<&'static str> {
     PROFILE_FIELDS.iter().map(|(name, _)| *name).collect()
 }
 
-/// The engine's error kinds as they cross (`errorKind` of a `done` message): one to one with
-/// `Kind`, so a kind added there does not compile until it is named here, and TypeScript's
-/// switch over this enum does not compile until it maps it.
-#[napi(string_enum = "camelCase")]
-#[derive(serde::Serialize, Debug, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub enum ErrorKind {
-    Dns,
-    Connect,
-    AddressNotAllowed,
-    ProxyUnreachable,
-    ProxyRefused,
-    TlsCertificate,
-    Tls,
-    Timeout,
-    Interrupted,
-    Network,
-    TooLarge,
-    Quota,
-    TempQuota,
-    Cancelled,
-    Io,
-    Redirect,
-    RedirectHost,
-    Internal,
+/// Declares the engine's error kinds as they cross (`errorKind` of a `done` message) from the
+/// engine's own list (`with_error_kinds!`), so a kind added there is named here at once and
+/// TypeScript's switch over this enum does not compile until it maps it.
+macro_rules! declare_error_kind {
+    ($($(#[$doc:meta])* $variant:ident,)*) => {
+        /// What went wrong in a download, in transport terms.
+        #[napi(string_enum = "camelCase")]
+        #[derive(serde::Serialize, Debug, PartialEq, Eq)]
+        #[serde(rename_all = "camelCase")]
+        pub enum ErrorKind {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl From<Kind> for ErrorKind {
+            fn from(kind: Kind) -> Self {
+                match kind {
+                    $(Kind::$variant => ErrorKind::$variant,)*
+                }
+            }
+        }
+    };
 }
 
-impl From<Kind> for ErrorKind {
-    fn from(kind: Kind) -> Self {
-        match kind {
-            Kind::Dns => ErrorKind::Dns,
-            Kind::Connect => ErrorKind::Connect,
-            Kind::AddressNotAllowed => ErrorKind::AddressNotAllowed,
-            Kind::ProxyUnreachable => ErrorKind::ProxyUnreachable,
-            Kind::ProxyRefused => ErrorKind::ProxyRefused,
-            Kind::TlsCertificate => ErrorKind::TlsCertificate,
-            Kind::Tls => ErrorKind::Tls,
-            Kind::Timeout => ErrorKind::Timeout,
-            Kind::Interrupted => ErrorKind::Interrupted,
-            Kind::Network => ErrorKind::Network,
-            Kind::TooLarge => ErrorKind::TooLarge,
-            Kind::Quota => ErrorKind::Quota,
-            Kind::TempQuota => ErrorKind::TempQuota,
-            Kind::Cancelled => ErrorKind::Cancelled,
-            Kind::Io => ErrorKind::Io,
-            Kind::Redirect => ErrorKind::Redirect,
-            Kind::RedirectHost => ErrorKind::RedirectHost,
-            Kind::Internal => ErrorKind::Internal,
-        }
-    }
-}
+tt_download_engine::with_error_kinds!(declare_error_kind);
 
 /// Which file of a download an `io` failure concerns (`PathRole`, one to one).
 #[napi(string_enum = "camelCase")]
