@@ -4,12 +4,12 @@ import { ENGINE_PROFILE_ORDER } from './profile.js'
 import type { BindingHost, BindingHostInit, BindingRequest, ErrorKind, FailedPath } from './native.js'
 
 export interface EngineOptions {
-  /** Runtime worker threads of the native engine; default: the number of cores. */
+  /** Engine threads, each a current-thread runtime; a download runs on the least busy one. Default: the number of cores. */
   threads?: number
 }
 
 /**
- * A download engine (runtime threads, connection pools, DNS cache). Share one between hosts
+ * A download engine (its threads, connection pools, DNS cache). Share one between hosts
  * with `createHost({ ..., engine })`; closing a host never closes a shared engine.
  */
 export interface Engine {
