@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // tt-download benchmark (issue 7): tt-download against curl, node:http, undici 7 and got 14,
-// all downloading from a local nginx over HTTP/1.1 to the same disk, each run in its own
-// process, entries of one comparison interleaved in a shuffled order every round.
+// all downloading from a local nginx over HTTP/1.1 (and, for the small-h2 grid, HTTP/2) to
+// the same disk, each run in its own process, entries of one comparison interleaved in a
+// shuffled order every round.
 //
-//   node benchmark/run.mjs [--quick] [--runs N] [--count N] [--pairs N] [--idle-ms MS]
-//                          [--only large,small,idle,profile,egress] [--peers tt,curl,...]
+//   node benchmark/run.mjs [--quick] [--runs N] [--count N] [--warm-count N] [--pairs N] [--idle-ms MS]
+//                          [--only large,small,small-h2,idle,profile,egress] [--peers tt,curl,...]
 //                          [--addon PATH|dev] [--baseline-addon PATH [--baseline-tree DIR]] [--out FILE]
 //                          [--no-write] [--help]
 import { spawn, spawnSync } from 'node:child_process'
@@ -28,13 +29,16 @@ import { cpus, release, totalmem } from 'node:os'
 import { dirname, join, relative, resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { median, percentile, shuffle, summary } from './lib/stats.mjs'
+import { median, shuffle, summary } from './lib/stats.mjs'
 import { ensureFile, ensureNginx, startNginx } from './lib/server.mjs'
 import { PEER_LABEL, fmt, markdownTable, terminalTable } from './lib/report.mjs'
-import { parseArgs } from './lib/args.mjs'
+import { H2_PEERS, parseArgs } from './lib/args.mjs'
 import { tablesAndCharts } from './lib/tables.mjs'
 import { targetRows } from './lib/targets.mjs'
 import { diskFloorText } from './lib/disk-floor.mjs'
+import { childPid, curlBlocks, watchLines } from './lib/curl-blocks.mjs'
+import { checkProtocol, curlProtocols } from './lib/protocols.mjs'
+import { smallMetrics, threadMetrics } from './lib/small-metrics.mjs'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const root = join(benchDir, '..')
@@ -244,6 +248,7 @@ async function runOne(peer, job) {
     const result = peer === 'curl' ? await runCurl(full, runDir) : await runNode(peer, full)
     stored = result.stored
     checkStored(peer, job, result)
+    checkProtocol(peer, job, result)
     return result
   } finally {
     if (job.mode === 'large' || !stored) {
@@ -276,20 +281,24 @@ function createProbe() {
 }
 
 function checkStored(peer, job, result) {
-  const expected = job.mode === 'large' ? 1 : job.mode === 'pairs' ? job.warmup + 2 * job.pairs * job.count : job.count
+  const expected =
+    job.mode === 'large' ? 1 : job.mode === 'pairs' ? job.warmup + 2 * job.pairs * job.count : job.count + (job.warmCount ?? 0)
   const { files, bytes } = result.stored
   if (files !== expected || bytes !== expected * job.size) {
     throw new Error(`${peer}: stored ${files} files / ${bytes} bytes, expected ${expected} / ${expected * job.size}`)
   }
 }
 
-function runChild(cmd, args, env, timeoutMs = 600_000) {
+/** `stdoutFd`: the child's stdout goes to that file instead of the result's `stdout`. */
+function runChild(cmd, args, env, { timeoutMs = 600_000, onSpawn, stdoutFd } = {}) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const stdio = ['ignore', stdoutFd ?? 'pipe', 'pipe']
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio })
+    onSpawn?.(child)
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
+    child.stdout?.on('data', (d) => (stdout += d))
     child.stderr.on('data', (d) => (stderr += d))
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
     child.on('error', reject)
@@ -318,38 +327,69 @@ async function runNode(peer, job) {
 }
 
 /**
- * curl, one process per run: `--http1.1 --parallel --parallel-max C -K <config>`. Its time is
- * the wall time from spawn to exit (process start included: conservative for curl); per
- * download latency is curl's own `time_total`; CPU and peak RSS come from GNU time.
+ * curl, one process per run: `--http1.1 --parallel --parallel-max C -K <config>` (the HTTP/2
+ * grid: `--http2`, and curl multiplexes the parallel transfers on one connection). Its time
+ * is the wall time from spawn to exit (process start included: conservative for curl); per
+ * download latency is curl's own `time_total`; CPU, context switches and peak RSS come from
+ * GNU time. With a warm block, see lib/curl-blocks.mjs.
  */
 async function runCurl(job, runDir) {
-  const write = '%{http_code} %{time_total} %{size_download}\\n'
-  const args = ['--http1.1', '--silent', '--show-error', '--cacert', job.caFile, '--write-out', write]
+  const write = '%{http_code} %{time_total} %{size_download} %{http_version} %{num_connects}\\n'
+  const version = job.http === '2' ? '--http2' : '--http1.1'
+  const args = [version, '--silent', '--show-error', '--cacert', job.caFile, '--write-out', write]
+  const warm = job.mode === 'small' ? (job.warmCount ?? 0) : 0
   if (job.mode === 'large') {
     args.push('--output', join(job.outDir, '0.bin'), job.url)
   } else {
     const cfg = join(runDir, 'curl.cfg')
     let text = ''
-    for (let i = 0; i < job.count; i++) text += `url = "${job.url}"\noutput = "${join(job.outDir, `${i}.bin`)}"\n`
+    for (let i = 0; i < job.count + warm; i++) text += `url = "${job.url}"\noutput = "${join(job.outDir, `${i}.bin`)}"\n`
     writeFileSync(cfg, text)
     args.push('--parallel', '--parallel-max', String(job.concurrency), '--config', cfg)
   }
   const timeFile = join(runDir, 'time.txt')
-  const r = hasGnuTime
-    ? await runChild('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, 'curl', ...args], {})
-    : await runChild('curl', args, {})
+  // A warm block: the --write-out lines go, one write per line, to a file watched meanwhile.
+  const linesFile = join(runDir, 'lines.txt')
+  const linesFd = warm > 0 ? openSync(linesFile, 'w') : undefined
+  const cmd = warm > 0 ? ['stdbuf', '-oL', 'curl', ...args] : ['curl', ...args]
+  let spawnedAt
+  let watch
+  const onSpawn = (child) => {
+    spawnedAt = performance.now()
+    const pidOf = hasGnuTime ? () => childPid(child.pid) : () => child.pid
+    if (warm > 0) watch = watchLines({ linesFile, boundaries: [job.count, job.count + warm], pidOf })
+  }
+  let r
+  try {
+    r = hasGnuTime
+      ? await runChild('/usr/bin/time', ['-f', '%e %U %S %M %w %c', '-o', timeFile, ...cmd], {}, { onSpawn, stdoutFd: linesFd })
+      : await runChild(cmd[0], cmd.slice(1), {}, { onSpawn, stdoutFd: linesFd })
+  } finally {
+    if (linesFd !== undefined) closeSync(linesFd)
+  }
+  const marks = watch?.stop()
   if (r.code !== 0) throw new Error(`curl exited ${r.code ?? r.signal}: ${r.stderr.trim().slice(-2000)}`)
-  const lines = r.stdout
+  const lines = (warm > 0 ? readFileSync(linesFile, 'utf8') : r.stdout)
     .trim()
     .split('\n')
     .map((l) => l.split(' '))
   if (lines.some((f) => f[0] !== '200')) throw new Error('curl: a download did not return 200')
-  const result = { peer: 'curl', mode: job.mode, elapsedMs: r.wallMs, stored: tally(job.outDir) }
-  if (job.mode === 'small') result.latencies = lines.map((f) => Number(f[1]) * 1000)
+  const result = { peer: 'curl', mode: job.mode, elapsedMs: r.wallMs, stored: tally(job.outDir), extra: curlProtocols(lines) }
+  const latencies = lines.map((f) => Number(f[1]) * 1000)
+  if (job.mode === 'small') result.latencies = latencies
+  const exit = { t: spawnedAt + r.wallMs, cpuMs: NaN, switches: NaN }
   if (hasGnuTime) {
-    const [, user, sys, maxKb] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number)
-    result.procCpuMs = (user + sys) * 1000
+    const [, user, sys, maxKb, voluntary, involuntary] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number)
+    exit.cpuMs = (user + sys) * 1000
+    exit.switches = voluntary + involuntary
+    result.procCpuMs = exit.cpuMs
+    result.switches = exit.switches
     result.rssPeak = maxKb * 1024
+  }
+  if (warm > 0) {
+    const { cold, warm: block } = curlBlocks({ marks, spawnedAt, exit, count: job.count, latencies })
+    Object.assign(result, cold)
+    result.warm = block
   }
   return result
 }
@@ -439,6 +479,7 @@ async function beforeRound(label) {
 const results = {
   large: {},
   small: {},
+  smallH2: {},
   idle: undefined,
   profile: undefined,
   egress: undefined,
@@ -482,8 +523,8 @@ async function scenarioSmall(server) {
         const file = SMALL_FILES[size]
         const url = `${proto === 'https' ? server.httpsBase : server.httpBase}/${file.name}`
         const key = `${size} ${proto} c${c}`
-        log(`${opts.count} x ${size} over ${proto.toUpperCase()} at concurrency ${c}`)
-        const job = { mode: 'small', url, size: file.size, count: opts.count, concurrency: c }
+        log(`${opts.count} + ${opts.warmCount} x ${size} over ${proto.toUpperCase()} at concurrency ${c}`)
+        const job = { mode: 'small', url, size: file.size, count: opts.count, warmCount: opts.warmCount, concurrency: c }
         results.small[key] = {
           size,
           proto,
@@ -496,37 +537,28 @@ async function scenarioSmall(server) {
   }
 }
 
-function smallMetrics(r, job) {
-  return {
-    dps: job.count / (r.elapsedMs / 1000),
-    p50: percentile(r.latencies, 50),
-    p99: percentile(r.latencies, 99),
-    // Little's law: the time all downloads spent in flight over the wall time is how many
-    // were in flight on average (C when every lane is always busy).
-    inFlight: r.latencies.reduce((sum, ms) => sum + ms, 0) / r.elapsedMs,
-    mainCpuUs: r.mainCpuMs === undefined ? NaN : (r.mainCpuMs * 1000) / job.count,
-    procCpuUs: r.procCpuMs === undefined ? NaN : (r.procCpuMs * 1000) / job.count,
-    threads: r.threads,
-    ttPre: r.extra?.medianPreMs,
-    ttEngine: r.extra?.medianEngineMs,
-    ttPost: r.extra?.medianPostMs,
-    ttReused: r.extra ? r.extra.reused / Math.max(1, r.extra.profiled) : undefined,
-    ...threadMetrics(r, job.count),
+/**
+ * The small-file grid over HTTPS with HTTP/2 (nginx's http2 port): the peers that speak h2,
+ * each on one connection that carries every download (tt-download and curl multiplex on
+ * their own; undici's Agent is given one connection). runOne checks that every download
+ * really went over h2 (lib/protocols.mjs).
+ */
+async function scenarioSmallH2(server) {
+  const peers = opts.peers.filter((p) => H2_PEERS.includes(p))
+  if (peers.length === 0) {
+    log(`small-h2: none of the peers ${opts.peers.join(',')} speaks HTTP/2 here (${H2_PEERS.join(',')}); skipped`)
+    return
   }
-}
-
-/** CPU by thread group and context switches, per download (from the worker's /proc samples). */
-function threadMetrics(r, count) {
-  const td = r.threadsDelta
-  if (!td) return {}
-  const all = Object.values(td)
-  const total = all.reduce((a, v) => a + v.cpuMs, 0)
-  const engine = td['tt-download']?.cpuMs
-  return {
-    engineThreadsCpuUs: engine === undefined ? NaN : (engine * 1000) / count,
-    engineThreads: td['tt-download']?.threads,
-    otherThreadsCpuUs: ((total - (td.main?.cpuMs ?? 0) - (engine ?? 0)) * 1000) / count,
-    switchesPerDl: all.reduce((a, v) => a + v.switches, 0) / count,
+  for (const size of opts.sizes) {
+    for (const c of opts.concurrency) {
+      const file = SMALL_FILES[size]
+      const key = `${size} h2 c${c}`
+      log(`${opts.count} + ${opts.warmCount} x ${size} over HTTPS with HTTP/2 at concurrency ${c}`)
+      const url = `${server.h2Base}/${file.name}`
+      const job = { mode: 'small', http: '2', url, size: file.size, count: opts.count, warmCount: opts.warmCount, concurrency: c }
+      results.smallH2[key] = { size, proto: 'h2', c, rounds: await compare(key, peers, opts.runs, job, smallMetrics) }
+      emit()
+    }
   }
 }
 
@@ -674,10 +706,10 @@ function emit(final = false) {
     .filter((name) => results[name])
     .map((name) => PAIR_SCENARIOS[name].label)
   md.push(
-    `- Date: ${env.date.slice(0, 16).replace('T', ' ')} UTC; ${opts.quick ? '**quick mode** (fewer runs and downloads: indicative only)' : 'full mode'}: ${opts.runs} runs per comparison, ${opts.count} downloads per small-file run, ${opts.pairs} pairs of ${opts.profileCount} downloads per on/off comparison${pairNames.length ? ` (${pairNames.join(', ')})` : ''}.`,
+    `- Date: ${env.date.slice(0, 16).replace('T', ' ')} UTC; ${opts.quick ? '**quick mode** (fewer runs and downloads: indicative only)' : 'full mode'}: ${opts.runs} runs per comparison, ${opts.count} downloads per small-file run${opts.warmCount ? ` then ${opts.warmCount} more in the same process (the warm block)` : ''}, ${opts.pairs} pairs of ${opts.profileCount} downloads per on/off comparison${pairNames.length ? ` (${pairNames.join(', ')})` : ''}.`,
     `- Machine: ${env.cpu} (${env.cores} cores), ${env.memory} RAM, Linux ${env.kernel}; files on ${env.fs} on the same disk for every peer; all traffic over loopback (127.0.0.1).`,
-    `- Server: nginx ${env.nginx} (Debian package), started by the bench: worker_processes auto, sendfile, tcp_nopush, keep-alive, access log off; HTTPS with a CA generated by the bench, TLS 1.2/1.3, ALPN http/1.1 only. Server and clients share the ${env.cores} cores.`,
-    `- Peers, each its own process per run, all over HTTP/1.1: ${env.curl.split(' (')[0]} (one process per run: \`--http1.1 --parallel --parallel-max C -K <config>\`), Node ${env.node} node:http piped to a file stream, undici ${env.undici} \`stream()\` to a file stream, got ${env.got} \`got.stream()\` piped to a file stream, tt-download through a full host (\`createHost\`, env test, profile on, \`host.download()\` into \`ttfile://temp\`: staging file then rename; maxConcurrent = C).`,
+    `- Server: nginx ${env.nginx} (Debian package), started by the bench: worker_processes auto, sendfile, tcp_nopush, keep-alive, access log off; HTTPS with a CA generated by the bench, TLS 1.2/1.3, ALPN http/1.1 only${Object.keys(results.smallH2).length ? '; for the HTTP/2 grid a third port with `http2` (ALPN offers h2)' : ''}. Server and clients share the ${env.cores} cores.`,
+    `- Peers, each its own process per run, all over HTTP/1.1: ${env.curl.split(' (')[0]} (one process per run: \`--http1.1 --parallel --parallel-max C -K <config>\`), Node ${env.node} node:http piped to a file stream, undici ${env.undici} \`stream()\` to a file stream, got ${env.got} \`got.stream()\` piped to a file stream, tt-download through a full host (\`createHost\`, env test, profile on, \`host.download()\` into \`ttfile://temp\`: staging file then rename; maxConcurrent = C).${Object.keys(results.smallH2).length ? ' The HTTP/2 grid: curl `--http2 --parallel --parallel-max C`, undici `allowH2` on an Agent of one connection, tt-download as above (it offers h2 in ALPN and multiplexes on one connection), each download checked to have gone over h2.' : ''}`,
     `- tt-download: commit ${env.commit}; addon ${env.addon}.`,
     '- Entries of one comparison run in a new shuffled order every round; each run writes into a fresh directory, and its files are checked (count and bytes) after it was measured. A 200 MiB file is deleted right after its run; the files of small-file runs are deleted in batches between comparisons (see Notes).',
     '- Figures: median (min–max) over runs; ratios are computed within each round and then summarized the same way.',
@@ -735,6 +767,8 @@ function rerender(file) {
   env = saved.env
   Object.assign(results, saved.results)
   results.probeByLabel ??= {}
+  // Saved before the HTTP/2 grid and the warm block existed.
+  results.smallH2 ??= {}
   if (Object.keys(results.probeByLabel).length === 0) {
     // Saved before probes were keyed: they were taken in the order of the comparisons.
     const labels = [
@@ -748,6 +782,7 @@ function rerender(file) {
   results.rerendered = true
   const keep = { out: opts.out, write: opts.write }
   Object.assign(opts, saved.opts, keep)
+  opts.warmCount = saved.opts.warmCount ?? 0
   emit(true)
   if (opts.write) log(`\nwrote ${relative(process.cwd(), opts.out)}, benchmark/charts/*.svg, benchmark/results.json`)
 }
@@ -813,6 +848,7 @@ async function main() {
     if (!hasGnuTime) results.notes.push('GNU time (/usr/bin/time) is missing: curl CPU and RSS figures are not available.')
     if (opts.only.includes('large')) await scenarioLarge(server)
     if (opts.only.includes('small')) await scenarioSmall(server)
+    if (opts.only.includes('small-h2')) await scenarioSmallH2(server)
     if (opts.only.includes('idle')) await scenarioIdle(server)
     for (const name of Object.keys(PAIR_SCENARIOS)) {
       if (opts.only.includes(name) && opts.peers.includes('tt')) await scenarioPairs(server, name)

@@ -8,12 +8,16 @@ export const USAGE = `usage: node benchmark/run.mjs [options]     (npm run bench
   --quick            a few minutes: 2 runs, 300 downloads per small run, 4 pairs of 500 per
                      on/off comparison, 2 s idle
   --runs N           runs (rounds) per comparison; default 5
-  --count N          downloads per small-file run; default 2000
+  --count N          downloads per small-file run (the cold block); default 2000
+  --warm-count N     downloads after them in the same process, measured on their own (the
+                     warm block); default: --count; 0: no warm block
   --pairs N          on/off pairs per on/off comparison (profile, egress, diagnostics); default 20
   --profile-count N  downloads per block of a pair; default 2000 (the pairs of one process
                      run back to back after 1,000 warm-up downloads, half of them each way)
   --idle-ms MS       idle period for the RSS-growth measurement; default 10000
-  --only LIST        scenarios: large,small,idle,profile,egress (default: all); profile and
+  --only LIST        scenarios: large,small,small-h2,idle,profile,egress,diagnostics (default:
+                     all); small-h2 is the small-file grid over HTTPS with HTTP/2 (peers tt,
+                     curl, undici; one connection carries every download); profile and
                      egress are on/off pairs of tt-download (enableProfile; the egress check,
                      which needs an addon built with the cargo feature bench-switches, as the
                      default bench-release build is)
@@ -43,7 +47,14 @@ export const USAGE = `usage: node benchmark/run.mjs [options]     (npm run bench
   --help             this text
 `
 
-export const SCENARIOS = ['large', 'small', 'idle', 'profile', 'egress', 'diagnostics']
+export const SCENARIOS = ['large', 'small', 'small-h2', 'idle', 'profile', 'egress', 'diagnostics']
+
+/**
+ * The peers of the HTTP/2 grid, those of --peers that speak h2 here: tt and its variants on
+ * tt.mjs (tt-hyper-http1 differs from tt on plain http only), curl --http2, undici allowH2.
+ * node:http and got have no HTTP/2 in their peers.
+ */
+export const H2_PEERS = ['tt', 'tt-baseline', 'tt-threads', 'curl', 'undici']
 
 /**
  * The options of `argv`, completed and checked; a bad one prints the usage and exits 2.
@@ -63,6 +74,7 @@ function defaultOptions(out) {
     quick: false,
     runs: undefined,
     count: undefined,
+    warmCount: undefined,
     pairs: undefined,
     profileCount: undefined,
     idleMs: undefined,
@@ -89,6 +101,7 @@ const OPTIONS = {
   '--quick': (o) => (o.quick = true),
   '--runs': (o, arg) => (o.runs = arg.int()),
   '--count': (o, arg) => (o.count = arg.int()),
+  '--warm-count': (o, arg) => (o.warmCount = arg.int(0)),
   '--pairs': (o, arg) => (o.pairs = arg.int()),
   '--profile-count': (o, arg) => (o.profileCount = arg.int()),
   '--idle-ms': (o, arg) => (o.idleMs = arg.int()),
@@ -123,9 +136,9 @@ function readOptions(o, argv) {
         if (v === undefined) usage(`${a} needs a value`)
         return v
       },
-      int: () => {
+      int: (min = 1) => {
         const v = Number(arg.val())
-        if (!Number.isInteger(v) || v < 1) usage(`${a} needs a positive integer`)
+        if (!Number.isInteger(v) || v < min) usage(`${a} needs an integer >= ${min}`)
         return v
       },
     }
@@ -136,6 +149,7 @@ function readOptions(o, argv) {
 function applyModeDefaults(o) {
   o.runs ??= o.quick ? 2 : 5
   o.count ??= o.quick ? 300 : 2000
+  o.warmCount ??= o.count
   o.pairs ??= o.quick ? 4 : 20
   o.profileCount ??= o.quick ? 500 : 2000
   o.idleMs ??= o.quick ? 2000 : 10000

@@ -25,6 +25,14 @@ export function ratios(rounds, peer, key, higherIsBetter) {
   return { curl: summary(toCurl), node: summary(toNode) }
 }
 
+/** The rounds of a comparison as its warm blocks' metrics (a peer without one: missing). */
+export function warmRounds(rounds) {
+  return rounds.map((r) => Object.fromEntries(Object.entries(r).flatMap(([p, m]) => (m.warm ? [[p, m.warm]] : []))))
+}
+
+/** The peers of `peers` that took part in a comparison (the HTTP/2 grid has fewer). */
+export const peersIn = (rounds, peers) => peers.filter((p) => rounds.some((r) => r[p]))
+
 export const peerOrder = (peers) =>
   ['tt', 'tt-hyper-http1', 'tt-baseline', 'tt-threads', 'tt-engine', 'curl', 'node-http', 'undici', 'got'].filter((p) => peers.includes(p))
 

@@ -1,11 +1,13 @@
 // The targets of issue 7 against a run's medians: rows of [target, this run, status].
 import { fmt, range, ratio } from './report.mjs'
-import { pairSummary, ratios, stat } from './rounds.mjs'
+import { pairSummary, ratios, stat, warmRounds } from './rounds.mjs'
 
 export function targetRows({ results, opts }) {
   return [
     ...largeTargets(results.large),
     ...smallTargets(Object.values(results.small)),
+    ...warmTarget(Object.values(results.small), 'small files, warm block: downloads/s >= 1.0x curl (every size, concurrency, protocol)'),
+    ...h2Targets(Object.values(results.smallH2 ?? {})),
     ...(results.idle ? [idleTarget(results.idle, opts.idleMs)] : []),
     ...(results.profile ? [profileTarget(results.profile)] : []),
   ]
@@ -68,6 +70,34 @@ function smallTargets(small) {
     )
   }
   return rows
+}
+
+/**
+ * Issue 18: over HTTP/2 too, tt-download >= 1.0x curl at c=16 and c=64, for the cold and the
+ * warm block alike (each against curl's same block).
+ */
+function h2Targets(h2) {
+  const busy = h2.filter((e) => e.c === 16 || e.c === 64)
+  return [
+    ...curlTarget(busy, 'HTTP/2 small files: downloads/s >= 1.0x curl at c=16/64'),
+    ...warmTarget(busy, 'HTTP/2 small files, warm block: downloads/s >= 1.0x curl at c=16/64'),
+  ]
+}
+
+function warmTarget(entries, name) {
+  const warm = entries.map((e) => ({ ...e, rounds: warmRounds(e.rounds) })).filter((e) => e.rounds.some((r) => r.tt && r.curl))
+  return curlTarget(warm, name)
+}
+
+/** One row: the worst tt ÷ curl downloads/s over `entries`, met when none is below 1. */
+function curlTarget(entries, name) {
+  const vs = entries.map((e) => ({ e, r: ratios(e.rounds, 'tt', 'dps', true).curl.median })).filter((x) => Number.isFinite(x.r))
+  if (!vs.length) return []
+  const worst = vs.reduce((a, b) => (b.r < a.r ? b : a))
+  const miss = vs.filter((x) => x.r < 1).length
+  return [
+    row(name, `worst ${fmt(worst.r, 2)}x (${worst.e.size} ${worst.e.proto} c=${worst.e.c}); ${miss} of ${vs.length} below`, miss === 0),
+  ]
 }
 
 function idleTarget(idle, idleMs) {

@@ -56,6 +56,9 @@ export default async function setup(job) {
   const post = []
   let reused = 0
   let profiled = 0
+  // Downloads by the protocol their profile names ('h2', 'http/1.1'): run.mjs checks that
+  // the HTTP/2 grid really ran over h2.
+  const protocols = {}
   // The diagnostics pairs (job.flip 'diagnostics'): a subscriber on all four channels, or
   // none. Each half of a pair is one block, so the subscription changes only between blocks.
   const channels = ['start', 'headers', 'success', 'fail'].map((name) => `tt-download:download:${name}`)
@@ -83,7 +86,10 @@ export default async function setup(job) {
     if (p !== undefined) {
       profiled++
       if (p.socketReused) reused++
-      if (job.mode === 'large' || (job.mode === 'small' && profiled % 4 === 1)) {
+      protocols[p.protocol] = (protocols[p.protocol] ?? 0) + 1
+      // The where-the-time-goes figures describe the cold block (the first job.count
+      // downloads of the process), as they did before there was a warm block after it.
+      if (job.mode === 'large' || (job.mode === 'small' && i < job.count && profiled % 4 === 1)) {
         pre.push(p.fetchStart - p.invokeStart)
         engine.push(p.responseEnd - p.fetchStart)
         post.push(end - p.responseEnd)
@@ -101,6 +107,9 @@ export default async function setup(job) {
       addons: loadedAddons(),
       profiled,
       reused,
+      protocols,
+      // A profile that did not reuse a socket opened it (HTTP/2: its stream set it up).
+      connections: profiled - reused,
       observed,
       medianPreMs: median(pre),
       medianEngineMs: median(engine),

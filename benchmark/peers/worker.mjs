@@ -10,6 +10,7 @@ import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { memStatus, processCpuMs, resetPeakRss, threadCount, threadCpuMs, threadsByName, threadsDelta } from '../lib/proc.mjs'
+import { blockBetween, sampleSelf } from '../lib/blocks.mjs'
 
 const [peer, jobText] = process.argv.slice(2)
 const job = JSON.parse(jobText)
@@ -25,9 +26,11 @@ const rssLoaded = memStatus().rss
 /**
  * Runs `count` downloads with `concurrency` lanes; each lane takes the next index (from
  * `first`). `options` goes to every `one()` (the pairs modes flip a switch with it).
+ * Latencies are in completion order; `onDone(n)` runs as the n-th download completed, before
+ * its lane starts the next one (the cold block's end is sampled there).
  */
-async function runMany(count, concurrency, first = 0, options = undefined) {
-  const latencies = new Array(count)
+async function runMany(count, concurrency, first = 0, options = undefined, onDone = undefined) {
+  const latencies = []
   let next = 0
   const lane = async () => {
     for (;;) {
@@ -35,7 +38,8 @@ async function runMany(count, concurrency, first = 0, options = undefined) {
       if (i >= count) return
       const start = performance.now()
       await client.one(first + i, options)
-      latencies[i] = performance.now() - start
+      latencies.push(performance.now() - start)
+      onDone?.(latencies.length)
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane))
@@ -63,17 +67,17 @@ function tally(dir) {
 const result = { peer, mode: job.mode, rssBoot, rssLoaded }
 
 if (job.mode === 'small') {
-  const cpu0 = threadCpuMs()
-  const pcpu0 = processCpuMs()
-  const th0 = threadsByName()
-  const t0 = performance.now()
-  const latencies = await runMany(job.count, job.concurrency)
-  const elapsedMs = performance.now() - t0
-  result.mainCpuMs = threadCpuMs() - cpu0
-  result.procCpuMs = processCpuMs() - pcpu0
-  result.threadsDelta = threadsDelta(th0, threadsByName())
-  result.elapsedMs = elapsedMs
-  result.latencies = latencies.map((x) => Math.round(x * 1000) / 1000)
+  // The cold block's figures are the result's own fields (as without a warm block), the
+  // warm block's are result.warm (see lib/blocks.mjs).
+  const warm = job.warmCount ?? 0
+  const start = sampleSelf()
+  let boundary
+  const latencies = await runMany(job.count + warm, job.concurrency, 0, undefined, (n) => {
+    if (n === job.count) boundary = sampleSelf()
+  })
+  const end = sampleSelf()
+  Object.assign(result, blockBetween(start, boundary, latencies.slice(0, job.count)))
+  if (warm > 0) result.warm = blockBetween(boundary, end, latencies.slice(job.count))
   result.threads = threadCount()
 } else if (job.mode === 'large') {
   const peakResetOk = resetPeakRss()
