@@ -36,6 +36,7 @@ import { H2_PEERS, parseArgs } from './lib/args.mjs'
 import { tablesAndCharts } from './lib/tables.mjs'
 import { targetRows } from './lib/targets.mjs'
 import { diskFloorText } from './lib/disk-floor.mjs'
+import { PROBE_FILES, createCost } from './lib/disk-probe.mjs'
 import { childPid, curlBlocks, watchLines } from './lib/curl-blocks.mjs'
 import { checkProtocol, curlProtocols } from './lib/protocols.mjs'
 import { smallMetrics, threadMetrics } from './lib/small-metrics.mjs'
@@ -267,16 +268,8 @@ async function runOne(peer, job) {
  */
 function createProbe() {
   mkdirSync(workRoot, { recursive: true })
-  const dir = mkdtempSync(join(workRoot, 'probe-'))
-  const buf = Buffer.alloc(1024, 1)
-  const t0 = performance.now()
-  for (let i = 0; i < 200; i++) {
-    const fd = openSync(join(dir, `${i}`), 'wx')
-    writeSync(fd, buf)
-    closeSync(fd)
-  }
-  const us = ((performance.now() - t0) * 1000) / 200
-  trashRun(dir, 200, 200 * 1024)
+  const { us, dir } = createCost(workRoot)
+  trashRun(dir, PROBE_FILES, PROBE_FILES * 1024)
   return us
 }
 

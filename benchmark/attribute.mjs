@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// Where a small download's CPU goes (issue 18, "attribute before building"): one host process
+// downloads one small file from a local nginx under `perf record`, and the samples are split by
+// thread group (the JavaScript thread, the engine's threads, V8's and libuv's) and, inside each,
+// by system call or user-space library. Needs Linux `perf` (Debian: linux-perf) and the addon
+// `npm run bench` builds (or --addon). Prints its report; it works in a temporary directory.
+//
+//   node benchmark/attribute.mjs [--protocol http|https] [--concurrency N] [--count N]
+//                                [--size BYTES] [--frequency HZ] [--addon PATH]
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { ensureFile, ensureNginx, startNginx } from './lib/server.mjs'
+import { attribute, attributionText, parseSamples } from './lib/perf-samples.mjs'
+import { createCost } from './lib/disk-probe.mjs'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+const benchDir = dirname(fileURLToPath(import.meta.url))
+const root = join(benchDir, '..')
+const log = (...a) => process.stderr.write(`${a.join(' ')}\n`)
+
+const options = {
+  protocol: 'http',
+  concurrency: 16,
+  count: 20000,
+  size: 1024,
+  frequency: 1999,
+  addon: join(benchDir, '.bench', 'addon', 'tt-download.bench-release.node'),
+}
+const argv = process.argv.slice(2)
+for (let i = 0; i < argv.length; i += 2) {
+  const key = argv[i].replace(/^--/, '')
+  if (!(key in options) || argv[i + 1] === undefined) {
+    log(`usage: node benchmark/attribute.mjs [--${Object.keys(options).join(' V] [--')} V]`)
+    process.exit(2)
+  }
+  options[key] = typeof options[key] === 'number' ? Number(argv[i + 1]) : argv[i + 1]
+}
+if (!['http', 'https'].includes(options.protocol)) throw new Error('--protocol is http or https')
+for (const key of ['concurrency', 'count', 'size', 'frequency']) {
+  if (!(Number.isInteger(options[key]) && options[key] > 0)) throw new Error(`--${key} must be a positive integer`)
+}
+if (!existsSync(options.addon)) throw new Error(`no addon at ${options.addon}: run npm run bench once, or pass --addon PATH`)
+if (spawnSync('perf', ['--version']).status !== 0) throw new Error('perf is not installed (Debian: apt-get install linux-perf)')
+
+// Not under benchmark/.bench: the bench's mass deletes there keep creates slow for minutes.
+const work = mkdtempSync(join(tmpdir(), 'tt-attribute-'))
+const www = join(work, 'www')
+mkdirSync(www)
+ensureFile(join(www, 'file.bin'), options.size)
+// The engine's file creates are a large share of its CPU, and right after mass deletes (an
+// earlier run's) they cost several times more: wait, as the bench does, until they are cheap.
+let probe = createCost(work).us
+for (let i = 0; i < 24 && probe > 100; i++) {
+  log(`creating a 1 KiB file costs ${Math.round(probe)} µs; waiting for the file system to settle`)
+  await sleep(5000)
+  probe = createCost(work).us
+}
+const server = await startNginx({ nginx: ensureNginx(log), dir: join(work, 'nginx'), wwwDir: www, root, log })
+try {
+  const base = options.protocol === 'http' ? server.httpBase : server.httpsBase
+  const perfData = join(work, 'perf.data')
+  const child = join(benchDir, 'lib', 'attribute-child.mjs')
+  const args = [child, root, `${base}/file.bin`, server.caFile, join(work, 'data'), String(options.concurrency), String(options.count)]
+  // Frame pointers (-g): V8 keeps them, and --perf-basic-prof names JavaScript's frames.
+  const run = spawnSync(
+    'perf',
+    ['record', '-F', String(options.frequency), '-g', '-o', perfData, '--', process.execPath, '--perf-basic-prof', ...args],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, NAPI_RS_NATIVE_LIBRARY_PATH: options.addon },
+    },
+  )
+  if (run.status !== 0) throw new Error(`perf record failed: ${run.stderr}`)
+  const measured = JSON.parse(run.stdout.trim().split('\n').pop())
+  const script = spawnSync('perf', ['script', '-i', perfData, '-F', 'comm,pid,tid,ip,sym,dso'], { encoding: 'utf8', maxBuffer: 1 << 30 })
+  if (script.status !== 0) throw new Error(`perf script failed: ${script.stderr}`)
+  const pid = Number(script.stdout.match(/^\S.*?\s(\d+)\/\1\s*$/m)?.[1])
+  const attribution = attribute(parseSamples(script.stdout, pid), { frequency: options.frequency, downloads: measured.count })
+  const rate = (measured.count / measured.ms) * 1000
+  console.log(
+    `${measured.count} downloads of ${options.size} B over ${options.protocol} at concurrency ${options.concurrency}: ` +
+      `${Math.round(rate)} downloads/s, process CPU ${(measured.cpuUs / measured.count).toFixed(1)} µs per download (getrusage)`,
+  )
+  console.log(`perf record -F ${options.frequency} -g; node ${process.version}; addon ${options.addon}`)
+  console.log(`creating a 1 KiB file in the run's directory cost ${Math.round(probe)} µs before the run (create + write + close)`)
+  console.log('')
+  console.log(attributionText(attribution))
+} finally {
+  await server.stop()
+  rmSync(work, { recursive: true, force: true })
+}
