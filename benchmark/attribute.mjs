@@ -71,6 +71,8 @@ try {
     {
       encoding: 'utf8',
       env: { ...process.env, NAPI_RS_NATIVE_LIBRARY_PATH: options.addon },
+      // V8's code log (isolate-*.log, written with --perf-basic-prof) lands in the work directory.
+      cwd: work,
     },
   )
   if (run.status !== 0) throw new Error(`perf record failed: ${run.stderr}`)
@@ -78,6 +80,8 @@ try {
   const script = spawnSync('perf', ['script', '-i', perfData, '-F', 'comm,pid,tid,ip,sym,dso'], { encoding: 'utf8', maxBuffer: 1 << 30 })
   if (script.status !== 0) throw new Error(`perf script failed: ${script.stderr}`)
   const pid = Number(script.stdout.match(/^\S.*?\s(\d+)\/\1\s*$/m)?.[1])
+  // The child's symbol map for perf (V8 writes it to /tmp with --perf-basic-prof), read by `perf script`.
+  rmSync(`/tmp/perf-${pid}.map`, { force: true })
   const attribution = attribute(parseSamples(script.stdout, pid), { frequency: options.frequency, downloads: measured.count })
   const rate = (measured.count / measured.ms) * 1000
   console.log(

@@ -14,13 +14,16 @@ export const FD_SETTLE_MS = 10_000
  * Why 96 MiB: what legitimately stays is memory the process grew into and keeps, not data.
  * V8 keeps the heap it committed under allocation pressure (its young generation grows to
  * 3 x 16 MiB semi-spaces; measured here: +21 MiB committed for +2 MiB used), glibc keeps
- * freed pages in its per-thread arenas (the engine's workers), and the test servers in this
+ * freed pages in its per-thread arenas (Node's, OpenSSL's and the test servers' memory; the
+ * addon's own allocator, mimalloc, returns freed pages at once), and the test servers in this
  * process keep TLS and HTTP/2 session state and a cache of up to 16 bodies of <= 600 KiB.
  * Measured: +36 to +63 MiB whatever the length of the run (20 s or 3 minutes), reached early
  * and then flat. A real leak is far larger: one leaked 4 KiB buffer per download is 400 MiB
  * over the 100 000 downloads of a full run. Two finer checks back it up:
  * - NATIVE_BOUND: RSS outside V8's committed heap (Rust, OpenSSL, libuv, glibc; where a leak
- *   in the engine would show) grows by at most 48 MiB (measured: -3 to +21 MiB);
+ *   in the engine would show) grows by at most 48 MiB (measured: -3 to +21 MiB; with
+ *   mimalloc keeping freed pages for its default second, +36 to +54: why the addon sets
+ *   mimalloc's purge delay to 0);
  * - RSS_STEADY_BOUND: between the middle and the end of the run (both gc'd, engine open) RSS
  *   grows by at most 32 MiB (measured: -4 to +12 MiB): growth that continues is a leak.
  */

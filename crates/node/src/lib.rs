@@ -25,6 +25,28 @@ use tt_download_engine::{
 pub use convert::*;
 use mailbox::{Mailbox, Message, WakeFn};
 
+// The addon's own allocations go to mimalloc, not glibc's malloc: a download allocates
+// buffers of 1 KiB and more on engine threads and frees much of it on the JavaScript thread,
+// and glibc consolidates its fast bins on each such allocation and takes the other arena's
+// lock for each such free, the hottest user-space cost of a small download on either thread
+// (benchmark/attribute.mjs). Local-dynamic TLS: the addon is loaded with dlopen, where musl
+// has no static TLS to spare for initial-exec.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` in mimalloc.h (the same slot in v2 and v3; the sys crate does not
+/// name it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Freed memory goes back to the system at once instead of a second later: a host's RSS then
+/// follows its downloads as it did with glibc (the soak's bound on memory outside V8's heap),
+/// and under load the extra `madvise` calls did not show in a profile of small downloads.
+#[napi_derive::module_init]
+fn return_freed_memory_at_once() {
+    // SAFETY: sets one of mimalloc's global options, which it reads atomically.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+}
+
 #[napi(object, object_to_js = false)]
 pub struct BindingEngineOptions {
     /// Engine threads (each a current-thread runtime, see the engine's shards.rs); default:
