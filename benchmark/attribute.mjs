@@ -5,7 +5,7 @@
 // by system call or user-space library. Needs Linux `perf` (Debian: linux-perf) and the addon
 // `npm run bench` builds (or --addon). Prints its report; it works in a temporary directory.
 //
-//   node benchmark/attribute.mjs [--protocol http|https] [--concurrency N] [--count N]
+//   node benchmark/attribute.mjs [--protocol http|https|h2] [--concurrency N] [--count N]
 //                                [--size BYTES] [--frequency HZ] [--addon PATH]
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
@@ -38,7 +38,8 @@ for (let i = 0; i < argv.length; i += 2) {
   }
   options[key] = typeof options[key] === 'number' ? Number(argv[i + 1]) : argv[i + 1]
 }
-if (!['http', 'https'].includes(options.protocol)) throw new Error('--protocol is http or https')
+if (!['http', 'https', 'h2'].includes(options.protocol))
+  throw new Error('--protocol is http, https or h2 (HTTPS on the port that offers HTTP/2)')
 for (const key of ['concurrency', 'count', 'size', 'frequency']) {
   if (!(Number.isInteger(options[key]) && options[key] > 0)) throw new Error(`--${key} must be a positive integer`)
 }
@@ -60,7 +61,7 @@ for (let i = 0; i < 24 && probe > 100; i++) {
 }
 const server = await startNginx({ nginx: ensureNginx(log), dir: join(work, 'nginx'), wwwDir: www, root, log })
 try {
-  const base = options.protocol === 'http' ? server.httpBase : server.httpsBase
+  const base = { http: server.httpBase, https: server.httpsBase, h2: server.h2Base }[options.protocol]
   const perfData = join(work, 'perf.data')
   const child = join(benchDir, 'lib', 'attribute-child.mjs')
   const args = [child, root, `${base}/file.bin`, server.caFile, join(work, 'data'), String(options.concurrency), String(options.count)]
@@ -88,6 +89,8 @@ try {
     `${measured.count} downloads of ${options.size} B over ${options.protocol} at concurrency ${options.concurrency}: ` +
       `${Math.round(rate)} downloads/s, process CPU ${(measured.cpuUs / measured.count).toFixed(1)} µs per download (getrusage)`,
   )
+  const used = Object.entries(measured.protocols).map(([name, n]) => `${name} ${n}`)
+  console.log(`protocols (from each download's profile): ${used.join(', ')}`)
   console.log(`perf record -F ${options.frequency} -g; node ${process.version}; addon ${options.addon}`)
   console.log(`creating a 1 KiB file in the run's directory cost ${Math.round(probe)} µs before the run (create + write + close)`)
   console.log('')

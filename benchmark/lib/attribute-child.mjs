@@ -23,11 +23,14 @@ const host = createHost({
 })
 
 let started = 0
+/** Downloads by the protocol their profile names: the report says what it measured. */
+const protocols = {}
 const lane = async () => {
   // Bounded: each lane stops once `count` downloads have been started between all lanes.
   while (started < count) {
     started++
-    await host.download({ url, enableProfile: true })
+    const { protocol } = (await host.download({ url, enableProfile: true })).profile
+    protocols[protocol] = (protocols[protocol] ?? 0) + 1
   }
 }
 const t0 = performance.now()
@@ -36,4 +39,4 @@ await Promise.all(Array.from({ length: concurrency }, lane))
 const ms = performance.now() - t0
 const cpu = process.cpuUsage(cpu0)
 await host.close()
-process.stdout.write(`${JSON.stringify({ count, ms, cpuUs: cpu.user + cpu.system })}\n`)
+process.stdout.write(`${JSON.stringify({ count, ms, cpuUs: cpu.user + cpu.system, protocols })}\n`)

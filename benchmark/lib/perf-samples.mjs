@@ -1,7 +1,7 @@
 // Reads `perf script -F comm,pid,tid,ip,sym,dso` output of one process and says where its CPU
-// went, per thread group and, inside each, per system call or per user-space library, with the
-// inclusive share of the stacks that pass through tokio's timer (the cost a coarse deadline
-// sweep would save, issue 18).
+// went, per thread group and, inside each, per system call or user-space library and by its
+// hottest user-space functions, with the inclusive share of the stacks that pass through
+// tokio's timer (the cost a coarse deadline sweep would save, issue 18).
 
 /** Samples as { thread, frames: [{ sym, dso }] }, leaf first. */
 export function parseSamples(text, pid) {
@@ -42,16 +42,28 @@ function activity(frames) {
   return `user: ${dso.startsWith('perf-') ? '[JIT] (JavaScript)' : dso}`
 }
 
+/** A Rust or C++ symbol without its generic arguments and hash, short enough for a row. */
+function shortSymbol(sym) {
+  let out = sym.replace(/::h[0-9a-f]{16}$/, '')
+  // Innermost generic arguments first, a bounded number of passes.
+  for (let i = 0; i < 8 && /<[^<>]*>/.test(out); i++) out = out.replace(/<[^<>]*>/g, '<>')
+  return out.length > 110 ? `${out.slice(0, 107)}...` : out
+}
+
 /** Per group: samples, µs per download, and its activities; plus the tokio timer's share. */
 export function attribute(samples, { frequency, downloads }) {
   const usPerDl = (n) => (n * 1e6) / frequency / downloads
   const groups = new Map()
   let timer = 0
   for (const s of samples) {
-    const g = groups.get(s.thread) ?? { samples: 0, activities: new Map() }
+    const g = groups.get(s.thread) ?? { samples: 0, activities: new Map(), symbols: new Map() }
     g.samples++
     const a = activity(s.frames)
     g.activities.set(a, (g.activities.get(a) ?? 0) + 1)
+    if (a.startsWith('user: ')) {
+      const sym = shortSymbol(s.frames[0]?.sym ?? '[unknown]')
+      g.symbols.set(sym, (g.symbols.get(sym) ?? 0) + 1)
+    }
     groups.set(s.thread, g)
     if (s.frames.some((f) => TIMER.test(f.sym))) timer++
   }
@@ -72,6 +84,10 @@ export function attributionText({ total, usPerDl, groups, timer }, top = 8) {
     out.push('', `${name}: ${pct(g.samples)} of samples, ${us(g.samples)} µs per download`)
     for (const [a, n] of [...g.activities].sort((x, y) => y[1] - x[1]).slice(0, top)) {
       out.push(`  ${us(n).padStart(7)} µs  ${pct(n).padStart(6)}  ${a}`)
+    }
+    out.push('  its hottest user-space functions (self time):')
+    for (const [sym, n] of [...g.symbols].sort((x, y) => y[1] - x[1]).slice(0, top)) {
+      out.push(`  ${us(n).padStart(7)} µs  ${pct(n).padStart(6)}  ${sym}`)
     }
   }
   out.push('', `stacks through tokio's timer (inclusive): ${timer} samples, ${pct(timer)}, ${us(timer)} µs per download`)
