@@ -34,17 +34,22 @@ use mailbox::{Mailbox, Message, WakeFn};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay` in mimalloc.h (the same slot in v2 and v3; the sys crate does not
-/// name it).
+/// Slots of mimalloc.h's `mi_option_t` (the same in v2 and v3) that the sys crate does not name.
+const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Freed memory goes back to the system at once instead of a second later: a host's RSS then
-/// follows its downloads as it did with glibc (the soak's bound on memory outside V8's heap),
-/// and under load the extra `madvise` calls did not show in a profile of small downloads.
+/// Memory as glibc used it: freed memory goes back to the system at once instead of a second
+/// later, so a host's RSS follows its downloads (the soak's bound on memory outside V8's
+/// heap), and arenas are committed as they are used instead of eagerly, so a 200 MiB download
+/// grows RSS by 4 MiB instead of 14 (the bench's memory-flat target is 10). Under load neither
+/// showed in a profile of small downloads.
 #[napi_derive::module_init]
-fn return_freed_memory_at_once() {
-    // SAFETY: sets one of mimalloc's global options, which it reads atomically.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+fn use_memory_as_needed() {
+    // SAFETY: sets two of mimalloc's global options, which it reads atomically.
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+        libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
+    }
 }
 
 #[napi(object, object_to_js = false)]
