@@ -6,91 +6,75 @@ use std::fmt;
 use std::io;
 use std::net::IpAddr;
 
-/// Calls the macro `$then` with `Kind`'s variants and their docs: the one list from which
-/// `Kind` is declared here and a binding declares its copy of it (one that carries its
-/// framework's attributes, which this crate does not depend on).
+/// Calls the macro `$then` with `Kind`'s variants, their docs and the stable names that cross
+/// into JavaScript: the one list from which `Kind` and `Kind::as_str` are declared here and a
+/// binding declares its copy of it (one that carries its framework's attributes, which this
+/// crate does not depend on).
 #[macro_export]
 macro_rules! with_error_kinds {
     ($then:ident) => {
         $then! {
             /// The host name did not resolve.
-            Dns,
+            Dns = "dns",
             /// TCP connect refused, reset or unreachable, or the connection closed before any response.
-            Connect,
+            Connect = "connect",
             /// The egress policy refused every address of the destination; nothing was sent.
-            AddressNotAllowed,
+            AddressNotAllowed = "addressNotAllowed",
             /// The proxy could not be reached, closed, or answered something that is not HTTP
             /// before the tunnel was up.
-            ProxyUnreachable,
+            ProxyUnreachable = "proxyUnreachable",
             /// The proxy answered `CONNECT` with a non-2xx status, or 407 to a request.
-            ProxyRefused,
+            ProxyRefused = "proxyRefused",
             /// The server certificate is untrusted, expired, not yet valid or for another name.
-            TlsCertificate,
+            TlsCertificate = "tlsCertificate",
             /// Any other TLS handshake failure.
-            Tls,
+            Tls = "tls",
             /// The whole-download deadline passed.
-            Timeout,
+            Timeout = "timeout",
             /// The connection was lost after the response started (short body, reset mid-body).
-            Interrupted,
+            Interrupted = "interrupted",
             /// Any other transport failure (malformed HTTP...).
-            Network,
+            Network = "network",
             /// The body is larger than the byte limit.
-            TooLarge,
+            TooLarge = "tooLarge",
             /// Storing the body would pass the destination's quota.
-            Quota,
+            Quota = "quota",
             /// Running downloads into `temp/` alone would pass its budget.
-            TempQuota,
+            TempQuota = "tempQuota",
             /// The caller cancelled.
-            Cancelled,
+            Cancelled = "cancelled",
             /// Local storage failed (disk full, write error...).
-            Io,
+            Io = "io",
             /// Too many redirects, or a redirect to an unparseable or disallowed target.
-            Redirect,
+            Redirect = "redirect",
             /// A redirect hop whose host is not in the allowed set.
-            RedirectHost,
+            RedirectHost = "redirectHost",
             /// A bug in the engine (a panic, a broken invariant).
-            Internal,
+            Internal = "internal",
         }
     };
 }
 
 macro_rules! declare_kind {
-    ($($(#[$doc:meta])* $variant:ident,)*) => {
+    ($($(#[$doc:meta])* $variant:ident = $name:tt,)*) => {
         /// What went wrong, in transport terms.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum Kind {
             $($(#[$doc])* $variant,)*
         }
+
+        impl Kind {
+            /// The stable name that crosses into JavaScript.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => $name,)*
+                }
+            }
+        }
     };
 }
 
 with_error_kinds!(declare_kind);
-
-impl Kind {
-    /// The stable name that crosses into JavaScript.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Dns => "dns",
-            Kind::Connect => "connect",
-            Kind::AddressNotAllowed => "addressNotAllowed",
-            Kind::ProxyUnreachable => "proxyUnreachable",
-            Kind::ProxyRefused => "proxyRefused",
-            Kind::TlsCertificate => "tlsCertificate",
-            Kind::Tls => "tls",
-            Kind::Timeout => "timeout",
-            Kind::Interrupted => "interrupted",
-            Kind::Network => "network",
-            Kind::TooLarge => "tooLarge",
-            Kind::Quota => "quota",
-            Kind::TempQuota => "tempQuota",
-            Kind::Cancelled => "cancelled",
-            Kind::Io => "io",
-            Kind::Redirect => "redirect",
-            Kind::RedirectHost => "redirectHost",
-            Kind::Internal => "internal",
-        }
-    }
-}
 
 /// Which of a download's files a storage failure concerns: its message never holds the
 /// path itself (host paths are not the app's business).

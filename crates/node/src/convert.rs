@@ -309,16 +309,15 @@ pub fn profile_numbers_order() -> Vec<&'static str> {
 }
 
 /// Declares the engine's error kinds as they cross (`errorKind` of a `done` message) from the
-/// engine's own list (`with_error_kinds!`), so a kind added there is named here at once and
-/// TypeScript's switch over this enum does not compile until it maps it.
+/// engine's own list (`with_error_kinds!`), wire names included, so a kind added there is
+/// named here at once and TypeScript's switch over this enum does not compile until it maps it.
 macro_rules! declare_error_kind {
-    ($($(#[$doc:meta])* $variant:ident,)*) => {
+    ($($(#[$doc:meta])* $variant:ident = $name:tt,)*) => {
         /// What went wrong in a download, in transport terms.
-        #[napi(string_enum = "camelCase")]
+        #[napi(string_enum)]
         #[derive(serde::Serialize, Debug, PartialEq, Eq)]
-        #[serde(rename_all = "camelCase")]
         pub enum ErrorKind {
-            $($(#[$doc])* $variant,)*
+            $($(#[$doc])* #[napi(value = $name)] #[serde(rename = $name)] $variant,)*
         }
 
         impl From<Kind> for ErrorKind {
