@@ -64,7 +64,7 @@ try {
   const base = { http: server.httpBase, https: server.httpsBase, h2: server.h2Base }[options.protocol]
   const perfData = join(work, 'perf.data')
   const child = join(benchDir, 'lib', 'attribute-child.mjs')
-  const args = [child, root, `${base}/file.bin`, server.caFile, join(work, 'data'), String(options.concurrency), String(options.count)]
+  const args = [child, `${base}/file.bin`, server.caFile, join(work, 'data'), String(options.concurrency), String(options.count)]
   // Frame pointers (-g): V8 keeps them, and --perf-basic-prof names JavaScript's frames.
   const run = spawnSync(
     'perf',
