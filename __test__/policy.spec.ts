@@ -231,6 +231,19 @@ test('the shared never-listed cases hold: listed, such a host still fails the do
   }
 })
 
+test('the engine never gets the fragment, an empty one included; a URL without one reaches it as WHATWG spells it', (t) => {
+  const policy = { env: 'test' as const, checkDomain: false, domains: [] }
+  const cases: [string, string][] = [
+    ['https://a.com/p?q=1#frag', 'https://a.com/p?q=1'],
+    ['https://a.com/p#', 'https://a.com/p'],
+    ['https://a.com:443/p#x', 'https://a.com:443/p'],
+    ['http://A.com/p?q#f#g', 'http://a.com/p?q'],
+    ['https://a.com/p?q', 'https://a.com/p?q'],
+    ['HTTPS://a.COM', 'https://a.com/'],
+  ]
+  for (const [input, sent] of cases) t.deepEqual(checkUrl(input, policy), { ok: true, url: sent }, input)
+})
+
 test('a URL with credentials fails 121529 even with an empty password, before the domain check', async (t) => {
   const server = closeAfter(t, await startPolicyContentServer())
   const port = server.port

@@ -66,8 +66,9 @@ export function checkUrl(input: unknown, policy: UrlPolicy): UrlCheck {
   // The fragment is never sent; the engine gets the normalised form (punycode host), which
   // its own parser accepts whatever the caller's spelling was. A spelled default port is put
   // back (WHATWG drops it): the engine's redirect check reads it for relative hops, where a
-  // `:443` entry admits only URLs that spell `:443`.
-  url.hash = ''
+  // `:443` entry admits only URLs that spell `:443`. Any `#` starts the fragment (an empty one
+  // too), and the setter re-parses the whole URL: it runs only when there is one to drop.
+  if (input.includes('#')) url.hash = ''
   const port = portSpelledIn(input, url)
   if (port !== undefined && url.port === '') {
     return { ok: true, url: `${url.protocol}//${url.hostname}:${port}${url.pathname}${url.search}` }
