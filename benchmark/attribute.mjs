@@ -8,63 +8,36 @@
 //   node benchmark/attribute.mjs [--protocol http|https|h2] [--concurrency N] [--count N]
 //                                [--size BYTES] [--frequency HZ] [--addon PATH]
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { ensureFile, ensureNginx, startNginx } from './lib/server.mjs'
 import { attribute, attributionText, parseSamples } from './lib/perf-samples.mjs'
-import { createCost } from './lib/disk-probe.mjs'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { toolOptions, withLocalNginx } from './lib/local-run.mjs'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const root = join(benchDir, '..')
 const log = (...a) => process.stderr.write(`${a.join(' ')}\n`)
 
-const options = {
-  protocol: 'http',
-  concurrency: 16,
-  count: 20000,
-  size: 1024,
-  frequency: 1999,
-  addon: join(benchDir, '.bench', 'addon', 'tt-download.bench-release.node'),
-}
-const argv = process.argv.slice(2)
-for (let i = 0; i < argv.length; i += 2) {
-  const key = argv[i].replace(/^--/, '')
-  if (!(key in options) || argv[i + 1] === undefined) {
-    log(`usage: node benchmark/attribute.mjs [--${Object.keys(options).join(' V] [--')} V]`)
-    process.exit(2)
-  }
-  options[key] = typeof options[key] === 'number' ? Number(argv[i + 1]) : argv[i + 1]
-}
-if (!['http', 'https', 'h2'].includes(options.protocol))
-  throw new Error('--protocol is http, https or h2 (HTTPS on the port that offers HTTP/2)')
-for (const key of ['concurrency', 'count', 'size', 'frequency']) {
-  if (!(Number.isInteger(options[key]) && options[key] > 0)) throw new Error(`--${key} must be a positive integer`)
-}
+const options = toolOptions(
+  process.argv.slice(2),
+  {
+    protocol: 'http',
+    concurrency: 16,
+    count: 20000,
+    size: 1024,
+    frequency: 1999,
+    addon: join(benchDir, '.bench', 'addon', 'tt-download.bench-release.node'),
+  },
+  'attribute.mjs',
+  log,
+)
 if (!existsSync(options.addon)) throw new Error(`no addon at ${options.addon}: run npm run bench once, or pass --addon PATH`)
 if (spawnSync('perf', ['--version']).status !== 0) throw new Error('perf is not installed (Debian: apt-get install linux-perf)')
 
-// Not under benchmark/.bench: the bench's mass deletes there keep creates slow for minutes.
-const work = mkdtempSync(join(tmpdir(), 'tt-attribute-'))
-const www = join(work, 'www')
-mkdirSync(www)
-ensureFile(join(www, 'file.bin'), options.size)
-// The engine's file creates are a large share of its CPU, and right after mass deletes (an
-// earlier run's) they cost several times more: wait, as the bench does, until they are cheap.
-let probe = createCost(work).us
-for (let i = 0; i < 24 && probe > 100; i++) {
-  log(`creating a 1 KiB file costs ${Math.round(probe)} µs; waiting for the file system to settle`)
-  await sleep(5000)
-  probe = createCost(work).us
-}
-const server = await startNginx({ nginx: ensureNginx(log), dir: join(work, 'nginx'), wwwDir: www, root, log })
-try {
-  const base = { http: server.httpBase, https: server.httpsBase, h2: server.h2Base }[options.protocol]
+await withLocalNginx({ protocol: options.protocol, size: options.size, root, log }, async ({ work, base, caFile, probeUs }) => {
   const perfData = join(work, 'perf.data')
   const child = join(benchDir, 'lib', 'attribute-child.mjs')
-  const args = [child, `${base}/file.bin`, server.caFile, join(work, 'data'), String(options.concurrency), String(options.count)]
+  const args = [child, `${base}/file.bin`, caFile, join(work, 'data'), String(options.concurrency), String(options.count)]
   // Frame pointers (-g): V8 keeps them, and --perf-basic-prof names JavaScript's frames.
   const run = spawnSync(
     'perf',
@@ -92,10 +65,7 @@ try {
   const used = Object.entries(measured.protocols).map(([name, n]) => `${name} ${n}`)
   console.log(`protocols (from each download's profile): ${used.join(', ')}`)
   console.log(`perf record -F ${options.frequency} -g; node ${process.version}; addon ${options.addon}`)
-  console.log(`creating a 1 KiB file in the run's directory cost ${Math.round(probe)} µs before the run (create + write + close)`)
+  console.log(`creating a 1 KiB file in the run's directory cost ${Math.round(probeUs)} µs before the run (create + write + close)`)
   console.log('')
   console.log(attributionText(attribution))
-} finally {
-  await server.stop()
-  rmSync(work, { recursive: true, force: true })
-}
+})

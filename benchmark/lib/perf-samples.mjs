@@ -3,6 +3,8 @@
 // hottest user-space functions, with the inclusive share of the stacks that pass through
 // tokio's timer (the cost a coarse deadline sweep would save, issue 18).
 
+import { threadGroup } from './proc.mjs'
+
 /** Samples as { thread, frames: [{ sym, dso }] }, leaf first. */
 export function parseSamples(text, pid) {
   const samples = []
@@ -15,15 +17,9 @@ export function parseSamples(text, pid) {
       const m = line.trim().match(/^[0-9a-f]+\s+(.*?)\s*\(([^)]*)\)$/)
       return m === null ? { sym: line.trim(), dso: '' } : { sym: m[1], dso: m[2] }
     })
-    samples.push({ thread: threadGroup(head[1], Number(head[3]), pid), frames })
+    samples.push({ thread: threadGroup(head[1], Number(head[3]) === pid), frames })
   }
   return samples
-}
-
-function threadGroup(comm, tid, pid) {
-  if (tid === pid) return 'JavaScript thread'
-  if (comm === 'tt-download') return 'engine threads'
-  return 'other threads (V8, libuv)'
 }
 
 const SYSCALL = /^(__x64_sys_|__do_sys_|__se_sys_)(\w+)/

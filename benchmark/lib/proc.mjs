@@ -71,6 +71,19 @@ export function loadedAddons() {
 }
 
 /**
+ * A thread's CPU in ms: exact from schedstat (time on CPU, ns), where the kernel keeps it; else
+ * utime + stime from `stat`, whose clock ticks (10 ms) are too coarse for short blocks.
+ */
+function threadOnCpuMs(pid, tid, stat) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6
+  } catch {
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clkTck()
+  }
+}
+
+/**
  * Per-thread CPU (ms) and context switches of this process, summed by thread name (comm):
  * `{ [name]: { cpuMs, switches, threads } }`, the main thread under 'main'.
  */
@@ -86,8 +99,7 @@ export function threadsByName(pid = process.pid) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      const cpuMs = ((Number(fields[11]) + Number(fields[12])) * 1000) / clkTck()
+      const cpuMs = threadOnCpuMs(pid, tid, stat)
       const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')
       const sw = (name) => Number(status.match(new RegExp(`^${name}:\\s+(\\d+)`, 'm'))?.[1] ?? 0)
       const name = Number(tid) === pid ? 'main' : comm
@@ -110,4 +122,11 @@ export function threadsDelta(before, after) {
     out[name] = { cpuMs: a.cpuMs - b.cpuMs, switches: a.switches - b.switches, threads: a.threads }
   }
   return out
+}
+
+/** The thread groups the diagnostic tools report, by a thread's name (comm). */
+export function threadGroup(comm, isMain) {
+  if (isMain) return 'JavaScript thread'
+  if (comm === 'tt-download') return 'engine threads'
+  return 'other threads (V8, libuv)'
 }

@@ -1,0 +1,66 @@
+// The set-up the diagnostic tools share (attribute.mjs, cpu-by-block.mjs): a temporary work
+// directory with one small file, a file system settled enough that creates are cheap, and
+// nginx on loopback serving the file; all removed afterwards.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ensureFile, ensureNginx, startNginx } from './server.mjs'
+import { createCost } from './disk-probe.mjs'
+
+/** Bounded: 24 probes 5 s apart, then the run goes ahead at whatever creates cost. */
+const SETTLE_PROBES = 24
+const CHEAP_CREATE_US = 100
+
+/**
+ * Runs `measure({ work, base, caFile, probeUs })`, `base` the URL of the protocol's port and
+ * `${base}/file.bin` a file of `size` bytes.
+ */
+export async function withLocalNginx({ protocol, size, root, log }, measure) {
+  // Not under benchmark/.bench: the bench's mass deletes there keep creates slow for minutes.
+  const work = mkdtempSync(join(tmpdir(), 'tt-diagnose-'))
+  try {
+    const www = join(work, 'www')
+    mkdirSync(www)
+    ensureFile(join(www, 'file.bin'), size)
+    // The engine's file creates are a large share of its CPU, and right after mass deletes (an
+    // earlier run's) they cost several times more: wait, as the bench does, until they are cheap.
+    let probeUs = createCost(work).us
+    for (let i = 0; i < SETTLE_PROBES && probeUs > CHEAP_CREATE_US; i++) {
+      log(`creating a 1 KiB file costs ${Math.round(probeUs)} µs; waiting for the file system to settle`)
+      await sleep(5000)
+      probeUs = createCost(work).us
+    }
+    const server = await startNginx({ nginx: ensureNginx(log), dir: join(work, 'nginx'), wwwDir: www, root, log })
+    try {
+      const base = { http: server.httpBase, https: server.httpsBase, h2: server.h2Base }[protocol]
+      return await measure({ work, base, caFile: server.caFile, probeUs })
+    } finally {
+      await server.stop()
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true })
+  }
+}
+
+/**
+ * `--name value` pairs over `defaults` (numbers stay numbers: positive integers), exiting with
+ * the usage line on anything else.
+ */
+export function toolOptions(argv, defaults, script, log) {
+  const options = { ...defaults }
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i].replace(/^--/, '')
+    if (!(key in options) || argv[i + 1] === undefined) {
+      log(`usage: node benchmark/${script} [--${Object.keys(options).join(' V] [--')} V]`)
+      process.exit(2)
+    }
+    options[key] = typeof defaults[key] === 'number' ? Number(argv[i + 1]) : argv[i + 1]
+  }
+  for (const [key, value] of Object.entries(options)) {
+    if (typeof defaults[key] === 'number' && !(Number.isInteger(value) && value > 0)) throw new Error(`--${key} must be a positive integer`)
+  }
+  if (!['http', 'https', 'h2'].includes(options.protocol))
+    throw new Error('--protocol is http, https or h2 (HTTPS on the port that offers HTTP/2)')
+  return options
+}
