@@ -40,6 +40,8 @@ export async function withLocalNginx({ protocol, size, root, log }, measure) {
     }
   } finally {
     rmSync(work, { recursive: true, force: true })
+    // The probe above can miss that slowness: it times 200 creates, a run makes thousands.
+    log("removed the run's files: creates on this file system stay slow for minutes after mass deletes; wait before the next run")
   }
 }
 
