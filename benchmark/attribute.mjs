@@ -8,15 +8,10 @@
 //   node benchmark/attribute.mjs [--protocol http|https|h2] [--concurrency N] [--count N]
 //                                [--size BYTES] [--frequency HZ] [--addon PATH]
 import { spawnSync } from 'node:child_process'
-import { existsSync, rmSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { attribute, attributionText, parseSamples } from './lib/perf-samples.mjs'
-import { toolOptions, withLocalNginx } from './lib/local-run.mjs'
-
-const benchDir = dirname(fileURLToPath(import.meta.url))
-const root = join(benchDir, '..')
-const log = (...a) => process.stderr.write(`${a.join(' ')}\n`)
+import { benchDir, toolOptions, withLocalNginx } from './lib/local-run.mjs'
 
 const options = toolOptions(
   process.argv.slice(2),
@@ -26,15 +21,12 @@ const options = toolOptions(
     count: 20000,
     size: 1024,
     frequency: 1999,
-    addon: join(benchDir, '.bench', 'addon', 'tt-download.bench-release.node'),
   },
   'attribute.mjs',
-  log,
 )
-if (!existsSync(options.addon)) throw new Error(`no addon at ${options.addon}: run npm run bench once, or pass --addon PATH`)
 if (spawnSync('perf', ['--version']).status !== 0) throw new Error('perf is not installed (Debian: apt-get install linux-perf)')
 
-await withLocalNginx({ protocol: options.protocol, size: options.size, root, log }, async ({ work, base, caFile, probeUs }) => {
+await withLocalNginx({ protocol: options.protocol, size: options.size }, async ({ work, base, caFile, probeUs }) => {
   const perfData = join(work, 'perf.data')
   const child = join(benchDir, 'lib', 'attribute-child.mjs')
   const args = [child, `${base}/file.bin`, caFile, join(work, 'data'), String(options.concurrency), String(options.count)]

@@ -9,14 +9,8 @@
 //   node benchmark/cpu-by-block.mjs [--protocol http|https|h2] [--concurrency N] [--count N]
 //                                   [--block N] [--size BYTES] [--addon PATH]
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { toolOptions, withLocalNginx } from './lib/local-run.mjs'
-
-const benchDir = dirname(fileURLToPath(import.meta.url))
-const root = join(benchDir, '..')
-const log = (...a) => process.stderr.write(`${a.join(' ')}\n`)
+import { join } from 'node:path'
+import { benchDir, toolOptions, withLocalNginx } from './lib/local-run.mjs'
 
 const options = toolOptions(
   process.argv.slice(2),
@@ -26,17 +20,14 @@ const options = toolOptions(
     count: 8000,
     block: 500,
     size: 1024,
-    addon: join(benchDir, '.bench', 'addon', 'tt-download.bench-release.node'),
   },
   'cpu-by-block.mjs',
-  log,
 )
 if (options.count % options.block !== 0) throw new Error('--count must be a multiple of --block')
-if (!existsSync(options.addon)) throw new Error(`no addon at ${options.addon}: run npm run bench once, or pass --addon PATH`)
 
 const GROUPS = ['JavaScript thread', 'engine threads', 'other threads (V8, libuv)']
 
-await withLocalNginx({ protocol: options.protocol, size: options.size, root, log }, async ({ work, base, caFile, probeUs }) => {
+await withLocalNginx({ protocol: options.protocol, size: options.size }, async ({ work, base, caFile, probeUs }) => {
   const child = join(benchDir, 'lib', 'cpu-by-block-child.mjs')
   const args = [child, `${base}/file.bin`, caFile, join(work, 'data'), ...['concurrency', 'count', 'block'].map((k) => String(options[k]))]
   const run = spawnSync(process.execPath, args, {

@@ -1,12 +1,18 @@
 // The set-up the diagnostic tools share (attribute.mjs, cpu-by-block.mjs): a temporary work
 // directory with one small file, a file system settled enough that creates are cheap, and
 // nginx on loopback serving the file; all removed afterwards.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { tmpdir } from 'node:os'
+import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ensureFile, ensureNginx, startNginx } from './server.mjs'
 import { createCost } from './disk-probe.mjs'
+
+export const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..')
+const root = join(benchDir, '..')
+/** The tools' progress lines; their report goes to stdout. */
+export const log = (...a) => process.stderr.write(`${a.join(' ')}\n`)
 
 /** Bounded: 24 probes 5 s apart, then the run goes ahead at whatever creates cost. */
 const SETTLE_PROBES = 24
@@ -16,7 +22,7 @@ const CHEAP_CREATE_US = 100
  * Runs `measure({ work, base, caFile, probeUs })`, `base` the URL of the protocol's port and
  * `${base}/file.bin` a file of `size` bytes.
  */
-export async function withLocalNginx({ protocol, size, root, log }, measure) {
+export async function withLocalNginx({ protocol, size }, measure) {
   // Not under benchmark/.bench: the bench's mass deletes there keep creates slow for minutes.
   const work = mkdtempSync(join(tmpdir(), 'tt-diagnose-'))
   try {
@@ -46,10 +52,11 @@ export async function withLocalNginx({ protocol, size, root, log }, measure) {
 }
 
 /**
- * `--name value` pairs over `defaults` (numbers stay numbers: positive integers), exiting with
- * the usage line on anything else.
+ * `--name value` pairs over `defaults` and `--addon` (numbers stay numbers: positive integers),
+ * exiting with the usage line on anything else.
  */
-export function toolOptions(argv, defaults, script, log) {
+export function toolOptions(argv, toolDefaults, script) {
+  const defaults = { ...toolDefaults, addon: join(benchDir, '.bench', 'addon', 'tt-download.bench-release.node') }
   const options = { ...defaults }
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '')
@@ -64,5 +71,6 @@ export function toolOptions(argv, defaults, script, log) {
   }
   if (!['http', 'https', 'h2'].includes(options.protocol))
     throw new Error('--protocol is http, https or h2 (HTTPS on the port that offers HTTP/2)')
+  if (!existsSync(options.addon)) throw new Error(`no addon at ${options.addon}: run npm run bench once, or pass --addon PATH`)
   return options
 }
