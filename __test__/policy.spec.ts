@@ -240,6 +240,9 @@ test('the engine never gets the fragment, an empty one included; a URL without o
     ['http://A.com/p?q#f#g', 'http://a.com/p?q'],
     ['https://a.com/p?q', 'https://a.com/p?q'],
     ['HTTPS://a.COM', 'https://a.com/'],
+    // An encoded `#` is no fragment; a tab before one is dropped by the parser, the fragment not.
+    ['https://a.com/p%23x', 'https://a.com/p%23x'],
+    ['https://a.com/p\t#x', 'https://a.com/p'],
   ]
   for (const [input, sent] of cases) t.deepEqual(checkUrl(input, policy), { ok: true, url: sent }, input)
 })

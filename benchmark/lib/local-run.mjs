@@ -2,7 +2,7 @@
 // directory with one small file, a file system settled enough that creates are cheap, and
 // nginx on loopback serving the file; all removed afterwards.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -25,6 +25,7 @@ const CHEAP_CREATE_US = 100
 export async function withLocalNginx({ protocol, size }, measure) {
   // Not under benchmark/.bench: the bench's mass deletes there keep creates slow for minutes.
   const work = mkdtempSync(join(tmpdir(), 'tt-diagnose-'))
+  let ran = false
   try {
     const www = join(work, 'www')
     mkdirSync(www)
@@ -40,6 +41,7 @@ export async function withLocalNginx({ protocol, size }, measure) {
     const server = await startNginx({ nginx: ensureNginx(log), dir: join(work, 'nginx'), wwwDir: www, root, log })
     try {
       const base = { http: server.httpBase, https: server.httpsBase, h2: server.h2Base }[protocol]
+      ran = true
       return await measure({ work, base, caFile: server.caFile, probeUs })
     } finally {
       await server.stop()
@@ -47,20 +49,21 @@ export async function withLocalNginx({ protocol, size }, measure) {
   } finally {
     rmSync(work, { recursive: true, force: true })
     // The probe above can miss that slowness: it times 200 creates, a run makes thousands.
-    log("removed the run's files: creates on this file system stay slow for minutes after mass deletes; wait before the next run")
+    if (ran) log("removed the run's files: creates on this file system stay slow for minutes after mass deletes; wait before the next run")
   }
 }
 
 /**
- * `--name value` pairs over `defaults` and `--addon` (numbers stay numbers: positive integers),
- * exiting with the usage line on anything else.
+ * `--name value` pairs over `defaults` and `--addon` (numbers stay numbers): an unknown option
+ * or a missing value exits with the usage line; a value out of range, a protocol other than
+ * http, https or h2, or a missing addon throws.
  */
 export function toolOptions(argv, toolDefaults, script) {
   const defaults = { ...toolDefaults, addon: join(benchDir, '.bench', 'addon', 'tt-download.bench-release.node') }
   const options = { ...defaults }
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '')
-    if (!(key in options) || argv[i + 1] === undefined) {
+    if (!Object.hasOwn(options, key) || argv[i + 1] === undefined) {
       log(`usage: node benchmark/${script} [--${Object.keys(options).join(' V] [--')} V]`)
       process.exit(2)
     }
@@ -71,6 +74,8 @@ export function toolOptions(argv, toolDefaults, script) {
   }
   if (!['http', 'https', 'h2'].includes(options.protocol))
     throw new Error('--protocol is http, https or h2 (HTTPS on the port that offers HTTP/2)')
+  // The measured process loads it from another directory.
+  options.addon = resolve(options.addon)
   if (!existsSync(options.addon)) throw new Error(`no addon at ${options.addon}: run npm run bench once, or pass --addon PATH`)
   return options
 }

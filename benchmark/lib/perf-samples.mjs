@@ -3,7 +3,7 @@
 // hottest user-space functions, with the inclusive share of the stacks that pass through
 // tokio's timer (the cost a coarse deadline sweep would save, issue 18).
 
-import { threadGroup } from './proc.mjs'
+import { threadGroup } from './thread-groups.mjs'
 
 /** Samples as { thread, frames: [{ sym, dso }] }, leaf first. */
 export function parseSamples(text, pid) {

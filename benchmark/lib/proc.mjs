@@ -15,21 +15,34 @@ export function clkTck() {
   return clockTicks
 }
 
-/** utime + stime of one thread (the main thread: tid = pid) in milliseconds. */
-export function threadCpuMs(pid = process.pid, tid = pid) {
-  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-  // Fields after the command name, which sits in parentheses and may hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // fields[0] is field 3 (state): utime is field 14, stime field 15.
-  const ticks = Number(fields[11]) + Number(fields[12])
-  return (ticks * 1000) / clkTck()
-}
-
-/** utime + stime of a whole process (all threads) in milliseconds. */
-export function processCpuMs(pid = process.pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+/** utime + stime of a `stat` line, in milliseconds. */
+function statCpuMs(stat) {
+  // Fields after the command name, which sits in parentheses and may hold spaces; fields[0]
+  // is field 3 (state): utime is field 14, stime field 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / clkTck()
+}
+
+/**
+ * One thread's CPU in milliseconds (the main thread: tid = pid), as the scheduler accounts it
+ * in schedstat (time on CPU in ns, brought up to date at every context switch and tick, so a
+ * thread running while it is read is at most one tick behind), where the kernel keeps it; else
+ * utime + stime from `stat`, whose clock ticks (10 ms) are too coarse for short blocks.
+ */
+export function threadCpuMs(pid = process.pid, tid = pid) {
+  let ns = NaN
+  try {
+    ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
+  } catch {
+    // no schedstat in this kernel
+  }
+  // A kernel without scheduler statistics prints zeros.
+  return Number.isFinite(ns) && ns > 0 ? ns / 1e6 : statCpuMs(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'))
+}
+
+/** utime + stime of a whole process (all threads, ended ones included) in milliseconds. */
+export function processCpuMs(pid = process.pid) {
+  return statCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'))
 }
 
 /** VmRSS and VmHWM (peak) of a process in bytes. */
@@ -71,19 +84,6 @@ export function loadedAddons() {
 }
 
 /**
- * A thread's CPU in ms: exact from schedstat (time on CPU, ns), where the kernel keeps it; else
- * utime + stime from `stat`, whose clock ticks (10 ms) are too coarse for short blocks.
- */
-function threadOnCpuMs(pid, tid, stat) {
-  try {
-    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6
-  } catch {
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clkTck()
-  }
-}
-
-/**
  * Per-thread CPU (ms) and context switches of this process, summed by thread name (comm):
  * `{ [name]: { cpuMs, switches, threads } }`, the main thread under 'main'.
  */
@@ -99,7 +99,7 @@ export function threadsByName(pid = process.pid) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      const cpuMs = threadOnCpuMs(pid, tid, stat)
+      const cpuMs = threadCpuMs(pid, tid)
       const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')
       const sw = (name) => Number(status.match(new RegExp(`^${name}:\\s+(\\d+)`, 'm'))?.[1] ?? 0)
       const name = Number(tid) === pid ? 'main' : comm
@@ -122,11 +122,4 @@ export function threadsDelta(before, after) {
     out[name] = { cpuMs: a.cpuMs - b.cpuMs, switches: a.switches - b.switches, threads: a.threads }
   }
   return out
-}
-
-/** The thread groups the diagnostic tools report, by a thread's name (comm). */
-export function threadGroup(comm, isMain) {
-  if (isMain) return 'JavaScript thread'
-  if (comm === 'tt-download') return 'engine threads'
-  return 'other threads (V8, libuv)'
 }

@@ -2,6 +2,7 @@
 // first job.count downloads, what a run without a warm block measures), the warm block's
 // under `warm` when the run had one (see blocks.mjs).
 import { percentile } from './stats.mjs'
+import { byThreadGroup, ENGINE_THREADS, OTHER_THREADS } from './thread-groups.mjs'
 
 export function smallMetrics(r, job) {
   const extra = r.extra
@@ -39,13 +40,12 @@ function blockMetrics(b, count) {
 export function threadMetrics(r, count) {
   const td = r.threadsDelta
   if (!td) return {}
-  const all = Object.values(td)
-  const total = all.reduce((a, v) => a + v.cpuMs, 0)
-  const engine = td['tt-download']?.cpuMs
+  const groups = byThreadGroup(td)
+  const engine = groups[ENGINE_THREADS]
   return {
-    engineThreadsCpuUs: engine === undefined ? NaN : (engine * 1000) / count,
-    engineThreads: td['tt-download']?.threads,
-    otherThreadsCpuUs: ((total - (td.main?.cpuMs ?? 0) - (engine ?? 0)) * 1000) / count,
-    switchesPerDl: all.reduce((a, v) => a + v.switches, 0) / count,
+    engineThreadsCpuUs: engine === undefined ? NaN : (engine.cpuMs * 1000) / count,
+    engineThreads: engine?.threads,
+    otherThreadsCpuUs: ((groups[OTHER_THREADS]?.cpuMs ?? 0) * 1000) / count,
+    switchesPerDl: Object.values(groups).reduce((a, g) => a + g.switches, 0) / count,
   }
 }
